@@ -1,0 +1,35 @@
+# One command to set everything up and run the demo, one for the tests.
+# Each creates .venv on first use and reinstalls when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU build, installed before the project so that pip never pulls a CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+export SKLSTM_DATA ?= $(abspath ../shared/data)
+
+.PHONY: install test lint demo bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e ".[all,dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: install lint
+	$(PY) -m pytest -q
+
+demo: install
+	$(PY) -m pipelines.demo
+
+bench: install
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) build *.egg-info

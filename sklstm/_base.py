@@ -1,0 +1,512 @@
+"""The shared machinery of LSTMClassifier and LSTMRegressor."""
+
+import warnings
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_consistent_length, check_is_fitted
+from skorch.callbacks import GradientNormClipping, ProgressBar
+
+from ._sequences import validate_sequences
+from ._training import (
+    BucketIterator,
+    SequenceDataset,
+    SequenceNet,
+    StopWhenStalled,
+    ValidationScore,
+    predict_raw,
+)
+from .nn import CELLS, POOLINGS, SequenceNetwork
+
+__all__ = ["_BaseLSTM"]
+
+_SOLVERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "lbfgs": torch.optim.LBFGS}
+
+# Sequences per inference batch: enough to amortize per-step overhead, small
+# enough that memory stays bounded whatever the number of sequences.
+_PREDICT_BATCH_SIZE = 512
+
+
+def resolve_device(device):
+    """``"auto"`` becomes ``"cuda"`` when a GPU is visible, else ``"cpu"``."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"device={device!r} is not a valid torch device: {exc}") from None
+    return device
+
+
+class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
+    """Base class of the recurrent estimators. Use the subclasses."""
+
+    _parameter_constraints: dict = {
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "bidirectional": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "cell": [StrOptions(set(CELLS))],
+        "backend": [StrOptions({"explicit", "fused"})],
+        "pooling": [StrOptions(set(POOLINGS))],
+        "solver": [StrOptions(set(_SOLVERS))],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "clip_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "device": [str],
+        "callbacks": [None, list],
+        "verbose": ["verbose"],
+    }
+
+    @abstractmethod
+    def __init__(
+        self,
+        *,
+        hidden_size,
+        num_layers,
+        bidirectional,
+        dropout,
+        cell,
+        backend,
+        pooling,
+        solver,
+        alpha,
+        batch_size,
+        learning_rate_init,
+        momentum,
+        max_iter,
+        tol,
+        n_iter_no_change,
+        early_stopping,
+        validation_fraction,
+        clip_grad_norm,
+        warm_start,
+        random_state,
+        device,
+        callbacks,
+        verbose,
+    ):
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.cell = cell
+        self.backend = backend
+        self.pooling = pooling
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.momentum = momentum
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.clip_grad_norm = clip_grad_norm
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.device = device
+        self.callbacks = callbacks
+        self.verbose = verbose
+
+    # -- hooks of the subclasses ------------------------------------------------
+
+    @abstractmethod
+    def _encode_target(self, y, *, reset, classes, sample_weight):
+        """Validate ``y`` and return it encoded for the network (sets target attributes)."""
+
+    @abstractmethod
+    def _output_size(self):
+        """Number of network outputs."""
+
+    @abstractmethod
+    def _criterion(self):
+        """The per-sample loss module (``reduction="none"``)."""
+
+    @abstractmethod
+    def _score_outputs(self, outputs, y_encoded, sample_weight):
+        """The estimator's score from raw network outputs and encoded targets."""
+
+    def _stratify(self, y_encoded):
+        return None
+
+    def _check_solver(self):
+        """Availability of ``partial_fit``: one epoch makes no sense for full-batch L-BFGS."""
+        if self.solver == "lbfgs":
+            raise AttributeError(f"partial_fit is not available for solver={self.solver!r}.")
+        return True
+
+    # -- fitting ------------------------------------------------------------------
+
+    @property
+    def module_(self):
+        """The trained :class:`~sklstm.nn.SequenceNetwork`."""
+        check_is_fitted(self, "net_")
+        return self.net_.module_
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train the network on sequences ``X`` with targets ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features), list of \
+                arrays of shape (n_timesteps_i, n_features), or array-like of \
+                shape (n_samples, n_timesteps)
+            Training sequences: a 3D array, a list of sequences of any lengths,
+            or a 2D array of univariate series.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss. None means equal weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _fit(self, X, y, sample_weight, *, incremental, classes=None):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        first_call = not ((incremental or self.warm_start) and hasattr(self, "net_"))
+        sequences = validate_sequences(self, X, reset=first_call)
+        check_consistent_length(sequences.lengths, y)
+        sample_weight = _check_sample_weight(
+            sample_weight,
+            np.empty(sequences.n_sequences),
+            dtype=np.float64,
+            ensure_non_negative=True,
+        )
+        y_encoded = self._encode_target(
+            y, reset=first_call, classes=classes, sample_weight=sample_weight
+        )
+        sample_weight = np.ascontiguousarray(
+            sample_weight * self._target_weight(y_encoded), dtype=np.float32
+        )
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+
+        train_idx, valid_idx = self._split(sequences.n_sequences, y_encoded, rng, incremental)
+        train = SequenceDataset(
+            sequences.subset(train_idx), y_encoded[train_idx], sample_weight[train_idx]
+        )
+        valid = None
+        if valid_idx is not None:
+            valid = SequenceDataset(
+                sequences.subset(valid_idx), y_encoded[valid_idx], sample_weight[valid_idx]
+            )
+        batch_size = self._effective_batch_size(len(train))
+        epochs = 1 if incremental else self.max_iter
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            if first_call:
+                self.net_ = self._build_net(sequences.n_features, batch_size, rng)
+                self.loss_curve_ = []
+                self.n_iter_ = 0
+                self.t_ = 0
+            net = self.net_
+            net.max_epochs = epochs
+            net.batch_size = batch_size
+            net.weight_scale = float(np.mean(train.sample_weight))
+            net.validation_data = valid
+            net.iterator_train__random_state = rng
+            try:
+                net.partial_fit(train)
+            finally:
+                net.validation_data = None  # never pickle the validation data
+        self._record_history(net, len(train), incremental)
+        return self
+
+    def _target_weight(self, y_encoded):
+        """Extra weight of each sample from its target (class weights), or 1."""
+        return 1.0
+
+    def _split(self, n_samples, y_encoded, rng, incremental):
+        indices = np.arange(n_samples)
+        if not self.early_stopping or incremental:
+            return indices, None
+        try:
+            return train_test_split(
+                indices,
+                test_size=self.validation_fraction,
+                random_state=rng,
+                stratify=self._stratify(y_encoded),
+            )
+        except ValueError:
+            # Too few samples of some class to stratify: split at random instead.
+            return train_test_split(indices, test_size=self.validation_fraction, random_state=rng)
+
+    def _effective_batch_size(self, n_train):
+        if self.solver == "lbfgs":
+            return n_train
+        if self.batch_size == "auto":
+            return min(64, n_train)
+        return min(self.batch_size, n_train)
+
+    def _build_net(self, n_features, batch_size, rng):
+        module = SequenceNetwork(
+            input_size=n_features,
+            output_size=self._output_size(),
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            bidirectional=self.bidirectional,
+            dropout=self.dropout,
+            cell=self.cell,
+            backend=self.backend,
+            pooling=self.pooling,
+        )
+        if self.solver == "lbfgs":
+            # L-BFGS's line search compares losses that float32 rounding blurs.
+            module = module.double()
+        monitor = "valid_score" if self.early_stopping else "train_loss"
+        callbacks = [
+            ("valid_score", ValidationScore(self._score_outputs)),
+            (
+                "stop_when_stalled",
+                StopWhenStalled(
+                    monitor, self.tol, self.n_iter_no_change, restore_best=self.early_stopping
+                ),
+            ),
+        ]
+        if self.clip_grad_norm is not None:
+            callbacks.append(("clip_grad_norm", GradientNormClipping(self.clip_grad_norm)))
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+        callbacks.extend(self.callbacks or [])
+        optimizer_params = {"lr": self.learning_rate_init}
+        if self.solver == "sgd":
+            optimizer_params["momentum"] = self.momentum
+        if self.solver == "lbfgs":
+            optimizer_params.update(lr=1.0, max_iter=1, line_search_fn="strong_wolfe")
+        net = SequenceNet(
+            module,
+            criterion=self._criterion(),
+            optimizer=_SOLVERS[self.solver],
+            **{f"optimizer__{k}": v for k, v in optimizer_params.items()},
+            alpha=self.alpha,
+            batch_size=batch_size,
+            iterator_train=BucketIterator,
+            iterator_train__shuffle=True,
+            iterator_train__random_state=rng,
+            iterator_valid=BucketIterator,
+            train_split=None,
+            callbacks=callbacks,
+            device=resolve_device(self.device),
+            verbose=self.verbose,
+        )
+        return net.initialize()
+
+    def _record_history(self, net, n_train, incremental):
+        # skorch's history spans every call when training continues (warm start,
+        # partial_fit): this call's epochs are those after the previous total.
+        new_epochs = net.history[self.n_iter_ :]
+        self.loss_curve_ = self.loss_curve_ + [float(e["train_loss"]) for e in new_epochs]
+        self.loss_ = self.loss_curve_[-1]
+        self.n_iter_ += len(new_epochs)
+        self.t_ += n_train * len(new_epochs)
+        if self.early_stopping and not incremental:
+            self.validation_scores_ = [e["valid_score"] for e in net.history if "valid_score" in e]
+            self.best_validation_score_ = max(self.validation_scores_)
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = min(self.loss_curve_)
+        stopper = dict(net.callbacks_)["stop_when_stalled"]
+        if not incremental and not stopper.converged_ and len(new_epochs) == self.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
+                "the optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
+
+    # -- prediction ---------------------------------------------------------------
+
+    def _raw_predict(self, X):
+        check_is_fitted(self, "net_")
+        sequences = validate_sequences(self, X, reset=False)
+        module = self.net_.module_
+        device = next(module.parameters()).device
+        return predict_raw(module, sequences, _PREDICT_BATCH_SIZE, device)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = False
+        return tags
+
+
+_NETWORK_PARAMETERS = """\
+    hidden_size : int, default=64
+        Hidden units of each recurrent layer, per direction (``torch.nn.LSTM``'s
+        ``hidden_size``).
+
+    num_layers : int, default=1
+        Number of stacked recurrent layers.
+
+    bidirectional : bool, default=False
+        Whether each layer also reads the sequences backwards. The two
+        directions' outputs are concatenated.
+
+    dropout : float, default=0.0
+        Dropout probability on the outputs of every recurrent layer but the
+        last, as in ``torch.nn.LSTM``, and on the pooled vector before the
+        output layer.
+
+    cell : {"lstm", "gru", "rnn"}, default="lstm"
+        The recurrence: long short-term memory, gated recurrent unit, or
+        Elman's RNN with ``tanh``.
+
+    backend : {"fused", "explicit"}, default="fused"
+        ``"explicit"`` computes the cells from their gate equations in
+        PyTorch, with hand-written backpropagation through time (see
+        :mod:`sklstm.nn.cells`); ``"fused"`` runs ``torch.nn.LSTM``/``GRU``/
+        ``RNN``. Both hold the same parameters under the same names and give
+        the same outputs and gradients.
+
+    pooling : {"last", "mean", "max", "attention"}, default="last"
+        How the outputs of all time steps become one vector per sequence:
+        the state after the last valid step (of each direction), the mean or
+        maximum over valid steps, or additive attention over valid steps.
+        Padding never contributes.
+"""
+
+_TRAINING_PARAMETERS = """\
+    solver : {"adam", "sgd", "lbfgs"}, default="adam"
+        The optimizer. ``"lbfgs"`` trains full-batch in float64, one
+        quasi-Newton iteration (with a strong-Wolfe line search) per epoch; it
+        suits small data sets and exact comparisons.
+
+    alpha : float, default=1e-4
+        Strength of the L2 penalty on the weight matrices, scaled as in
+        :class:`~sklearn.neural_network.MLPClassifier`: ``0.5 * alpha *
+        ||W||^2`` divided by the (weighted) number of samples in the batch.
+
+    batch_size : int or "auto", default="auto"
+        Sequences per mini-batch; ``"auto"`` is ``min(64, n_samples)``. Larger
+        values are clipped to the training set size. Ignored by ``"lbfgs"``.
+
+    learning_rate_init : float, default=1e-3
+        Step size of ``"adam"`` and ``"sgd"``.
+
+    momentum : float, default=0.9
+        Momentum of ``"sgd"``.
+
+    max_iter : int, default=200
+        Maximum number of epochs (passes over the training set; for
+        ``"lbfgs"``, iterations).
+
+    tol : float, default=1e-4
+        Improvement of the training loss (or, with ``early_stopping``, of the
+        validation score) below which an epoch counts as no improvement.
+
+    n_iter_no_change : int, default=10
+        Training stops after more than this many consecutive epochs without
+        improvement.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified for
+        classifiers), stop when the validation score stalls, and restore the
+        weights of the epoch with the best validation score.
+
+    validation_fraction : float, default=0.1
+        Share of the training data held out when ``early_stopping`` is True.
+"""
+
+_RUNTIME_PARAMETERS = """\
+    clip_grad_norm : float, default=None
+        If set, the gradient's global L2 norm is clipped to this value before
+        every optimizer step (skorch's ``GradientNormClipping``).
+
+    warm_start : bool, default=False
+        Whether ``fit`` continues from the previous solution (weights and
+        optimizer state) instead of starting anew.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialization, dropout, shuffling and the validation
+        split. An int gives identical predictions on CPU from fit to fit.
+
+    device : str, default="cpu"
+        Torch device to train and predict on: ``"cpu"``, ``"cuda"``,
+        ``"cuda:1"``..., or ``"auto"`` (CUDA when available). Fitted models
+        pickle with their weights on CPU-loadable storage: a model trained on a
+        GPU loads on a machine without one.
+
+    callbacks : list of skorch callbacks, default=None
+        Extra :mod:`skorch.callbacks` (``LRScheduler``, ``Checkpoint``, ...),
+        as instances or ``(name, instance)`` pairs, run after the built-in
+        ones.
+
+    verbose : int, default=0
+        ``1`` or more shows a progress bar per epoch and a table of the
+        training and validation loss (and validation score) after each epoch.
+"""
+
+_FITTED_ATTRIBUTES = """\
+    n_features_in_ : int
+        Features per time step seen in ``fit``; for 2D input (univariate
+        series), the number of columns, as scikit-learn counts them.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Column names, when ``fit`` got a DataFrame.
+
+    net_ : skorch.NeuralNet
+        The skorch net that trained the module, with its ``history``,
+        optimizer and callbacks.
+
+    module_ : sklstm.nn.SequenceNetwork
+        The trained PyTorch network.
+
+    loss_ : float
+        Training loss of the last epoch.
+
+    loss_curve_ : list of float
+        Training loss of every epoch.
+
+    best_loss_ : float or None
+        Lowest training loss; None with ``early_stopping``.
+
+    validation_scores_ : list of float or None
+        Validation score of every epoch with ``early_stopping``, else None.
+
+    best_validation_score_ : float or None
+        Best validation score with ``early_stopping``, else None.
+
+    n_iter_ : int
+        Number of epochs trained.
+
+    t_ : int
+        Number of training samples seen.
+"""
+
+
+def compose_docstring(template):
+    """Fill the shared parameter and attribute sections into a class docstring."""
+    return template.format(
+        network_parameters=_NETWORK_PARAMETERS,
+        training_parameters=_TRAINING_PARAMETERS,
+        runtime_parameters=_RUNTIME_PARAMETERS,
+        fitted_attributes=_FITTED_ATTRIBUTES,
+    )

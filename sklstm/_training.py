@@ -1,0 +1,289 @@
+"""The training engine: skorch's NeuralNet, fed with length-bucketed padded batches.
+
+skorch runs the epochs, the optimizer, the callbacks and the history; this
+module supplies what is particular to sequences and to scikit-learn semantics:
+
+- :class:`SequenceDataset` holds the unpadded sequences with their targets and
+  sample weights;
+- :class:`BucketIterator` (skorch's ``iterator_train``/``iterator_valid``) pads
+  each batch only to its own longest sequence, with batches of similar lengths;
+- :class:`SequenceNet` computes the sample-weighted loss plus MLP's L2 penalty;
+- :class:`ValidationScore` and :class:`StopWhenStalled` are the callbacks that
+  give MLPClassifier's ``validation_scores_``, ``tol``/``n_iter_no_change``
+  stopping and best-weights restoring.
+"""
+
+import copy
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+
+from ._sequences import bucketed_batches, sorted_batches
+
+__all__ = [
+    "BucketIterator",
+    "HalfSquaredError",
+    "PaddedBatch",
+    "SequenceDataset",
+    "SequenceNet",
+    "StopWhenStalled",
+    "ValidationScore",
+]
+
+
+class PaddedBatch:
+    """A time-major padded batch: ``x [shape=(T, B, F)]`` and ``lengths [shape=(B,)]``.
+
+    ``len()`` is the number of sequences and ``to(device)`` moves both tensors,
+    which is all skorch asks of a batch.
+    """
+
+    def __init__(self, x, lengths):
+        self.x = x
+        self.lengths = lengths
+
+    def __len__(self):
+        return self.lengths.shape[0]
+
+    def to(self, device):
+        return PaddedBatch(self.x.to(device), self.lengths.to(device))
+
+
+class SequenceDataset(torch.utils.data.Dataset):
+    """Sequences with their targets and sample weights.
+
+    Parameters
+    ----------
+    sequences : Sequences
+        The inputs, unpadded.
+    y : ndarray [shape=(n,) or (n, n_outputs)]
+        Encoded targets: class indices (int64) or standardized values (float32).
+    sample_weight : ndarray of float32 [shape=(n,)]
+    """
+
+    def __init__(self, sequences, y, sample_weight):
+        self.sequences = sequences
+        self.y = y
+        self.sample_weight = sample_weight
+
+    def __len__(self):
+        return self.sequences.n_sequences
+
+    def batch(self, indices):
+        """The batch of ``indices``: ``(PaddedBatch, (y, sample_weight))`` tensors."""
+        x, lengths = self.sequences.padded(indices, time_major=True)
+        inputs = PaddedBatch(torch.from_numpy(x), torch.from_numpy(lengths))
+        target = (torch.from_numpy(self.y[indices]), torch.from_numpy(self.sample_weight[indices]))
+        return inputs, target
+
+    def __getitem__(self, i):
+        return self.batch(np.array([i]))
+
+
+class BucketIterator:
+    """Mini-batches for skorch, padded per batch.
+
+    Training batches are shuffled every epoch but grouped by similar lengths
+    (:func:`~sklstm._sequences.bucketed_batches`); evaluation batches are in
+    order of length. Iterating again starts a new epoch.
+
+    Parameters
+    ----------
+    dataset : SequenceDataset
+    batch_size : int
+    shuffle : bool, default=False
+        Shuffle (training) or sort by length (evaluation).
+    random_state : numpy.random.RandomState, default=None
+        Source of the shuffling.
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False, random_state=None):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.random_state = random_state
+
+    def __len__(self):
+        return -(-len(self.dataset) // self.batch_size)
+
+    def __iter__(self):
+        lengths = self.dataset.sequences.lengths
+        if self.shuffle:
+            batches = bucketed_batches(lengths, self.batch_size, self.random_state)
+        else:
+            batches = sorted_batches(lengths, self.batch_size)
+        for indices in batches:
+            yield self.dataset.batch(indices)
+
+
+class HalfSquaredError(torch.nn.Module):
+    """Per-sample ``0.5 * mean_k (y_pred_k - y_k)^2``, MLPRegressor's loss."""
+
+    def forward(self, y_pred, y_true):
+        return 0.5 * (y_pred - y_true.view_as(y_pred)).pow(2).mean(dim=1)
+
+
+class SequenceNet(NeuralNet):
+    """skorch's NeuralNet for :class:`SequenceDataset` batches.
+
+    Parameters
+    ----------
+    alpha : float, default=0.0
+        L2 penalty on the weight matrices, scaled as in MLPClassifier:
+        ``0.5 * alpha * ||W||^2`` per sample of (weighted) batch.
+    weight_scale : float, default=1.0
+        Mean sample weight of the training set. A batch's loss is
+        ``sum(w_i * loss_i) / (batch_size * weight_scale)``: the weighted mean
+        over the whole set is unchanged, and a batch of zero weights adds nothing
+        instead of dividing by zero.
+    **kwargs
+        Passed to :class:`skorch.NeuralNet`.
+    """
+
+    def __init__(self, *args, alpha=0.0, weight_scale=1.0, validation_data=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.alpha = alpha
+        self.weight_scale = weight_scale
+        self.validation_data = validation_data
+
+    def infer(self, x, **fit_params):
+        dtype = next(self.module_.parameters()).dtype
+        return self.module_(x.x.to(self.device, dtype), x.lengths.to(self.device))
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        return X, self.validation_data
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        target, weight = y_true
+        if target.is_floating_point():
+            target = target.to(y_pred.dtype)
+        target, weight = target.to(y_pred.device), weight.to(y_pred.device, y_pred.dtype)
+        per_sample = self.criterion_(y_pred, target)
+        norm = len(weight) * self.weight_scale
+        loss = (per_sample * weight).sum() / norm
+        if training and self.alpha > 0:
+            penalty = sum(
+                p.pow(2).sum() for name, p in self.module_.named_parameters() if "weight" in name
+            )
+            loss = loss + 0.5 * self.alpha * penalty / norm
+        return loss
+
+
+class ValidationScore(Callback):
+    """Record ``valid_score`` each epoch from the validation pass's own outputs.
+
+    Parameters
+    ----------
+    score : callable
+        ``score(y_pred, y_true, sample_weight) -> float`` on numpy arrays: the
+        estimator's ``score`` (accuracy or R²) computed from raw network outputs.
+    """
+
+    def __init__(self, score):
+        self.score = score
+
+    def on_epoch_begin(self, net, **kwargs):
+        self._outputs, self._targets, self._weights = [], [], []
+
+    def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
+        if not training:
+            target, weight = batch[1]
+            self._outputs.append(y_pred.detach().cpu().numpy())
+            self._targets.append(target.numpy())
+            self._weights.append(weight.numpy())
+
+    def on_epoch_end(self, net, **kwargs):
+        if self._outputs:
+            net.history.record(
+                "valid_score",
+                float(
+                    self.score(
+                        np.concatenate(self._outputs),
+                        np.concatenate(self._targets),
+                        np.concatenate(self._weights),
+                    )
+                ),
+            )
+
+
+class StopWhenStalled(Callback):
+    """MLPClassifier's stopping rule, keeping the best weights.
+
+    Stops when the monitored value has not improved by more than ``tol`` for
+    more than ``n_iter_no_change`` consecutive epochs, counted as MLPClassifier
+    counts them. The best model's weights are kept
+    and, when ``restore_best`` is True, loaded back at the end of training.
+
+    Parameters
+    ----------
+    monitor : {"train_loss", "valid_score"}
+        Training loss (lower is better) or validation score (higher is better).
+    tol : float
+    n_iter_no_change : int
+    restore_best : bool
+    """
+
+    def __init__(self, monitor, tol, n_iter_no_change, restore_best):
+        self.monitor = monitor
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.restore_best = restore_best
+
+    def initialize(self):
+        self.best_ = None
+        self.best_state_ = None
+        self.no_improvement_ = 0
+        self.converged_ = False
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        self.converged_ = False
+
+    def on_epoch_end(self, net, **kwargs):
+        value = net.history[-1, self.monitor]
+        sign = -1.0 if self.monitor == "valid_score" else 1.0
+        if self.best_ is not None and sign * value > sign * self.best_ - self.tol:
+            self.no_improvement_ += 1
+        else:
+            self.no_improvement_ = 0
+        if self.best_ is None or sign * value < sign * self.best_:
+            self.best_ = value
+            if self.restore_best:
+                self.best_state_ = copy.deepcopy(net.module_.state_dict())
+        if self.no_improvement_ > self.n_iter_no_change:
+            self.converged_ = True
+            raise KeyboardInterrupt  # skorch's way of ending fit_loop early
+
+    def on_train_end(self, net, **kwargs):
+        if self.restore_best and self.best_state_ is not None:
+            net.module_.load_state_dict(self.best_state_)
+
+
+def predict_raw(module, sequences, batch_size, device):
+    """Network outputs for every sequence, in input order.
+
+    Batches are formed in order of length, so that each is padded little, and
+    the outputs are put back in input order.
+
+    Returns
+    -------
+    output : ndarray of float32 [shape=(n_sequences, output_size)]
+    """
+    was_training = module.training
+    dtype = next(module.parameters()).dtype
+    module.eval()
+    outputs = None
+    try:
+        with torch.inference_mode():
+            for indices in sorted_batches(sequences.lengths, batch_size):
+                x, lengths = sequences.padded(indices, time_major=True)
+                out = module(torch.from_numpy(x).to(device, dtype), torch.from_numpy(lengths))
+                out = out.float().cpu().numpy()
+                if outputs is None:
+                    outputs = np.empty((sequences.n_sequences, out.shape[1]), dtype=np.float32)
+                outputs[indices] = out
+    finally:
+        module.train(was_training)
+    return outputs

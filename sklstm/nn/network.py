@@ -1,0 +1,89 @@
+"""The network behind the estimators: recurrent layers, pooling and a linear head."""
+
+from torch import nn
+
+from .pooling import make_pooling
+from .recurrent import make_recurrent
+
+__all__ = ["SequenceNetwork"]
+
+
+class SequenceNetwork(nn.Module):
+    """Recurrent layers, pooled over each sequence's valid steps, then a linear head.
+
+    Parameters
+    ----------
+    input_size : int
+        Features per time step.
+    output_size : int
+        Outputs of the head (class logits or regression targets).
+    hidden_size : int, default=64
+        Hidden units per direction.
+    num_layers : int, default=1
+        Stacked recurrent layers.
+    bidirectional : bool, default=False
+        Whether each layer also reads the sequences backwards.
+    dropout : float, default=0.0
+        Dropout between recurrent layers and before the head.
+    cell : {"lstm", "gru", "rnn"}, default="lstm"
+        The recurrence.
+    backend : {"explicit", "fused"}, default="explicit"
+        Hand-written gate equations or ``torch.nn``'s fused modules; their state
+        dicts are interchangeable.
+    pooling : {"last", "mean", "max", "attention"}, default="last"
+        How the outputs of all steps become one vector per sequence.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = SequenceNetwork(input_size=3, output_size=2, hidden_size=8)
+    >>> x = torch.randn(10, 4, 3)  # 10 steps, 4 sequences, 3 features
+    >>> net(x, torch.tensor([10, 7, 3, 1])).shape
+    torch.Size([4, 2])
+    """
+
+    def __init__(
+        self,
+        *,
+        input_size,
+        output_size,
+        hidden_size=64,
+        num_layers=1,
+        bidirectional=False,
+        dropout=0.0,
+        cell="lstm",
+        backend="explicit",
+        pooling="last",
+    ):
+        super().__init__()
+        self.recurrent = make_recurrent(
+            backend=backend,
+            cell=cell,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            dropout=dropout,
+        )
+        num_directions = 2 if bidirectional else 1
+        self.pool = make_pooling(pooling, hidden_size=hidden_size, num_directions=num_directions)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size * num_directions, output_size)
+
+    def forward(self, x, lengths):
+        """Map a padded batch to one output vector per sequence.
+
+        Parameters
+        ----------
+        x : Tensor [shape=(T, B, input_size)]
+            Time-major padded batch (``torch.nn.LSTM``'s default layout).
+        lengths : Tensor [shape=(B,)]
+            Valid steps of each sequence, each in ``[1, T]``.
+
+        Returns
+        -------
+        output : Tensor [shape=(B, output_size)]
+        """
+        lengths = lengths.to(x.device)
+        pooled = self.pool(self.recurrent(x, lengths), lengths)
+        return self.head(self.dropout(pooled))

@@ -1,0 +1,272 @@
+"""Transformers for sequences: standardization and fixed-length padding."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._sequences import validate_sequences
+
+__all__ = ["PadTruncate", "SequenceScaler"]
+
+# Transformers keep float64 and float32 as they come; anything else becomes float64.
+_FLOATS = (np.float64, np.float32)
+
+
+class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Standardize each feature over all valid time steps of all sequences.
+
+    Every step's feature ``k`` becomes ``(x - mean_[k]) / scale_[k]``, with the
+    mean and standard deviation taken over every time step of every training
+    sequence (padding does not exist here: ragged sequences are used as they
+    are). 2D input is a set of univariate series and gets one mean and scale.
+
+    Parameters
+    ----------
+    with_mean : bool, default=True
+        Subtract the mean.
+    with_std : bool, default=True
+        Divide by the standard deviation (features with zero variance are left
+        unscaled).
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (n_step_features,) or None
+        Per-feature mean over all time steps; None when ``with_mean=False``.
+    var_ : ndarray of shape (n_step_features,) or None
+        Per-feature variance over all time steps; None when ``with_std=False``.
+    scale_ : ndarray of shape (n_step_features,) or None
+        Per-feature scale; None when ``with_std=False``.
+    n_steps_seen_ : int
+        Number of time steps the statistics were computed over.
+    n_features_in_ : int
+        Features per time step seen in ``fit`` (for 2D input, its columns).
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Column names, when ``fit`` got a DataFrame.
+
+    See Also
+    --------
+    sklearn.preprocessing.StandardScaler : The same for tabular data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklstm import SequenceScaler
+    >>> X = [np.array([[0.0, 10.0], [2.0, 30.0]]), np.array([[4.0, 20.0]])]
+    >>> scaler = SequenceScaler().fit(X)
+    >>> scaler.mean_
+    array([ 2., 20.])
+    >>> [x.round(3).tolist() for x in scaler.transform(X)]
+    [[[-1.225, -1.225], [0.0, 1.225]], [[1.225, 0.0]]]
+    """
+
+    _parameter_constraints: dict = {"with_mean": ["boolean"], "with_std": ["boolean"]}
+
+    def __init__(self, *, with_mean=True, with_std=True):
+        self.with_mean = with_mean
+        self.with_std = with_std
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Compute the per-feature mean and standard deviation.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features), list of \
+                arrays of shape (n_timesteps_i, n_features), or array-like of \
+                shape (n_samples, n_timesteps)
+            Sequences.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            Fitted scaler.
+        """
+        data = validate_sequences(self, X, reset=True, dtype=_FLOATS).data.astype(np.float64)
+        self.n_steps_seen_ = data.shape[0]
+        self.mean_ = data.mean(axis=0) if self.with_mean else None
+        if self.with_std:
+            self.var_ = data.var(axis=0)
+            # Constant features would become inf or NaN; leave them unscaled.
+            self.scale_ = np.where(np.ptp(data, axis=0) > 0, np.sqrt(self.var_), 1.0)
+        else:
+            self.var_ = self.scale_ = None
+        return self
+
+    def transform(self, X):
+        """Standardize sequences.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features), list of \
+                arrays of shape (n_timesteps_i, n_features), or array-like of \
+                shape (n_samples, n_timesteps)
+            Sequences.
+
+        Returns
+        -------
+        X_scaled : ndarray or list of ndarray
+            In the input's format: 3D array, list of arrays, or 2D array.
+        """
+        check_is_fitted(self)
+        seqs = validate_sequences(self, X, reset=False, dtype=_FLOATS)
+        data = seqs.data
+        if self.mean_ is not None:
+            data = data - self.mean_.astype(data.dtype)
+        if self.scale_ is not None:
+            data = data / self.scale_.astype(data.dtype)
+        return seqs.with_data(np.asarray(data, dtype=seqs.data.dtype)).to_output()
+
+    def inverse_transform(self, X):
+        """Undo the standardization.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features), list of \
+                arrays of shape (n_timesteps_i, n_features), or array-like of \
+                shape (n_samples, n_timesteps)
+            Standardized sequences.
+
+        Returns
+        -------
+        X_original : ndarray or list of ndarray
+            In the input's format.
+        """
+        check_is_fitted(self)
+        seqs = validate_sequences(self, X, reset=False, dtype=_FLOATS)
+        data = seqs.data
+        if self.scale_ is not None:
+            data = data * self.scale_.astype(data.dtype)
+        if self.mean_ is not None:
+            data = data + self.mean_.astype(data.dtype)
+        return seqs.with_data(np.asarray(data, dtype=seqs.data.dtype)).to_output()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+class PadTruncate(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Pad or cut every sequence to one length, giving a 3D array.
+
+    For models or tools that need fixed-length input (``LSTMClassifier`` does
+    not: it takes ragged lists as they are, and padding added here becomes
+    part of each sequence).
+
+    Parameters
+    ----------
+    length : int, default=None
+        Target length; the longest training sequence when None.
+    padding : {"post", "pre"}, default="post"
+        Add ``value`` after (``"post"``) or before (``"pre"``) short sequences.
+    truncating : {"post", "pre"}, default="post"
+        Drop the steps after (``"post"``) or before (``"pre"``) the first
+        ``length`` of long sequences. ``"pre"`` keeps the most recent steps.
+    value : float, default=0.0
+        Padding value.
+
+    Attributes
+    ----------
+    length_ : int
+        The length every sequence is given.
+    n_features_in_ : int
+        Features per time step seen in ``fit`` (for 2D input, its columns).
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Column names, when ``fit`` got a DataFrame.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklstm import PadTruncate
+    >>> X = [np.ones((2, 1)), np.ones((4, 1))]
+    >>> PadTruncate(length=3).fit_transform(X)[:, :, 0]
+    array([[1., 1., 0.],
+           [1., 1., 1.]], dtype=float32)
+    """
+
+    _parameter_constraints: dict = {
+        "length": [None, Interval(Integral, 1, None, closed="left")],
+        "padding": [StrOptions({"pre", "post"})],
+        "truncating": [StrOptions({"pre", "post"})],
+        "value": [Real],
+    }
+
+    def __init__(self, *, length=None, padding="post", truncating="post", value=0.0):
+        self.length = length
+        self.padding = padding
+        self.truncating = truncating
+        self.value = value
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Set the target length.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features), list of \
+                arrays of shape (n_timesteps_i, n_features), or array-like of \
+                shape (n_samples, n_timesteps)
+            Sequences.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            Fitted transformer.
+        """
+        seqs = validate_sequences(self, X, reset=True, dtype=_FLOATS)
+        self.length_ = int(seqs.lengths.max()) if self.length is None else self.length
+        return self
+
+    @property
+    def _n_features_out(self):
+        return self.length_ if self._fit_ndim == 2 else self.length_ * self._n_step_features
+
+    def transform(self, X):
+        """Pad or cut the sequences.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features), list of \
+                arrays of shape (n_timesteps_i, n_features), or array-like of \
+                shape (n_samples, n_timesteps)
+            Sequences.
+
+        Returns
+        -------
+        X_fixed : ndarray of shape (n_samples, length_, n_features) or (n_samples, length_)
+            3D, or 2D for 2D input.
+        """
+        check_is_fitted(self)
+        seqs = validate_sequences(self, X, reset=False, dtype=_FLOATS)
+        n, L = seqs.n_sequences, self.length_
+        lengths = np.minimum(seqs.lengths, L)
+        # Source step of each kept step, and where it lands in the output.
+        skip = np.where(self.truncating == "pre", seqs.lengths - lengths, 0)
+        shift = np.where(self.padding == "pre", L - lengths, 0)
+        steps = np.arange(L)
+        valid = steps < lengths[:, None]
+        rows = (seqs.offsets[:-1] + skip)[:, None] + steps
+        cols = shift[:, None] + steps
+        out = np.full((n, L, seqs.n_features), self.value, dtype=seqs.data.dtype)
+        out[np.nonzero(valid)[0], cols[valid]] = seqs.data[rows[valid]]
+        return out[:, :, 0] if seqs.ndim == 2 else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
