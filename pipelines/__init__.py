@@ -1,0 +1,1 @@
+"""End-to-end applications built on sklstm (run with ``python -m pipelines.<name>``)."""
