@@ -1,0 +1,73 @@
+"""SequenceScaler and PadTruncate on ragged, 3D and 2D input."""
+
+import numpy as np
+import pytest
+
+from sklstm import PadTruncate, SequenceScaler
+
+
+def test_scaler_uses_every_valid_step_of_ragged_sequences():
+    X = [np.array([[0.0, 10.0], [2.0, 30.0]]), np.array([[4.0, 20.0]])]
+    scaler = SequenceScaler().fit(X)
+    np.testing.assert_allclose(scaler.mean_, [2.0, 20.0])
+    np.testing.assert_allclose(scaler.var_, [8 / 3, 200 / 3])
+    assert scaler.n_steps_seen_ == 3 and scaler.n_features_in_ == 2
+    Xt = scaler.transform(X)
+    assert isinstance(Xt, list) and [x.shape for x in Xt] == [(2, 2), (1, 2)]
+    stacked = np.concatenate(Xt)
+    np.testing.assert_allclose(stacked.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(stacked.std(axis=0), 1)
+    back = scaler.inverse_transform(Xt)
+    for a, b in zip(back, X):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+def test_scaler_on_3d_and_2d_and_constant_features():
+    rng = np.random.RandomState(0)
+    X3 = rng.randn(5, 4, 3).astype(np.float32) * 3 + 1
+    X3[:, :, 2] = 7.0
+    scaler = SequenceScaler().fit(X3)
+    Xt = scaler.transform(X3)
+    assert Xt.shape == X3.shape and Xt.dtype == np.float32
+    np.testing.assert_allclose(scaler.scale_[2], 1.0)  # constant: left unscaled
+    np.testing.assert_allclose(Xt[:, :, 2], 0.0)
+    X2 = rng.randn(6, 5) + 4
+    univariate = SequenceScaler().fit(X2)
+    assert univariate.mean_.shape == (1,) and univariate.n_features_in_ == 5
+    np.testing.assert_allclose(univariate.transform(X2).mean(), 0, atol=1e-12)
+
+
+def test_scaler_options_and_feature_check():
+    X = [np.array([[1.0], [3.0]]), np.array([[5.0]])]
+    only_center = SequenceScaler(with_std=False).fit(X)
+    assert only_center.scale_ is None
+    np.testing.assert_allclose(np.concatenate(only_center.transform(X))[:, 0], [-2, 0, 2])
+    with pytest.raises(ValueError, match="X has 2 features per time step"):
+        only_center.transform([np.zeros((3, 2))])
+
+
+@pytest.mark.parametrize(
+    "padding, truncating, expected",
+    [
+        ("post", "post", [[1, 2, 3], [7, 0, 0]]),
+        ("pre", "post", [[1, 2, 3], [0, 0, 7]]),
+        ("post", "pre", [[2, 3, 4], [7, 0, 0]]),
+        ("pre", "pre", [[2, 3, 4], [0, 0, 7]]),
+    ],
+)
+def test_pad_truncate_exact_values(padding, truncating, expected):
+    X = [np.array([1.0, 2.0, 3.0, 4.0]), np.array([7.0])]
+    pad = PadTruncate(length=3, padding=padding, truncating=truncating).fit(X)
+    out = pad.transform(X)
+    assert out.shape == (2, 3, 1)
+    np.testing.assert_array_equal(out[:, :, 0], expected)
+
+
+def test_pad_truncate_learns_the_longest_length_and_pads_with_value():
+    X = [np.ones((2, 2)), np.ones((5, 2))]
+    pad = PadTruncate(value=-1.0).fit(X)
+    assert pad.length_ == 5
+    out = pad.transform([np.ones((1, 2))])
+    np.testing.assert_array_equal(out[0, :, 0], [1, -1, -1, -1, -1])
+    X2 = np.arange(8.0).reshape(2, 4)
+    np.testing.assert_array_equal(PadTruncate(length=2).fit_transform(X2), [[0, 1], [4, 5]])
