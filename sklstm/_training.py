@@ -97,13 +97,17 @@ class BucketIterator:
         Shuffle (training) or sort by length (evaluation).
     random_state : numpy.random.RandomState, default=None
         Source of the shuffling.
+    pool_batches : int, default=32
+        Batches' worth of shuffled sequences sorted together when bucketing;
+        1 gives plain random batches, each padded to its own longest sequence.
     """
 
-    def __init__(self, dataset, batch_size, shuffle=False, random_state=None):
+    def __init__(self, dataset, batch_size, shuffle=False, random_state=None, pool_batches=32):
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.random_state = random_state
+        self.pool_batches = pool_batches
 
     def __len__(self):
         return -(-len(self.dataset) // self.batch_size)
@@ -111,7 +115,9 @@ class BucketIterator:
     def __iter__(self):
         lengths = self.dataset.sequences.lengths
         if self.shuffle:
-            batches = bucketed_batches(lengths, self.batch_size, self.random_state)
+            batches = bucketed_batches(
+                lengths, self.batch_size, self.random_state, pool_batches=self.pool_batches
+            )
         else:
             batches = sorted_batches(lengths, self.batch_size)
         for indices in batches:

@@ -37,6 +37,21 @@ __all__ = [
 LSTM_GATE_ORDER = (3, 0, 1, 2)
 
 
+def _tanh_(x):
+    """In-place ``tanh`` as ``2 sigmoid(2x) - 1``.
+
+    torch's CPU ``tanh`` costs about eight times its ``sigmoid`` per element;
+    on the small per-step tensors of a recurrence, the four cheap kernels are
+    faster than the one expensive kernel. Absolute error <= 2e-7 in float32.
+    """
+    return x.mul_(2).sigmoid_().mul_(2).sub_(1)
+
+
+def _tanh_out(x, out):
+    """``tanh(x)`` into ``out``, as :func:`_tanh_`."""
+    return torch.mul(x, 2, out=out).sigmoid_().mul_(2).sub_(1)
+
+
 def _bmm_weight_grad(d_pre, h_prev):
     """Sum over time and batch of ``d_pre^T h_prev``, per direction.
 
@@ -87,10 +102,10 @@ class _LSTMRecurrence(torch.autograd.Function):
         for t in range(T):
             torch.baddbmm(x_steps[t], h_steps[t], w_t, out=g_steps[t])
             sig_steps[t].sigmoid_()
-            tanh_steps[t].tanh_()
+            _tanh_(tanh_steps[t])
             torch.mul(f[t], c_steps[t], out=c_steps[t + 1])
             c_steps[t + 1].addcmul_(i[t], g[t])
-            torch.tanh(c_steps[t + 1], out=tc_steps[t])
+            _tanh_out(c_steps[t + 1], tc_steps[t])
             torch.mul(o[t], tc_steps[t], out=h_steps[t + 1])
         ctx.save_for_backward(gates, hs, cs, tanh_c, w_hh)
         return hs[1:]
@@ -103,12 +118,14 @@ class _LSTMRecurrence(torch.autograd.Function):
         H = G // 4
         d_hs = d_hs.contiguous()
         o, i, f, g = gates.split(H, dim=-1)
-        # Everything that does not depend on the recurrence, for all steps at once.
-        k_o = tanh_c * o * (1 - o)
-        k_c = o * (1 - tanh_c * tanh_c)
-        k_ifg = torch.cat(
-            [g * i * (1 - i), cs[:-1] * f * (1 - f), i * (1 - g * g)], dim=-1
-        ).unflatten(-1, (3, H))
+        # Everything that does not depend on the recurrence, for all steps at
+        # once, in as few passes over memory as possible (x - x*x is x (1 - x)).
+        k_o = torch.addcmul(o, o, o, value=-1).mul_(tanh_c)
+        k_c = torch.addcmul(o, o * tanh_c, tanh_c, value=-1)
+        k_ifg = gates.new_empty(T, D, B, 3, H)
+        torch.addcmul(i, i, i, value=-1, out=k_ifg[..., 0, :]).mul_(g)
+        torch.addcmul(f, f, f, value=-1, out=k_ifg[..., 1, :]).mul_(cs[:-1])
+        torch.addcmul(i, i * g, g, value=-1, out=k_ifg[..., 2, :])
         d_pre = torch.empty_like(gates)
         d_o_steps = d_pre[..., :H].unbind(0)
         d_ifg_steps = d_pre[..., H:].unflatten(-1, (3, H)).unbind(0)
@@ -166,8 +183,7 @@ class _GRURecurrence(torch.autograd.Function):
             torch.baddbmm(bias, h_steps[t], w_t, out=hh_steps[t])
             torch.add(xrz[t], hh_steps[t][..., : 2 * H], out=rz_steps[t])
             rz_steps[t].sigmoid_()
-            torch.addcmul(xn[t], r[t], hh_n[t], out=n_steps[t])
-            n_steps[t].tanh_()
+            _tanh_(torch.addcmul(xn[t], r[t], hh_n[t], out=n_steps[t]))
             torch.sub(h_steps[t], n_steps[t], out=diff)
             torch.addcmul(n_steps[t], z[t], diff, out=h_steps[t + 1])
         ctx.save_for_backward(hh, rz, n, hs, w_hh)
@@ -222,8 +238,7 @@ class _RNNRecurrence(torch.autograd.Function):
         w_t = w_hh.transpose(1, 2)
         x_steps, h_steps = xp.unbind(0), hs.unbind(0)
         for t in range(T):
-            torch.baddbmm(x_steps[t], h_steps[t], w_t, out=h_steps[t + 1])
-            h_steps[t + 1].tanh_()
+            _tanh_(torch.baddbmm(x_steps[t], h_steps[t], w_t, out=h_steps[t + 1]))
         ctx.save_for_backward(hs, w_hh)
         return hs[1:]
 

@@ -1,0 +1,1 @@
+"""Side-by-side speed measurements (``python -m benchmarks.run``)."""
