@@ -1,5 +1,6 @@
 """Loaders of the public data sets the applications use."""
 
 from ._home import get_data_home
+from ._mitdb import fetch_mitdb
 
-__all__ = ["get_data_home"]
+__all__ = ["fetch_mitdb", "get_data_home"]

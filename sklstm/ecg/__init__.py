@@ -1,0 +1,38 @@
+"""ECG beats from WFDB records: reading, filtering, R-peak detection, beat sequences."""
+
+from ._beats import RR_FEATURES, BeatSequences, extract_beats, rr_features
+from ._detect import detect_r_peaks, match_beats
+from ._filters import ECGFilter, filter_ecg
+from ._records import (
+    AAMI_CLASSES,
+    AAMI_SYMBOLS,
+    DS1,
+    DS2,
+    PACED_RECORDS,
+    Record,
+    RecordError,
+    aami_classes,
+    list_records,
+    read_record,
+)
+
+__all__ = [
+    "AAMI_CLASSES",
+    "AAMI_SYMBOLS",
+    "DS1",
+    "DS2",
+    "PACED_RECORDS",
+    "RR_FEATURES",
+    "BeatSequences",
+    "ECGFilter",
+    "Record",
+    "RecordError",
+    "aami_classes",
+    "detect_r_peaks",
+    "extract_beats",
+    "filter_ecg",
+    "list_records",
+    "match_beats",
+    "read_record",
+    "rr_features",
+]

@@ -1,0 +1,300 @@
+"""One sequence per beat: the signal around its R peak plus its RR-interval features.
+
+:func:`extract_beats` turns a record into a table, one row per beat: the
+filtered, per-record normalized signal from ``before`` seconds before the R
+peak to ``after`` seconds after it, decimated, followed by the RR features.
+:class:`BeatSequences` turns that table into what the recurrent estimators
+read: each beat a ``(n_steps, n_channels)`` sequence whose first channel is the
+signal and whose other channels repeat the RR features at every step.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils import Bunch
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._detect import detect_r_peaks
+from ._filters import filter_ecg
+
+__all__ = ["RR_FEATURES", "BeatSequences", "extract_beats", "rr_features"]
+
+#: Names of the columns :func:`rr_features` returns.
+RR_FEATURES = (
+    "pre_rr",
+    "post_rr",
+    "local_rr",
+    "record_rr",
+    "pre_local",
+    "post_local",
+    "pre_record",
+    "post_record",
+)
+
+
+@validate_params(
+    {
+        "r_peaks": ["array-like"],
+        "fs": [Interval(Real, 0, None, closed="neither")],
+        "local": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
+def rr_features(r_peaks, *, fs, local=10):
+    """RR-interval features of every beat of one record.
+
+    Parameters
+    ----------
+    r_peaks : array-like of int of shape (n_beats,)
+        R-peak samples of the record's beats, increasing; at least two.
+    fs : float
+        Sampling frequency in Hz.
+    local : int, default=10
+        Number of previous RR intervals (the beat's own included) whose mean
+        is the local RR.
+
+    Returns
+    -------
+    features : ndarray of float64 of shape (n_beats, 8)
+        Columns :data:`RR_FEATURES`: previous RR, next RR (seconds), local mean
+        RR, record mean RR, and the ratios previous/local, next/local,
+        previous/record, next/record. The first beat's previous RR is its next
+        RR and the last beat's next RR its previous RR. The ratios are what
+        carries across patients: a premature beat is early for *this* heart.
+
+    Examples
+    --------
+    >>> rr_features([0, 360, 720, 900, 1440], fs=360, local=2)[:, :3]
+    array([[1.  , 1.  , 1.  ],
+           [1.  , 1.  , 1.  ],
+           [1.  , 0.5 , 1.  ],
+           [0.5 , 1.5 , 0.75],
+           [1.5 , 1.5 , 1.  ]])
+    """
+    r_peaks = np.asarray(r_peaks, dtype=np.float64)
+    if r_peaks.ndim != 1 or len(r_peaks) < 2:
+        raise ValueError(f"RR features need at least two beats, got {r_peaks.size}.")
+    rr = np.diff(r_peaks) / fs
+    pre = np.concatenate([rr[:1], rr])
+    post = np.concatenate([rr, rr[-1:]])
+    csum = np.concatenate([[0.0], np.cumsum(pre)])
+    idx = np.arange(len(pre))
+    start = np.maximum(idx + 1 - local, 0)
+    local_rr = (csum[idx + 1] - csum[start]) / (idx + 1 - start)
+    record_rr = np.full_like(pre, rr.mean())
+    return np.column_stack(
+        [
+            pre,
+            post,
+            local_rr,
+            record_rr,
+            pre / local_rr,
+            post / local_rr,
+            pre / record_rr,
+            post / record_rr,
+        ]
+    )
+
+
+def _window_offsets(fs, before, after, sampling_rate):
+    # Whole steps on either side, so that the R peak itself is a step.
+    step = max(int(round(fs / sampling_rate)), 1)
+    return np.arange(-round(before * fs / step), round(after * fs / step) + 1) * step
+
+
+def extract_beats(
+    record,
+    *,
+    r_peaks="reference",
+    before=0.25,
+    after=0.45,
+    sampling_rate=90.0,
+    baseline="highpass",
+    lowpass=35.0,
+    local=10,
+):
+    """One row per beat of a record: its signal window and RR features.
+
+    Parameters
+    ----------
+    record : Record
+        A record read by :func:`~sklstm.ecg.read_record`.
+    r_peaks : {"reference", "detect"} or array-like of int, default="reference"
+        Where the beats are: the reference annotations, the R peaks
+        :func:`~sklstm.ecg.detect_r_peaks` finds, or given samples.
+    before : float, default=0.25
+        Seconds of signal before the R peak (the P wave).
+    after : float, default=0.45
+        Seconds after it (the T wave).
+    sampling_rate : float, default=90.0
+        Rate in Hz the window is decimated to (by an integer step); the
+        low-pass filter keeps the content below its Nyquist frequency.
+    baseline : {"highpass", "median"} or None, default="highpass"
+        Baseline removal of :func:`~sklstm.ecg.filter_ecg`.
+    lowpass : float or None, default=35.0
+        Low-pass cut-off of :func:`~sklstm.ecg.filter_ecg`.
+    local : int, default=10
+        Window of the local RR mean, see :func:`rr_features`.
+
+    Returns
+    -------
+    beats : :class:`~sklearn.utils.Bunch`
+        - ``X``: ndarray of float32 of shape (n_beats, n_steps + 8), the
+          window (divided by the record's median absolute R amplitude, so that
+          gains and patients compare) then the :data:`RR_FEATURES`;
+        - ``y``: ndarray of str of shape (n_beats,), the AAMI class of each
+          beat's reference annotation (``""`` for detected beats that match
+          none, see :func:`~sklstm.ecg.match_beats`);
+        - ``samples``: ndarray of int64 of shape (n_beats,), R-peak samples;
+        - ``groups``: ndarray of str of shape (n_beats,), the record name;
+        - ``n_steps``: int, window length; ``feature_names``: list of str.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklstm.ecg import Record, extract_beats
+    >>> fs = 360.0
+    >>> samples = np.arange(180, 3600, 288)
+    >>> x = np.zeros(3600)
+    >>> x[samples] = 1.0
+    >>> rec = Record("demo", x, fs, "MLII", samples, np.array(["N"] * len(samples)),
+    ...              np.zeros((0, 2), dtype=int))
+    >>> beats = extract_beats(rec)
+    >>> beats.X.shape, beats.n_steps, beats.y[:3].tolist()
+    ((12, 71), 63, ['N', 'N', 'N'])
+    """
+    from ._detect import match_beats
+
+    fs = record.fs
+    x = filter_ecg(record.signal, fs=fs, baseline=baseline, lowpass=lowpass)
+    labels = record.beat_classes
+    if isinstance(r_peaks, str) and r_peaks == "reference":
+        samples = record.beat_samples
+    else:
+        if isinstance(r_peaks, str) and r_peaks == "detect":
+            samples = detect_r_peaks(x, fs=fs)
+        else:
+            samples = np.asarray(r_peaks, dtype=np.int64)
+        ref_index, det_index = match_beats(record.beat_samples, samples, tolerance=0.15 * fs)
+        matched = np.full(len(samples), "", dtype="<U1")
+        matched[det_index] = labels[ref_index]
+        labels = matched
+    samples = np.asarray(samples, dtype=np.int64)
+    offsets = _window_offsets(fs, before, after, sampling_rate)
+    # Edge beats repeat the first or last sample rather than being dropped:
+    # every beat gets a label, as EC57 counts them all.
+    windows = x[np.clip(samples[:, None] + offsets, 0, len(x) - 1)]
+    amplitude = np.median(np.abs(x[samples])) if len(samples) else 1.0
+    windows /= amplitude if amplitude > 0 else 1.0
+    rr = rr_features(samples, fs=fs, local=local)
+    names = [f"t{k}" for k in range(len(offsets))] + list(RR_FEATURES)
+    return Bunch(
+        X=np.hstack([windows, rr]).astype(np.float32),
+        y=labels,
+        samples=samples,
+        groups=np.full(len(samples), record.name),
+        n_steps=len(offsets),
+        feature_names=names,
+    )
+
+
+class BeatSequences(TransformerMixin, BaseEstimator):
+    """Beat table to sequences: the signal as steps, scalar features as channels.
+
+    The recurrent estimators read sequences, while the RR features are one
+    number per beat. This transformer repeats them at every step, so each
+    beat becomes a ``(n_steps, 1 + n_static)`` sequence and the network sees
+    rhythm and morphology together from the first step on.
+
+    Parameters
+    ----------
+    n_static : int, default=8
+        Number of trailing columns that are per-beat scalars (the RR features
+        of :func:`extract_beats`); the columns before them are the signal.
+    static : {"repeat", "drop"}, default="repeat"
+        Repeat the scalars as channels, or drop them (morphology only).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Columns seen in ``fit``.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Column names, when ``fit`` got a DataFrame.
+    n_steps_ : int
+        Steps of each output sequence.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklstm.ecg import BeatSequences
+    >>> X = np.array([[0.0, 1.0, 2.0, 0.8, 1.1]])
+    >>> BeatSequences(n_static=2).fit_transform(X)
+    array([[[0. , 0.8, 1.1],
+            [1. , 0.8, 1.1],
+            [2. , 0.8, 1.1]]])
+    """
+
+    _parameter_constraints: dict = {
+        "n_static": [Interval(Integral, 0, None, closed="left")],
+        "static": [StrOptions({"repeat", "drop"})],
+    }
+
+    def __init__(self, *, n_static=8, static="repeat"):
+        self.n_static = n_static
+        self.static = static
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Check the table and record the sequence length.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_beats, n_steps + n_static)
+            Beat table, e.g. ``extract_beats(...).X``.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            Fitted transformer.
+        """
+        X = validate_data(self, X, dtype=(np.float32, np.float64))
+        if X.shape[1] <= self.n_static:
+            raise ValueError(
+                f"X has {X.shape[1]} feature(s) (columns): it needs more than "
+                f"n_static={self.n_static} to leave at least one signal step."
+            )
+        self.n_steps_ = X.shape[1] - self.n_static
+        return self
+
+    def transform(self, X):
+        """Build the sequences.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_beats, n_steps + n_static)
+            Beat table.
+
+        Returns
+        -------
+        sequences : ndarray of shape (n_beats, n_steps, n_channels)
+            ``n_channels`` is ``1 + n_static`` with ``static="repeat"``, else 1.
+            Same float dtype as ``X``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=(np.float32, np.float64), reset=False)
+        steps = X[:, : self.n_steps_, None]
+        if self.static == "drop" or self.n_static == 0:
+            return np.ascontiguousarray(steps)
+        static = X[:, None, self.n_steps_ :]
+        return np.concatenate(
+            [steps, np.broadcast_to(static, (len(X), self.n_steps_, self.n_static))], axis=2
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

@@ -1,0 +1,237 @@
+"""Reading WFDB records and their beat annotations, and the AAMI beat classes."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "AAMI_CLASSES",
+    "AAMI_SYMBOLS",
+    "DS1",
+    "DS2",
+    "PACED_RECORDS",
+    "Record",
+    "RecordError",
+    "aami_classes",
+    "list_records",
+    "read_record",
+]
+
+#: The five AAMI (ANSI/AAMI EC57) heartbeat classes, in reporting order.
+AAMI_CLASSES = ("N", "S", "V", "F", "Q")
+
+#: MIT-BIH beat symbol -> AAMI class. Symbols absent here are not beats.
+AAMI_SYMBOLS = {
+    **dict.fromkeys("NLRej", "N"),
+    **dict.fromkeys("AaJS", "S"),
+    **dict.fromkeys("VE", "V"),
+    "F": "F",
+    **dict.fromkeys("/fQ", "Q"),
+}
+
+#: Inter-patient training records of de Chazal et al. (2004).
+DS1 = (
+    "101 106 108 109 112 114 115 116 118 119 122 124 201 203 205 207 208 209 215 220 223 230"
+).split()
+
+#: Inter-patient test records of de Chazal et al. (2004).
+DS2 = (
+    "100 103 105 111 113 117 121 123 200 202 210 212 213 214 219 221 222 228 231 232 233 234"
+).split()
+
+#: Records with a pacemaker, excluded from AAMI evaluations.
+PACED_RECORDS = ("102", "104", "107", "217")
+
+# Ventricular flutter/fibrillation episodes: EC57 counts no detections inside.
+_VF_ON, _VF_OFF = "[", "]"
+
+
+class RecordError(ValueError):
+    """A record that cannot be read as asked; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One lead of a WFDB record with its reference beats.
+
+    Parameters
+    ----------
+    name : str
+        Record name (the file stem), e.g. ``"101"``.
+    signal : ndarray of float64 of shape (n_samples,)
+        The lead, in physical units (mV for MIT-BIH).
+    fs : float
+        Sampling frequency in Hz.
+    lead : str
+        Name of the lead read.
+    beat_samples : ndarray of int64 of shape (n_beats,)
+        Sample of each reference beat annotation (beats only).
+    beat_symbols : ndarray of str of shape (n_beats,)
+        Their MIT-BIH symbols.
+    vf_episodes : ndarray of int64 of shape (n_episodes, 2)
+        Start and end samples of ventricular flutter/fibrillation episodes.
+    """
+
+    name: str
+    signal: np.ndarray
+    fs: float
+    lead: str
+    beat_samples: np.ndarray
+    beat_symbols: np.ndarray
+    vf_episodes: np.ndarray
+
+    @property
+    def beat_classes(self):
+        """AAMI class of each reference beat, ndarray of str of shape (n_beats,)."""
+        return aami_classes(self.beat_symbols)
+
+
+def aami_classes(symbols):
+    """Map MIT-BIH beat symbols to AAMI classes.
+
+    Parameters
+    ----------
+    symbols : array-like of str of shape (n,)
+        Annotation symbols.
+
+    Returns
+    -------
+    classes : ndarray of str of shape (n,)
+        ``"N"``, ``"S"``, ``"V"``, ``"F"``, ``"Q"``, or ``""`` for symbols that
+        are not beats (rhythm changes, noise, artifacts, flutter waves...).
+
+    Examples
+    --------
+    >>> aami_classes(["N", "A", "V", "+", "/", "j"]).tolist()
+    ['N', 'S', 'V', '', 'Q', 'N']
+    """
+    return np.array([AAMI_SYMBOLS.get(s, "") for s in symbols], dtype="<U1")
+
+
+def _vf_episodes(samples, symbols, n_samples):
+    episodes, start = [], None
+    for sample, symbol in zip(samples, symbols):
+        if symbol == _VF_ON and start is None:
+            start = sample
+        elif symbol == _VF_OFF and start is not None:
+            episodes.append((start, sample))
+            start = None
+    if start is not None:
+        episodes.append((start, n_samples))
+    return np.array(episodes, dtype=np.int64).reshape(-1, 2)
+
+
+def read_record(path, *, lead="MLII", annotator="atr"):
+    """Read one lead of a WFDB record and its reference beat annotations.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Record path without extension (``DIR/101`` for ``DIR/101.hea``).
+    lead : str, default="MLII"
+        Name of the lead, as in the header. Chosen by name, not position:
+        record 114 stores MLII second.
+    annotator : str or None, default="atr"
+        Extension of the reference annotation file; None reads no annotations
+        (the record then has no beats, e.g. to annotate a new recording).
+
+    Returns
+    -------
+    record : Record
+
+    Raises
+    ------
+    RecordError
+        When the header or annotation file is missing, the signal file is
+        missing or shorter than the header says, or the lead is absent. The
+        message names the file.
+    """
+    import wfdb
+
+    path = Path(path)
+    header = path.with_suffix(".hea")
+    if not header.is_file():
+        raise RecordError(f"{header}: header file not found.")
+    try:
+        head = wfdb.rdheader(str(path))
+    except Exception as exc:
+        raise RecordError(f"{header}: unreadable header ({exc}).") from None
+    names = list(head.sig_name or [])
+    if lead not in names:
+        raise RecordError(f"{header}: no lead named {lead!r} (leads: {', '.join(names)}).")
+    channel = names.index(lead)
+    dat = path.parent / head.file_name[channel]
+    if not dat.is_file():
+        raise RecordError(f"{dat}: signal file named by {header.name} not found.")
+    expected = _expected_bytes(head, channel)
+    if expected is not None and dat.stat().st_size < expected:
+        raise RecordError(
+            f"{dat}: truncated signal file ({dat.stat().st_size} bytes, the header "
+            f"describes {expected})."
+        )
+    try:
+        rec = wfdb.rdrecord(str(path), channel_names=[lead], physical=False)
+    except Exception as exc:
+        raise RecordError(f"{dat}: unreadable signal ({exc}).") from None
+    digital = rec.d_signal[:, 0]
+    # Physical units from the digital samples, as wfdb does, in one pass.
+    signal = (digital - rec.baseline[0]) / rec.adc_gain[0]
+
+    samples = np.zeros(0, dtype=np.int64)
+    symbols = np.zeros(0, dtype="<U1")
+    vf = np.zeros((0, 2), dtype=np.int64)
+    if annotator is not None:
+        ann_file = path.with_name(f"{path.name}.{annotator}")
+        if not ann_file.is_file():
+            raise RecordError(f"{ann_file}: annotation file not found.")
+        try:
+            ann = wfdb.rdann(str(path), annotator)
+        except Exception as exc:
+            raise RecordError(f"{ann_file}: unreadable annotations ({exc}).") from None
+        all_samples = np.asarray(ann.sample, dtype=np.int64)
+        all_symbols = np.asarray(ann.symbol)
+        is_beat = aami_classes(all_symbols) != ""
+        samples, symbols = all_samples[is_beat], all_symbols[is_beat].astype("<U1")
+        vf = _vf_episodes(all_samples, all_symbols, len(signal))
+    return Record(
+        name=path.name,
+        signal=signal,
+        fs=float(rec.fs),
+        lead=lead,
+        beat_samples=samples,
+        beat_symbols=symbols,
+        vf_episodes=vf,
+    )
+
+
+def _expected_bytes(head, channel):
+    """Bytes the signal file of ``channel`` needs, for the common formats, or None."""
+    file_name = head.file_name[channel]
+    n_signals = sum(1 for f in head.file_name if f == file_name)
+    bits = {"212": 12, "16": 16, "8": 8, "80": 8, "32": 32, "61": 16, "160": 16}
+    fmt = str(head.fmt[channel])
+    if fmt not in bits or not head.sig_len:
+        return None
+    offset = (head.byte_offset or [0] * len(head.file_name))[channel] or 0
+    return offset + (head.sig_len * n_signals * bits[fmt] + 7) // 8
+
+
+def list_records(data_dir):
+    """Names of the records in a folder: its ``RECORDS`` file, else every ``.hea``.
+
+    Parameters
+    ----------
+    data_dir : str or path-like
+        Folder of a WFDB database.
+
+    Returns
+    -------
+    names : list of str
+        Record names, in the ``RECORDS`` order or sorted.
+    """
+    data_dir = Path(data_dir)
+    listing = data_dir / "RECORDS"
+    if listing.is_file():
+        return [line.strip() for line in listing.read_text().splitlines() if line.strip()]
+    return sorted(p.stem for p in data_dir.glob("*.hea"))

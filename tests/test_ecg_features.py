@@ -1,0 +1,124 @@
+"""Filtering, RR features, beat windows and the sequence transformer."""
+
+import numpy as np
+import pytest
+from _ecg_data import MITDB, requires_mitdb
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklstm.ecg import (
+    RR_FEATURES,
+    BeatSequences,
+    ECGFilter,
+    Record,
+    extract_beats,
+    filter_ecg,
+    rr_features,
+)
+from sklstm.ecg._collection import load_beats
+
+FS = 360.0
+
+
+def synthetic_ecg(n_seconds=20, rr=0.8, fs=FS):
+    """Gaussian QRS spikes and broad T waves on a flat line, and the R-peak samples."""
+    t = np.arange(int(n_seconds * fs)) / fs
+    peaks = np.arange(0.5, n_seconds - 0.5, rr)
+    x = np.zeros_like(t)
+    for p in peaks:
+        x += np.exp(-0.5 * ((t - p) / 0.012) ** 2)
+        x += 0.25 * np.exp(-0.5 * ((t - p - 0.3) / 0.05) ** 2)
+    return x, np.round(peaks * fs).astype(np.int64)
+
+
+def test_rr_features_exact_values():
+    # Beats at 0, 1, 2, 2.5 and 4 s: RR 1, 1, 0.5 (premature), 1.5 (compensatory pause).
+    f = rr_features([0, 360, 720, 900, 1440], fs=FS, local=2)
+    assert f.shape == (5, len(RR_FEATURES))
+    cols = dict(zip(RR_FEATURES, f.T))
+    np.testing.assert_allclose(cols["pre_rr"], [1.0, 1.0, 1.0, 0.5, 1.5])
+    np.testing.assert_allclose(cols["post_rr"], [1.0, 1.0, 0.5, 1.5, 1.5])
+    np.testing.assert_allclose(cols["local_rr"], [1.0, 1.0, 1.0, 0.75, 1.0])
+    np.testing.assert_allclose(cols["record_rr"], [1.0] * 5)
+    np.testing.assert_allclose(cols["pre_local"], [1.0, 1.0, 1.0, 2 / 3, 1.5])
+    np.testing.assert_allclose(cols["post_local"], [1.0, 1.0, 0.5, 2.0, 1.5])
+    np.testing.assert_allclose(cols["pre_record"], cols["pre_rr"])
+    np.testing.assert_allclose(cols["post_record"], cols["post_rr"])
+    with pytest.raises(ValueError, match="at least two beats"):
+        rr_features([10], fs=FS)
+
+
+@pytest.mark.parametrize("baseline", ["median", "highpass"])
+def test_filter_removes_baseline_drift_and_keeps_qrs(baseline):
+    x, peaks = synthetic_ecg()
+    t = np.arange(len(x)) / FS
+    drift = 0.8 * np.sin(2 * np.pi * 0.15 * t) + 0.3 * t / t[-1]
+    noise = 0.05 * np.sin(2 * np.pi * 60 * t)
+    out = filter_ecg(x + drift + noise, fs=FS, baseline=baseline)
+    clean = filter_ecg(x, fs=FS, baseline=baseline)
+    inner = slice(int(2 * FS), -int(2 * FS))
+    residual = np.abs(out - clean)[inner]
+    # R peaks keep most of their height.
+    assert np.median(out[peaks[3:-3]]) > 0.85
+    if baseline == "highpass":
+        # The 0.8 mV drift and the mains hum are gone to within 0.02 mV.
+        assert residual.max() < 0.02
+    else:
+        # The median baseline follows the drift less closely under the waves...
+        assert np.percentile(residual, 50) < 0.04 and residual.max() < 0.2
+        # ...but leaves the line between beats flat at zero.
+        between = np.ones(len(x), dtype=bool)
+        for p in peaks:
+            between[max(p - 60, 0) : p + 180] = False
+        assert np.abs(out[inner][between[inner]]).max() < 0.06
+
+
+def test_ecg_filter_transformer_matches_function():
+    x, _ = synthetic_ecg(5)
+    X = np.vstack([x, -x])
+    np.testing.assert_allclose(ECGFilter().fit_transform(X), filter_ecg(X, fs=FS))
+
+
+def test_extract_beats_on_synthetic_record():
+    x, peaks = synthetic_ecg(10)
+    symbols = np.array(["N"] * len(peaks))
+    symbols[3] = "V"
+    rec = Record("s", 2 * x, FS, "MLII", peaks, symbols, np.zeros((0, 2), dtype=np.int64))
+    beats = extract_beats(rec, before=0.25, after=0.45, sampling_rate=90)
+    # 22 steps of 4 samples before the R peak, the peak, 40 steps after.
+    assert beats.n_steps == 63
+    assert beats.X.shape == (len(peaks), 63 + 8) and beats.X.dtype == np.float32
+    assert beats.y.tolist() == ["N", "N", "N", "V"] + ["N"] * (len(peaks) - 4)
+    # Per-record amplitude normalization: the R peak (step 22) is 1.
+    np.testing.assert_allclose(beats.X[:, 22], 1.0, rtol=0.03)
+    assert (beats.X[:, :63].argmax(axis=1) == 22).all()
+    np.testing.assert_allclose(beats.X[:, 63], 0.8, rtol=1e-5)  # pre_rr
+    assert (beats.groups == "s").all()
+    detected = extract_beats(rec, r_peaks="detect")
+    assert np.abs(detected.samples - peaks).max() <= 2
+    assert detected.y.tolist() == beats.y.tolist()
+
+
+def test_beat_sequences_repeats_rr_channels():
+    X = np.arange(2 * 7, dtype=np.float32).reshape(2, 7)
+    seq = BeatSequences(n_static=3).fit_transform(X)
+    assert seq.shape == (2, 4, 4) and seq.dtype == np.float32
+    np.testing.assert_array_equal(seq[:, :, 0], X[:, :4])
+    np.testing.assert_array_equal(seq[1, :, 1:], np.tile(X[1, 4:], (4, 1)))
+    assert BeatSequences(n_static=3, static="drop").fit_transform(X).shape == (2, 4, 1)
+    with pytest.raises(ValueError, match="n_static=7"):
+        BeatSequences(n_static=7).fit(X)
+
+
+@parametrize_with_checks([ECGFilter(), BeatSequences(n_static=1)])
+def test_sklearn_compatible_transformer(estimator, check):
+    check(estimator)
+
+
+@requires_mitdb
+def test_load_beats_groups_and_classes():
+    beats = load_beats(MITDB, ["119", "209", "102"], n_jobs=2)
+    assert beats.records == ["119", "209"]  # 102 is paced
+    assert beats.X.shape[0] == len(beats.y) == len(beats.groups)
+    assert set(beats.groups) == {"119", "209"}
+    counts = dict(zip(*np.unique(beats.y, return_counts=True)))
+    assert counts["V"] == 444 + 1 and counts["S"] == 383 + 0
