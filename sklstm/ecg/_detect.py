@@ -61,7 +61,9 @@ def detect_r_peaks(x, *, fs):
     candidates, _ = signal.find_peaks(energy, distance=refractory)
     # On an amplitude scale, small beats are not crushed by squaring.
     heights = np.sqrt(energy[candidates])
-    keep = _dominant(candidates, heights, int(_NMS_WINDOW * fs), _NMS_RATIO)
+    keep = _dominant(candidates, heights, int(_NMS_WINDOW * fs), _NMS_RATIO) & (heights > 0)
+    if not keep.any():
+        return np.zeros(0, dtype=np.int64)
     qrs = _decide(candidates[keep], heights[keep], np.abs(slope), fs)
     return _fiducial_points(x, qrs, fs)
 
