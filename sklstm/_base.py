@@ -29,9 +29,11 @@ __all__ = ["_BaseLSTM"]
 
 _SOLVERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "lbfgs": torch.optim.LBFGS}
 
-# Sequences per inference batch: enough to amortize per-step overhead, small
-# enough that memory stays bounded whatever the number of sequences.
+# Inference batches: enough sequences to amortize the per-step overhead, and at
+# most about this many floats of per-step activations, so that memory stays
+# bounded whatever the number and lengths of the sequences.
 _PREDICT_BATCH_SIZE = 512
+_PREDICT_BATCH_FLOATS = 2**25
 
 
 def resolve_device(device):
@@ -349,7 +351,10 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         sequences = validate_sequences(self, X, reset=False)
         module = self.net_.module_
         device = next(module.parameters()).device
-        return predict_raw(module, sequences, _PREDICT_BATCH_SIZE, device)
+        directions = 2 if self.bidirectional else 1
+        floats_per_step = sequences.n_features + directions * 4 * self.hidden_size
+        max_steps = max(1, _PREDICT_BATCH_FLOATS // floats_per_step)
+        return predict_raw(module, sequences, _PREDICT_BATCH_SIZE, device, max_steps)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

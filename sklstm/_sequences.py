@@ -345,8 +345,18 @@ def bucketed_batches(lengths, batch_size, rng, *, pool_batches=32):
     return batches
 
 
-def sorted_batches(lengths, batch_size):
+def sorted_batches(lengths, batch_size, max_steps=None):
     """Batches of the indices in order of length, for inference.
+
+    Parameters
+    ----------
+    lengths : ndarray of int [shape=(n,)]
+    batch_size : int
+        Most sequences per batch.
+    max_steps : int, default=None
+        Most padded steps per batch (sequences times the longest length), which
+        bounds memory whatever the lengths; a longer single sequence still gets
+        a batch of its own.
 
     Returns
     -------
@@ -354,4 +364,14 @@ def sorted_batches(lengths, batch_size):
         Concatenated, they are a permutation of ``range(len(lengths))``.
     """
     order = np.argsort(lengths, kind="stable")
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    sorted_lengths = lengths[order]
+    batches, start, n = [], 0, len(order)
+    while start < n:
+        end = min(start + batch_size, n)
+        if max_steps is not None:
+            # Padded steps of the first k sequences grow with k: take the most that fit.
+            padded = np.arange(1, end - start + 1) * sorted_lengths[start:end]
+            end = start + max(1, int(np.searchsorted(padded, max_steps, side="right")))
+        batches.append(order[start:end])
+        start = end
+    return batches

@@ -267,11 +267,12 @@ class StopWhenStalled(Callback):
             net.module_.load_state_dict(self.best_state_)
 
 
-def predict_raw(module, sequences, batch_size, device):
+def predict_raw(module, sequences, batch_size, device, max_steps=None):
     """Network outputs for every sequence, in input order.
 
     Batches are formed in order of length, so that each is padded little, and
-    the outputs are put back in input order.
+    the outputs are put back in input order. ``max_steps`` bounds the padded
+    steps of a batch (see :func:`~sklstm._sequences.sorted_batches`).
 
     Returns
     -------
@@ -283,7 +284,7 @@ def predict_raw(module, sequences, batch_size, device):
     outputs = None
     try:
         with torch.inference_mode():
-            for indices in sorted_batches(sequences.lengths, batch_size):
+            for indices in sorted_batches(sequences.lengths, batch_size, max_steps):
                 x, lengths = sequences.padded(indices, time_major=True)
                 out = module(torch.from_numpy(x).to(device, dtype), torch.from_numpy(lengths))
                 out = out.float().cpu().numpy()

@@ -193,7 +193,7 @@ class PadTruncate(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     >>> X = [np.ones((2, 1)), np.ones((4, 1))]
     >>> PadTruncate(length=3).fit_transform(X)[:, :, 0]
     array([[1., 1., 0.],
-           [1., 1., 1.]], dtype=float32)
+           [1., 1., 1.]])
     """
 
     _parameter_constraints: dict = {

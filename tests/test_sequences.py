@@ -109,3 +109,13 @@ def test_sorted_batches_are_in_length_order():
 def test_from_array_does_not_copy_contiguous_input():
     X = np.zeros((3, 4, 2), dtype=np.float32)
     assert np.shares_memory(Sequences.from_array(X).data, X)
+
+
+def test_sorted_batches_respect_the_padded_step_budget():
+    lengths = np.array([1000, 10, 10, 10, 10, 500, 5000, 20])
+    batches = sorted_batches(lengths, 4, max_steps=1000)
+    np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(8))
+    for b in batches:
+        assert len(b) == 1 or len(b) * lengths[b].max() <= 1000
+        assert len(b) <= 4
+    assert [len(b) for b in batches] == [4, 2, 1, 1]

@@ -52,6 +52,19 @@ def _tanh_out(x, out):
     return torch.mul(x, 2, out=out).sigmoid_().mul_(2).sub_(1)
 
 
+def _steps(buffer, n):
+    """Per-step views of ``buffer``: its slices, or a ring over fewer slices.
+
+    Without gradients, the forward pass only needs the current (and, for
+    states, the previous) step: buffers of one or two steps are reused in
+    turn, so inference memory does not grow with the sequence length.
+    """
+    if buffer.shape[0] == n:
+        return buffer.unbind(0)
+    ring = buffer.unbind(0)
+    return [ring[k % len(ring)] for k in range(n)]
+
+
 def _bmm_weight_grad(d_pre, h_prev):
     """Sum over time and batch of ``d_pre^T h_prev``, per direction.
 
@@ -87,18 +100,19 @@ class _LSTMRecurrence(torch.autograd.Function):
     def forward(ctx, xp, h0, c0, w_hh):
         T, D, B, G = xp.shape
         H = G // 4
-        gates = xp.new_empty(T, D, B, G)
+        keep = any(ctx.needs_input_grad)
+        gates = xp.new_empty(T if keep else 1, D, B, G)
         hs = xp.new_empty(T + 1, D, B, H)
-        cs = xp.new_empty(T + 1, D, B, H)
-        tanh_c = xp.new_empty(T, D, B, H)
+        cs = xp.new_empty(T + 1 if keep else 2, D, B, H)
+        tanh_c = xp.new_empty(T if keep else 1, D, B, H)
         hs[0] = h0
         cs[0] = c0
         w_t = w_hh.transpose(1, 2)
-        x_steps, g_steps = xp.unbind(0), gates.unbind(0)
-        sig_steps = gates[..., : 3 * H].unbind(0)
-        tanh_steps = gates[..., 3 * H :].unbind(0)
-        o, i, f, g = (block.unbind(0) for block in gates.split(H, dim=-1))
-        h_steps, c_steps, tc_steps = hs.unbind(0), cs.unbind(0), tanh_c.unbind(0)
+        x_steps, g_steps = xp.unbind(0), _steps(gates, T)
+        sig_steps = _steps(gates[..., : 3 * H], T)
+        tanh_steps = _steps(gates[..., 3 * H :], T)
+        o, i, f, g = (_steps(block, T) for block in gates.split(H, dim=-1))
+        h_steps, c_steps, tc_steps = hs.unbind(0), _steps(cs, T + 1), _steps(tanh_c, T)
         for t in range(T):
             torch.baddbmm(x_steps[t], h_steps[t], w_t, out=g_steps[t])
             sig_steps[t].sigmoid_()
@@ -166,19 +180,20 @@ class _GRURecurrence(torch.autograd.Function):
     def forward(ctx, xp, h0, w_hh, b_hh):
         T, D, B, G = xp.shape
         H = G // 3
-        hh = xp.new_empty(T, D, B, G)
-        rz = xp.new_empty(T, D, B, 2 * H)
-        n = xp.new_empty(T, D, B, H)
+        kept = T if any(ctx.needs_input_grad) else 1
+        hh = xp.new_empty(kept, D, B, G)
+        rz = xp.new_empty(kept, D, B, 2 * H)
+        n = xp.new_empty(kept, D, B, H)
         hs = xp.new_empty(T + 1, D, B, H)
         diff = xp.new_empty(D, B, H)
         hs[0] = h0
         w_t = w_hh.transpose(1, 2)
         bias = b_hh.unsqueeze(1)
         xrz, xn = (part.unbind(0) for part in xp.split([2 * H, H], dim=-1))
-        hh_steps = hh.unbind(0)
-        hh_n = hh[..., 2 * H :].unbind(0)
-        rz_steps, n_steps, h_steps = rz.unbind(0), n.unbind(0), hs.unbind(0)
-        r, z = (part.unbind(0) for part in rz.split(H, dim=-1))
+        hh_steps = _steps(hh, T)
+        hh_n = _steps(hh[..., 2 * H :], T)
+        rz_steps, n_steps, h_steps = _steps(rz, T), _steps(n, T), hs.unbind(0)
+        r, z = (_steps(part, T) for part in rz.split(H, dim=-1))
         for t in range(T):
             torch.baddbmm(bias, h_steps[t], w_t, out=hh_steps[t])
             torch.add(xrz[t], hh_steps[t][..., : 2 * H], out=rz_steps[t])
