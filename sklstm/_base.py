@@ -47,6 +47,14 @@ def resolve_device(device):
     return device
 
 
+def _cuda_devices(device):
+    """The CUDA device indices whose random state a fit on ``device`` touches."""
+    device = torch.device(resolve_device(device))
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]
+
+
 class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
     """Base class of the recurrent estimators. Use the subclasses."""
 
@@ -221,7 +229,8 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         batch_size = self._effective_batch_size(len(train))
         epochs = 1 if incremental else self.max_iter
 
-        with torch.random.fork_rng(devices=[]):
+        # Seed torch for this fit only: the caller's global generators are restored.
+        with torch.random.fork_rng(devices=_cuda_devices(self.device)):
             torch.manual_seed(seed)
             if first_call:
                 self.net_ = self._build_net(sequences.n_features, batch_size, rng)
