@@ -7,7 +7,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-import joblib
+import sklstm
+from sklstm.io import ModelFileError
 
 __all__ = [
     "BadFiles",
@@ -50,17 +51,23 @@ def write_json(path, obj):
 
 
 def save_model(model, path):
-    """Save a fitted model (estimator or pipeline plus metadata) atomically."""
-    with atomic_path(path) as tmp:
-        joblib.dump(model, tmp)
+    """Save a fitted model in sklstm's data-only format, atomically.
+
+    ``model`` is made of sklstm/scikit-learn estimators and pipelines, dicts,
+    lists, tuples, numbers, strings and numpy arrays (see :func:`sklstm.save`).
+    """
+    sklstm.save(model, path)
 
 
 def load_model(path):
-    """Load a model saved by :func:`save_model`, with a clear error when it is missing."""
+    """Load a model saved by :func:`save_model`; exit with a clear message if it can't."""
     path = Path(path)
     if not path.is_file():
         raise SystemExit(f"error: model file {path} does not exist (train one first).")
-    return joblib.load(path)
+    try:
+        return sklstm.load(path)
+    except ModelFileError as exc:
+        raise SystemExit(f"error: cannot load model {path}: {exc}") from None
 
 
 class BadFiles:

@@ -1,9 +1,18 @@
 """sklstm: recurrent networks (LSTM, GRU, RNN) as scikit-learn estimators."""
 
 from .classifier import LSTMClassifier
+from .io import load, save
 from .preprocessing import PadTruncate, SequenceScaler
 from .regressor import LSTMRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["LSTMClassifier", "LSTMRegressor", "PadTruncate", "SequenceScaler", "__version__"]
+__all__ = [
+    "LSTMClassifier",
+    "LSTMRegressor",
+    "PadTruncate",
+    "SequenceScaler",
+    "__version__",
+    "load",
+    "save",
+]

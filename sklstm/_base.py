@@ -276,7 +276,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             return min(64, n_train)
         return min(self.batch_size, n_train)
 
-    def _build_net(self, n_features, batch_size, rng):
+    def _build_net(self, n_features, batch_size, rng, device=None):
         module = SequenceNetwork(
             input_size=n_features,
             output_size=self._output_size(),
@@ -324,7 +324,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             iterator_valid=BucketIterator,
             train_split=None,
             callbacks=callbacks,
-            device=resolve_device(self.device),
+            device=resolve_device(self.device if device is None else device),
             verbose=self.verbose,
         )
         return net.initialize()
