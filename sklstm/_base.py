@@ -19,7 +19,7 @@ from ._training import (
     BucketIterator,
     SequenceDataset,
     SequenceNet,
-    StopWhenStalled,
+    TrainingMonitor,
     ValidationScore,
     predict_raw,
 )
@@ -247,7 +247,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
                 net.partial_fit(train)
             finally:
                 net.validation_data = None  # never pickle the validation data
-        self._record_history(net, len(train), incremental)
+        self._record_history(net, len(train), incremental, first_call)
         return self
 
     def _target_weight(self, y_encoded):
@@ -295,8 +295,8 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         callbacks = [
             ("valid_score", ValidationScore(self._score_outputs)),
             (
-                "stop_when_stalled",
-                StopWhenStalled(
+                "monitor",
+                TrainingMonitor(
                     monitor, self.tol, self.n_iter_no_change, restore_best=self.early_stopping
                 ),
             ),
@@ -329,14 +329,26 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         )
         return net.initialize()
 
-    def _record_history(self, net, n_train, incremental):
+    def _record_history(self, net, n_train, incremental, first_call):
+        monitor = dict(net.callbacks_)["monitor"]
+        if monitor.diverged_ and first_call and monitor.completed_epochs_ == 0:
+            del self.net_
+            raise ValueError(
+                "Training diverged in the first epoch (the loss became NaN or infinite); "
+                "no usable model. Scale the inputs (SequenceScaler), lower "
+                f"learning_rate_init (now {self.learning_rate_init}) or set clip_grad_norm."
+            )
         # skorch's history spans every call when training continues (warm start,
-        # partial_fit): this call's epochs are those after the previous total.
-        new_epochs = net.history[self.n_iter_ :]
+        # partial_fit): this call's epochs are those after the previous total. An
+        # epoch cut short by an interruption has no train_loss and does not count.
+        new_epochs = [e for e in net.history[self.n_iter_ :] if "train_loss" in e]
         self.loss_curve_ = self.loss_curve_ + [float(e["train_loss"]) for e in new_epochs]
-        self.loss_ = self.loss_curve_[-1]
         self.n_iter_ += len(new_epochs)
         self.t_ += n_train * len(new_epochs)
+        if not self.loss_curve_:
+            del self.net_
+            raise KeyboardInterrupt("Training was interrupted before the first epoch completed.")
+        self.loss_ = self.loss_curve_[-1]
         if self.early_stopping and not incremental:
             self.validation_scores_ = [e["valid_score"] for e in net.history if "valid_score" in e]
             self.best_validation_score_ = max(self.validation_scores_)
@@ -345,12 +357,30 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             self.validation_scores_ = None
             self.best_validation_score_ = None
             self.best_loss_ = min(self.loss_curve_)
-        stopper = dict(net.callbacks_)["stop_when_stalled"]
-        if not incremental and not stopper.converged_ and len(new_epochs) == self.max_iter:
+        self._warn_about_outcome(monitor, len(new_epochs), incremental)
+
+    def _warn_about_outcome(self, monitor, epochs, incremental):
+        if monitor.diverged_:
+            warnings.warn(
+                f"Training diverged after {epochs} epoch(s) (the loss became NaN or "
+                "infinite); the weights of the last completed epoch were kept. Lower "
+                "learning_rate_init or set clip_grad_norm.",
+                ConvergenceWarning,
+            )
+        elif incremental or monitor.converged_:
+            return
+        elif epochs == self.max_iter:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
                 "the optimization hasn't converged yet.",
                 ConvergenceWarning,
+            )
+        else:
+            kept = "best validation epoch" if self.early_stopping else "last completed epoch"
+            warnings.warn(
+                f"Training was interrupted after {epochs} of {self.max_iter} epochs; the "
+                f"weights of the {kept} were kept.",
+                UserWarning,
             )
 
     # -- prediction ---------------------------------------------------------------

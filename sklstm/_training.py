@@ -8,9 +8,9 @@ module supplies what is particular to sequences and to scikit-learn semantics:
 - :class:`BucketIterator` (skorch's ``iterator_train``/``iterator_valid``) pads
   each batch only to its own longest sequence, with batches of similar lengths;
 - :class:`SequenceNet` computes the sample-weighted loss plus MLP's L2 penalty;
-- :class:`ValidationScore` and :class:`StopWhenStalled` are the callbacks that
+- :class:`ValidationScore` and :class:`TrainingMonitor` are the callbacks that
   give MLPClassifier's ``validation_scores_``, ``tol``/``n_iter_no_change``
-  stopping and best-weights restoring.
+  stopping and best-weights restoring, and guard against divergence.
 """
 
 import copy
@@ -28,7 +28,7 @@ __all__ = [
     "PaddedBatch",
     "SequenceDataset",
     "SequenceNet",
-    "StopWhenStalled",
+    "TrainingMonitor",
     "ValidationScore",
 ]
 
@@ -214,13 +214,17 @@ class ValidationScore(Callback):
             )
 
 
-class StopWhenStalled(Callback):
-    """MLPClassifier's stopping rule, keeping the best weights.
+class TrainingMonitor(Callback):
+    """MLPClassifier's stopping rule, best-weights restoring, and divergence guard.
 
     Stops when the monitored value has not improved by more than ``tol`` for
     more than ``n_iter_no_change`` consecutive epochs, counted as MLPClassifier
-    counts them. The best model's weights are kept
-    and, when ``restore_best`` is True, loaded back at the end of training.
+    counts them; with ``restore_best``, the best epoch's weights are loaded back
+    at the end (also after an interruption).
+
+    A non-finite training loss stops training at once and brings back the
+    weights of the last completed epoch (or those from before this call), so
+    that a diverged network is never left in place.
 
     Parameters
     ----------
@@ -242,12 +246,23 @@ class StopWhenStalled(Callback):
         self.best_state_ = None
         self.no_improvement_ = 0
         self.converged_ = False
+        self.diverged_ = False
+        self.completed_epochs_ = 0
         return self
 
     def on_train_begin(self, net, **kwargs):
-        self.converged_ = False
+        self.converged_ = self.diverged_ = False
+        self.completed_epochs_ = 0
+        self._good_state = copy.deepcopy(net.module_.state_dict())
+
+    def on_batch_end(self, net, training=False, loss=None, **kwargs):
+        if training and not torch.isfinite(loss).item():
+            self.diverged_ = True
+            raise KeyboardInterrupt  # skorch's way of ending fit_loop early
 
     def on_epoch_end(self, net, **kwargs):
+        self.completed_epochs_ += 1
+        self._good_state = copy.deepcopy(net.module_.state_dict())
         value = net.history[-1, self.monitor]
         sign = -1.0 if self.monitor == "valid_score" else 1.0
         if self.best_ is not None and sign * value > sign * self.best_ - self.tol:
@@ -257,14 +272,17 @@ class StopWhenStalled(Callback):
         if self.best_ is None or sign * value < sign * self.best_:
             self.best_ = value
             if self.restore_best:
-                self.best_state_ = copy.deepcopy(net.module_.state_dict())
+                self.best_state_ = self._good_state
         if self.no_improvement_ > self.n_iter_no_change:
             self.converged_ = True
-            raise KeyboardInterrupt  # skorch's way of ending fit_loop early
+            raise KeyboardInterrupt
 
     def on_train_end(self, net, **kwargs):
         if self.restore_best and self.best_state_ is not None:
             net.module_.load_state_dict(self.best_state_)
+        elif self.diverged_:
+            net.module_.load_state_dict(self._good_state)
+        self._good_state = None
 
 
 def predict_raw(module, sequences, batch_size, device, max_steps=None):

@@ -14,7 +14,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
-from skorch.callbacks import LRScheduler
+from skorch.callbacks import Callback, LRScheduler
 
 from sklstm import LSTMClassifier, LSTMRegressor, SequenceScaler
 
@@ -274,3 +274,51 @@ def test_regressor_standardizes_targets_internally():
     assert reg.score(X, y) > 0.9
     np.testing.assert_allclose(reg._y_mean, [y.mean()])
     np.testing.assert_allclose(reg._y_scale, [y.std()])
+
+
+class _Sabotage(Callback):
+    """Poison the weights with NaN, or press Ctrl-C, at a chosen epoch."""
+
+    def __init__(self, epoch, action):
+        self.epoch = epoch
+        self.action = action
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if training and len(net.history) == self.epoch:
+            if self.action == "nan":
+                with torch.no_grad():
+                    net.module_.head.weight.fill_(float("nan"))
+            else:
+                raise KeyboardInterrupt
+
+
+def test_divergence_keeps_the_last_finite_epoch_and_warns():
+    X, y = ragged_problem(40)
+    clf = LSTMClassifier(max_iter=5, callbacks=[_Sabotage(3, "nan")], **FAST)
+    with pytest.warns(ConvergenceWarning, match="diverged after 2 epoch"):
+        clf.fit(X, y)
+    assert clf.n_iter_ == 2
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_divergence_in_the_first_epoch_is_an_error_and_leaves_no_model():
+    X, y = ragged_problem(40)
+    clf = LSTMClassifier(max_iter=5, callbacks=[_Sabotage(1, "nan")], **FAST)
+    with pytest.raises(ValueError, match="diverged in the first epoch"):
+        clf.fit(X, y)
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_ctrl_c_keeps_the_model_trained_so_far(early_stopping):
+    X, y = ragged_problem(60)
+    clf = LSTMClassifier(
+        max_iter=10, early_stopping=early_stopping, callbacks=[_Sabotage(4, "ctrl-c")], **FAST
+    )
+    with pytest.warns(UserWarning, match="interrupted after 3 of 10 epochs"):
+        clf.fit(X, y)
+    assert clf.n_iter_ == 3 and len(clf.loss_curve_) == 3
+    assert np.isfinite(clf.predict_proba(X)).all()
+    with pytest.raises(KeyboardInterrupt):
+        LSTMClassifier(max_iter=3, callbacks=[_Sabotage(1, "ctrl-c")], **FAST).fit(X, y)
