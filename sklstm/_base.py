@@ -383,6 +383,28 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
                 UserWarning,
             )
 
+    def to_onnx(self, path, *, opset=17):
+        """Export the fitted network to an ONNX file (needs the ``onnx`` package).
+
+        The graph takes batch-first padded ``x`` and ``lengths`` with dynamic
+        batch size and length; see :func:`sklstm.export.export_onnx`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file.
+        opset : int, default=17
+            ONNX opset version.
+
+        Returns
+        -------
+        path : pathlib.Path
+            The written file.
+        """
+        from .export import export_onnx
+
+        return export_onnx(self, path, opset=opset)
+
     # -- prediction ---------------------------------------------------------------
 
     def _raw_predict(self, X):
