@@ -1,0 +1,181 @@
+"""Reading audio: a path or an in-memory waveform becomes a mono float32 array at one rate.
+
+Files are read with soundfile (libsndfile), which decodes a short WAV in tens of
+microseconds; ``librosa.load`` would route through its generic loader and
+resampler even when the rate already matches. Resampling, when the rate differs,
+uses soxr's high-quality mode: the resampler ``librosa.load`` itself uses by
+default (``res_type="soxr_hq"``), called directly to skip librosa's import.
+"""
+
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["AudioFileError", "load_audio", "resample"]
+
+
+class AudioFileError(ValueError):
+    """An audio file that cannot be used: missing, empty, truncated, not audio, no samples.
+
+    The message starts with the file's path. A ``ValueError``, so that
+    scikit-learn code handling bad input treats it as such.
+    """
+
+
+def _is_path(source):
+    return isinstance(source, (str, os.PathLike))
+
+
+def _declared_wav_frames(path):
+    """Frames a RIFF/WAVE header declares, or None when not a WAV or not declared.
+
+    libsndfile reads a WAV cut short by a crashed writer or a partial copy
+    without complaint, returning only the samples present; comparing with the
+    size the header declares is what tells a short recording from a truncated one.
+    """
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        block_align = None
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            chunk_id, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if chunk_id == b"fmt ":
+                fmt = f.read(size)
+                if len(fmt) >= 14:
+                    block_align = struct.unpack("<H", fmt[12:14])[0]
+                f.seek(size - len(fmt) + (size & 1), os.SEEK_CUR)
+            elif chunk_id == b"data":
+                # Streaming writers leave 0 or 0xFFFFFFFF: "size unknown".
+                if not block_align or size in (0, 0xFFFFFFFF):
+                    return None
+                return size // block_align
+            else:
+                f.seek(size + (size & 1), os.SEEK_CUR)
+
+
+def _read_file(path, dtype):
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.is_file():
+        raise AudioFileError(f"{path}: no such file.")
+    if path.stat().st_size == 0:
+        raise AudioFileError(f"{path}: the file is empty (0 bytes).")
+    try:
+        with sf.SoundFile(path) as f:
+            rate = f.samplerate
+            data = f.read(dtype=dtype, always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioFileError(f"{path}: not a readable audio file ({exc}).") from None
+    if data.shape[0] == 0:
+        raise AudioFileError(f"{path}: the file holds no samples.")
+    declared = _declared_wav_frames(path)
+    if declared is not None and declared > data.shape[0]:
+        raise AudioFileError(
+            f"{path}: the file is truncated: its header declares {declared} samples "
+            f"but only {data.shape[0]} are present."
+        )
+    return data.mean(axis=1, dtype=dtype) if data.shape[1] > 1 else data[:, 0], rate
+
+
+def resample(y, *, orig_sr, target_sr):
+    """Resample a waveform with soxr's high-quality mode (librosa's default resampler).
+
+    Parameters
+    ----------
+    y : ndarray [shape=(n,)]
+        Mono waveform.
+    orig_sr : float
+        Its sampling rate, in Hz.
+    target_sr : float
+        The rate wanted, in Hz.
+
+    Returns
+    -------
+    y_resampled : ndarray of float32 [shape=(ceil(n * target_sr / orig_sr),)]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklstm.audio import resample
+    >>> resample(np.zeros(16000, dtype=np.float32), orig_sr=16000, target_sr=8000).shape
+    (8000,)
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if orig_sr == target_sr:
+        return y
+    import soxr
+
+    return np.asarray(soxr.resample(y, orig_sr, target_sr, quality="HQ"), dtype=np.float32)
+
+
+def load_audio(source, *, sr=None, orig_sr=None, dtype=np.float32):
+    """Load a mono waveform from a file or an array, at the rate ``sr``.
+
+    Parameters
+    ----------
+    source : str, path-like or array-like [shape=(n,) or (n_channels, n)]
+        A file soundfile can read (WAV, FLAC, OGG, ...), or a waveform. An array
+        of two dimensions is channels first, as in librosa; channels are averaged.
+        Integer arrays are converted to floats as they are, not rescaled.
+    sr : float, default=None
+        Rate of the returned waveform, in Hz. None keeps the source's rate.
+    orig_sr : float, default=None
+        Rate of an in-memory waveform, in Hz. None means it is already at
+        ``sr``. Ignored for files, whose header gives it.
+    dtype : numpy dtype, default=np.float32
+        Floating-point type of the result.
+
+    Returns
+    -------
+    y : ndarray [shape=(n,)]
+        The mono waveform.
+    sr : float
+        Its rate: ``sr`` when given, else the file's (or ``orig_sr``).
+
+    Raises
+    ------
+    AudioFileError
+        For a missing, empty (0 bytes), unreadable (not audio, header cut
+        short), truncated (fewer samples than its WAV header declares) or
+        sample-less file; the message starts with the file's path.
+    ValueError
+        For an in-memory waveform that is empty, not 1D/2D, or not finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklstm.audio import load_audio
+    >>> y, rate = load_audio(np.ones((2, 16000)), sr=8000, orig_sr=16000)
+    >>> y.shape, rate, y.dtype
+    ((8000,), 8000, dtype('float32'))
+    """
+    if _is_path(source):
+        y, rate = _read_file(source, dtype)
+    else:
+        y = np.asarray(source)
+        if y.dtype.kind not in "fiub":
+            raise ValueError(f"A waveform must hold numbers, got dtype {y.dtype}.")
+        y = y.astype(dtype, copy=False)
+        if y.ndim == 2:
+            y = y.mean(axis=0, dtype=dtype)
+        if y.ndim != 1:
+            raise ValueError(
+                f"A waveform must be a 1D array (samples) or 2D (channels, samples), "
+                f"got {y.ndim} dimensions."
+            )
+        if y.size == 0:
+            raise ValueError("The waveform is empty: it holds no samples.")
+        if not np.isfinite(y).all():
+            raise ValueError("The waveform contains NaN or infinity.")
+        rate = orig_sr if orig_sr is not None else sr
+    if sr is not None and rate is not None and rate != sr:
+        y = resample(y, orig_sr=rate, target_sr=sr).astype(dtype, copy=False)
+        rate = sr
+    return y, rate
