@@ -1,0 +1,167 @@
+"""Augmentation: exact perturbations, fit-only augmentation, SpecAugment on training batches."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.model_selection import GridSearchCV
+
+from sklstm import LSTMClassifier
+from sklstm.audio import (
+    AugmentedClassifier,
+    SpecAugment,
+    WaveformAugmenter,
+    add_noise,
+    change_speed,
+    shift_pitch,
+    time_shift,
+)
+
+
+def tone(freq, n=8000, sr=8000):
+    return np.sin(2 * np.pi * freq * np.arange(n) / sr).astype(np.float32)
+
+
+def peak_hz(y, sr=8000):
+    spectrum = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    return np.argmax(spectrum) * sr / len(y)
+
+
+def snr_db(clean, noisy):
+    return 10 * np.log10(np.mean(clean.astype(float) ** 2) / np.mean((noisy - clean) ** 2))
+
+
+@pytest.mark.parametrize("snr", [-5.0, 0.0, 10.0, 30.0])
+def test_add_noise_hits_the_snr(snr):
+    y = tone(300)
+    assert snr_db(y, add_noise(y, snr_db=snr, random_state=0)) == pytest.approx(snr, abs=1e-3)
+    noise = np.random.RandomState(1).uniform(-1, 1, 3000)  # shorter: tiled
+    noisy = add_noise(y, snr_db=snr, noise=noise, random_state=0)
+    assert noisy.shape == y.shape and noisy.dtype == np.float32
+    assert snr_db(y, noisy) == pytest.approx(snr, abs=1e-3)
+    np.testing.assert_array_equal(noisy, add_noise(y, snr_db=snr, noise=noise, random_state=0))
+    np.testing.assert_array_equal(add_noise(y, snr_db=snr, noise=np.zeros(10)), y)
+
+
+def test_time_shift_pads_and_cuts():
+    y = np.arange(1, 6, dtype=np.float32)
+    np.testing.assert_array_equal(time_shift(y, before=2, after=1), [0, 0, 1, 2, 3, 4, 5, 0])
+    np.testing.assert_array_equal(time_shift(y, before=-2, after=1), [3, 4, 5, 0])
+    np.testing.assert_array_equal(time_shift(y, before=1, after=-3), [0, 1, 2])
+    np.testing.assert_array_equal(time_shift(y, before=-3, after=-3), [0])
+
+
+@pytest.mark.parametrize("rate", [0.8, 1.0, 1.2])
+def test_change_speed_scales_duration_and_pitch(rate):
+    fast = change_speed(tone(440), rate=rate)
+    assert len(fast) == int(np.ceil(8000 / rate))
+    assert peak_hz(fast) == pytest.approx(440 * rate, abs=8000 / len(fast))
+
+
+@pytest.mark.parametrize("steps", [-4.0, 0.0, 3.0])
+def test_shift_pitch_keeps_duration(steps):
+    shifted = shift_pitch(tone(400), n_steps=steps)
+    assert shifted.shape == (8000,)
+    assert peak_hz(shifted) == pytest.approx(400 * 2 ** (steps / 12), abs=3)
+    # The level is kept (phase vocoder with normalized overlap-add).
+    assert np.sqrt(np.mean(shifted[1000:-1000] ** 2)) == pytest.approx(np.sqrt(0.5), rel=0.15)
+
+
+def test_waveform_augmenter():
+    clips = [tone(300, 3000), tone(500, 5000)]
+    identity = WaveformAugmenter(speed=None, shift=0.0, snr_db=None)
+    for a, b in zip(identity.augment(clips, random_state=0), clips):
+        np.testing.assert_array_equal(a, b)
+
+    augmenter = WaveformAugmenter(speed=(0.9, 1.1), pitch=(-1, 1), shift=0.05, snr_db=(5, 5))
+    first = augmenter.augment(clips, random_state=3)
+    again = augmenter.augment(clips, random_state=3)
+    for a, b, clip in zip(first, again, clips):
+        np.testing.assert_array_equal(a, b)
+        # Speed within +-10 %, then up to 400 samples of silence at each end.
+        assert len(clip) / 1.1 - 1 <= len(a) <= len(clip) / 0.9 + 801
+    with pytest.raises(ValueError, match="low end"):
+        WaveformAugmenter(speed=(1.2, 0.8)).augment(clips)
+    with pytest.raises(ValueError, match="noise_prob"):
+        WaveformAugmenter(noise_prob=2.0).augment(clips)
+
+
+class RecordingClassifier(ClassifierMixin, BaseEstimator):
+    """Remembers what it was fitted on and predicts each clip's length parity."""
+
+    def fit(self, X, y):
+        self.fit_lengths_ = [len(x) for x in X]
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.array([len(x) % 2 for x in X])
+
+
+def test_augmented_classifier_augments_fit_only():
+    rng = np.random.RandomState(0)
+    X = [rng.randn(n).astype(np.float32) for n in (100, 200, 301, 400, 501, 600)]
+    y = np.array([0, 0, 1, 0, 1, 0])
+    model = AugmentedClassifier(
+        RecordingClassifier(), augmenter=WaveformAugmenter(), n_copies=3, random_state=0
+    )
+    model.fit(X, y)
+    assert model.n_train_ == 24 and len(model.estimator_.fit_lengths_) == 24
+    assert model.estimator_.fit_lengths_[:6] == [100, 200, 301, 400, 501, 600]
+    assert model.estimator_.fit_lengths_[6:] != model.estimator_.fit_lengths_[:6] * 3
+    np.testing.assert_array_equal(model.predict(X), y)  # clips reach predict untouched
+    assert model.score(X, y) == 1.0
+    np.testing.assert_array_equal(model.classes_, [0, 1])
+    assert not hasattr(model, "predict_proba")
+    assert clone(model).get_params()["n_copies"] == 3
+
+    # In a search, each training fold is augmented, each validation fold is not.
+    search = GridSearchCV(model, {"n_copies": [0, 1]}, cv=2).fit(X, y)
+    assert search.best_estimator_.n_train_ == 6 * (1 + search.best_params_["n_copies"])
+
+
+def fake_batch(lengths, T=20, F=10):
+    class Batch:
+        pass
+
+    batch = Batch()
+    batch.x = torch.ones(T, len(lengths), F)
+    batch.lengths = torch.tensor(lengths)
+    return (batch, None)
+
+
+def test_spec_augment_masks_training_batches_only():
+    callback = SpecAugment(freq_masks=2, freq_width=3, time_masks=2, time_width=4, random_state=0)
+    callback.on_train_begin(None)
+    batch = fake_batch([20, 10, 5, 1])
+    callback.on_batch_begin(None, batch=batch, training=True)
+    x = batch[0].x
+    assert (x == 0).any()
+    for b, length in enumerate([20, 10, 5, 1]):
+        masked_steps = (x[:, b] == 0).all(dim=1)
+        # Time masks stay within the sequence and cover at most 2 * min(4, T / 5) steps.
+        assert int(masked_steps[length:].sum()) == 0
+        assert int(masked_steps[:length].sum()) <= 2 * min(4, length // 5)
+        masked_features = (x[:length, b] == 0).all(dim=0)
+        assert int(masked_features.sum()) <= 6
+
+    untouched = fake_batch([20, 10])
+    callback.on_batch_begin(None, batch=untouched, training=False)
+    assert (untouched[0].x == 1).all()
+
+
+def test_spec_augment_in_lstm_training():
+    rng = np.random.RandomState(0)
+    X = [rng.randn(rng.randint(8, 20), 6).astype(np.float32) for _ in range(40)]
+    y = np.array([int(x[:, 0].mean() > 0) for x in X])
+    clf = LSTMClassifier(
+        hidden_size=8, max_iter=5, random_state=0, callbacks=[SpecAugment(random_state=0)]
+    )
+    with pytest.warns(Warning):  # 5 epochs do not converge
+        clf.fit(X, y)
+    plain = LSTMClassifier(hidden_size=8, max_iter=5, random_state=0)
+    with pytest.warns(Warning):
+        plain.fit(X, y)
+    # Masks changed the training; predictions are deterministic, never masked.
+    assert not np.allclose(clf.predict_proba(X), plain.predict_proba(X))
+    np.testing.assert_array_equal(clf.predict_proba(X), clf.predict_proba(X))
