@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_consistent_length, check_is_fitted
 from skorch.callbacks import GradientNormClipping, ProgressBar
 
+from . import _distributed
 from ._sequences import validate_sequences
 from ._training import (
     BucketIterator,
@@ -214,8 +215,9 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         sample_weight = np.ascontiguousarray(
             sample_weight * self._target_weight(y_encoded), dtype=np.float32
         )
+        _distributed.ensure_process_group(self.device)
         rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
+        seed = _distributed.broadcast_seed(int(rng.randint(np.iinfo(np.int32).max)))
 
         train_idx, valid_idx = self._split(sequences.n_sequences, y_encoded, rng, incremental)
         train = SequenceDataset(
@@ -243,10 +245,12 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             net.weight_scale = float(np.mean(train.sample_weight))
             net.validation_data = valid
             net.iterator_train__random_state = rng
+            net.module_ = _distributed.wrap(net.module_, net.device)
             try:
                 net.partial_fit(train)
             finally:
                 net.validation_data = None  # never pickle the validation data
+                net.module_ = _distributed.unwrap(net.module_)
         self._record_history(net, len(train), incremental, first_call)
         return self
 
@@ -324,7 +328,9 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             iterator_valid=BucketIterator,
             train_split=None,
             callbacks=callbacks,
-            device=resolve_device(self.device if device is None else device),
+            device=_distributed.process_device(
+                resolve_device(self.device if device is None else device)
+            ),
             verbose=self.verbose,
         )
         return net.initialize()

@@ -20,6 +20,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
+from . import _distributed
 from ._sequences import bucketed_batches, sorted_batches
 
 __all__ = [
@@ -100,6 +101,9 @@ class BucketIterator:
     pool_batches : int, default=32
         Batches' worth of shuffled sequences sorted together when bucketing;
         1 gives plain random batches, each padded to its own longest sequence.
+
+    When training across processes, every process draws the same batches and
+    takes its own share of each (see :mod:`sklstm._distributed`).
     """
 
     def __init__(self, dataset, batch_size, shuffle=False, random_state=None, pool_batches=32):
@@ -118,6 +122,8 @@ class BucketIterator:
             batches = bucketed_batches(
                 lengths, self.batch_size, self.random_state, pool_batches=self.pool_batches
             )
+            if _distributed.world() is not None:
+                batches = [b for b in map(_distributed.shard, batches) if b is not None]
         else:
             batches = sorted_batches(lengths, self.batch_size)
         for indices in batches:
@@ -173,7 +179,10 @@ class SequenceNet(NeuralNet):
             penalty = sum(
                 p.pow(2).sum() for name, p in self.module_.named_parameters() if "weight" in name
             )
-            loss = loss + 0.5 * self.alpha * penalty / norm
+            # Data-parallel processes each add the penalty to their share of the
+            # batch, and their gradients are averaged: count it once per batch.
+            processes = _distributed.world()[1] if _distributed.world() else 1
+            loss = loss + 0.5 * self.alpha * penalty / (norm * processes)
         return loss
 
 
@@ -255,13 +264,18 @@ class TrainingMonitor(Callback):
         self.completed_epochs_ = 0
         self._good_state = copy.deepcopy(net.module_.state_dict())
 
-    def on_batch_end(self, net, training=False, loss=None, **kwargs):
-        if training and not torch.isfinite(loss).item():
+    def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
+        if training and not _distributed.all_finite(loss):
             self.diverged_ = True
             raise KeyboardInterrupt  # skorch's way of ending fit_loop early
 
-    def on_epoch_end(self, net, **kwargs):
+    def on_epoch_end(self, net, dataset_train=None, **kwargs):
         self.completed_epochs_ += 1
+        if _distributed.world() is not None:
+            # Each process saw its own share: all decide on the loss of the whole epoch.
+            shared = net.history[-1, "train_loss"]
+            seen = sum(net.history[-1, "batches", :, "train_batch_size"])
+            net.history.record("train_loss", _distributed.mean_over_processes(shared, seen))
         self._good_state = copy.deepcopy(net.module_.state_dict())
         value = net.history[-1, self.monitor]
         sign = -1.0 if self.monitor == "valid_score" else 1.0
