@@ -35,6 +35,7 @@ from sklstm import LSTMClassifier, SequenceScaler
 from sklstm.ecg import (
     AAMI_CLASSES,
     PACED_RECORDS,
+    RR_RATIOS,
     BeatSequences,
     RecordError,
     extract_beats,
@@ -47,8 +48,16 @@ from sklstm.ecg._metrics import classification_statistics, detection_statistics
 from ._cli import BadFiles, load_model, save_model, write_json
 
 # Chosen by record-grouped cross-validation on DS1 (docs/ecg_arrhythmia.md).
-EXTRACT = dict(before=0.25, after=0.45, sampling_rate=90.0, baseline="highpass", lowpass=35.0)
-NETWORK = dict(hidden_size=64, batch_size=128, learning_rate_init=3e-3, max_iter=30)
+EXTRACT = dict(
+    before=0.25,
+    after=0.45,
+    sampling_rate=90.0,
+    baseline="highpass",
+    lowpass=35.0,
+    relative=True,
+    rr=RR_RATIOS,
+)
+NETWORK = dict(hidden_size=64, batch_size=128, learning_rate_init=3e-3, max_iter=20)
 SEARCH_GRID = {
     "lstmclassifier__hidden_size": [32, 64],
     "beatsequences__static": ["repeat", "drop"],
@@ -59,7 +68,9 @@ def build_model(*, static="repeat", random_state=0, **network):
     """Beat table -> sequences with RR channels -> standardization -> LSTM."""
     params = {**NETWORK, **network}
     return make_pipeline(
-        BeatSequences(static=static),
+        BeatSequences(
+            n_signals=2 if EXTRACT["relative"] else 1, n_static=len(EXTRACT["rr"]), static=static
+        ),
         SequenceScaler(),
         LSTMClassifier(random_state=random_state, **params),
     )
@@ -77,12 +88,16 @@ def class_weights(y, *, power=0.5):
 
 
 def undersample(y, *, fraction, rng):
-    """Indices keeping every ectopic beat and ``fraction`` of the N beats."""
-    keep = (y != "N") | (rng.random_sample(len(y)) < fraction)
+    """Indices keeping every S, V, F beat and ``fraction`` of the N beats.
+
+    Q beats are left out: DS1 has 8, too few to learn a class from, and their
+    weight would only turn normal beats into Q.
+    """
+    keep = np.isin(y, ["S", "V", "F"]) | ((y == "N") & (rng.random_sample(len(y)) < fraction))
     return np.flatnonzero(keep)
 
 
-def fit_model(X, y, *, n_fraction=0.25, weight_power=0.5, random_state=0, **model_params):
+def fit_model(X, y, *, n_fraction=0.5, weight_power=0.5, random_state=0, **model_params):
     """Fit :func:`build_model` on beats, handling the class imbalance."""
     rng = np.random.RandomState(random_state)
     idx = undersample(y, fraction=n_fraction, rng=rng)
@@ -101,6 +116,7 @@ def _training_params(args):
         static=args.static,
         hidden_size=args.hidden_size,
         max_iter=args.max_iter,
+        pooling=args.pooling,
     )
 
 
@@ -331,13 +347,14 @@ def parse_args(argv):
 
     def training(p):
         p.add_argument("--lead", default="MLII", help="lead name (default MLII)")
-        p.add_argument("--n-fraction", type=float, default=0.25, help="share of N beats kept")
+        p.add_argument("--n-fraction", type=float, default=0.5, help="share of N beats kept")
         p.add_argument("--weight-power", type=float, default=0.5, help="class weight exponent")
         p.add_argument("--folds", type=int, default=5, help="record-grouped folds")
         p.add_argument("--threads", type=int, default=None, help="torch threads")
         p.add_argument("--static", choices=["repeat", "drop"], default="repeat")
         p.add_argument("--hidden-size", type=int, default=NETWORK["hidden_size"])
         p.add_argument("--max-iter", type=int, default=NETWORK["max_iter"])
+        p.add_argument("--pooling", default="last", choices=["last", "mean", "max", "attention"])
 
     p = sub.add_parser("train", help="train a beat classifier")
     common(p)

@@ -7,6 +7,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklstm.ecg import (
     RR_FEATURES,
+    RR_RATIOS,
     BeatSequences,
     ECGFilter,
     Record,
@@ -43,6 +44,7 @@ def test_rr_features_exact_values():
     np.testing.assert_allclose(cols["post_local"], [1.0, 1.0, 0.5, 2.0, 1.5])
     np.testing.assert_allclose(cols["pre_record"], cols["pre_rr"])
     np.testing.assert_allclose(cols["post_record"], cols["post_rr"])
+    np.testing.assert_allclose(cols["post_pre"], [1.0, 1.0, 0.5, 3.0, 1.0])
     with pytest.raises(ValueError, match="at least two beats"):
         rr_features([10], fs=FS)
 
@@ -85,13 +87,20 @@ def test_extract_beats_on_synthetic_record():
     rec = Record("s", 2 * x, FS, "MLII", peaks, symbols, np.zeros((0, 2), dtype=np.int64))
     beats = extract_beats(rec, before=0.25, after=0.45, sampling_rate=90)
     # 22 steps of 4 samples before the R peak, the peak, 40 steps after.
-    assert beats.n_steps == 63
-    assert beats.X.shape == (len(peaks), 63 + 8) and beats.X.dtype == np.float32
+    assert beats.n_steps == 63 and beats.n_signals == 2
+    assert beats.X.shape == (len(peaks), 2 * 63 + len(RR_RATIOS)) and beats.X.dtype == np.float32
+    assert beats.feature_names[-len(RR_RATIOS) :] == list(RR_RATIOS)
     assert beats.y.tolist() == ["N", "N", "N", "V"] + ["N"] * (len(peaks) - 4)
     # Per-record amplitude normalization: the R peak (step 22) is 1.
-    np.testing.assert_allclose(beats.X[:, 22], 1.0, rtol=0.03)
-    assert (beats.X[:, :63].argmax(axis=1) == 22).all()
-    np.testing.assert_allclose(beats.X[:, 63], 0.8, rtol=1e-5)  # pre_rr
+    window, relative = beats.X[:, :63], beats.X[:, 63:126]
+    np.testing.assert_allclose(window[:, 22], 1.0, rtol=0.03)
+    assert (window.argmax(axis=1) == 22).all()
+    # Identical beats do not depart from the record's median beat.
+    assert np.abs(relative[2:-2]).max() < 0.01
+    np.testing.assert_allclose(beats.X[:, 126:], 1.0, rtol=1e-5)  # a steady rhythm
+    plain = extract_beats(rec, relative=False, rr=["pre_rr"])
+    assert plain.n_signals == 1 and plain.X.shape == (len(peaks), 64)
+    np.testing.assert_allclose(plain.X[:, 63], 0.8, rtol=1e-5)
     assert (beats.groups == "s").all()
     detected = extract_beats(rec, r_peaks="detect")
     assert np.abs(detected.samples - peaks).max() <= 2
@@ -100,16 +109,26 @@ def test_extract_beats_on_synthetic_record():
 
 def test_beat_sequences_repeats_rr_channels():
     X = np.arange(2 * 7, dtype=np.float32).reshape(2, 7)
-    seq = BeatSequences(n_static=3).fit_transform(X)
+    seq = BeatSequences(n_signals=1, n_static=3).fit_transform(X)
     assert seq.shape == (2, 4, 4) and seq.dtype == np.float32
     np.testing.assert_array_equal(seq[:, :, 0], X[:, :4])
     np.testing.assert_array_equal(seq[1, :, 1:], np.tile(X[1, 4:], (4, 1)))
-    assert BeatSequences(n_static=3, static="drop").fit_transform(X).shape == (2, 4, 1)
+    assert BeatSequences(n_signals=1, n_static=3, static="drop").fit_transform(X).shape == (
+        2,
+        4,
+        1,
+    )
+    # Two signals of 2 steps each, then 3 scalars.
+    seq = BeatSequences(n_signals=2, n_static=3).fit_transform(X)
+    assert seq.shape == (2, 2, 5)
+    np.testing.assert_array_equal(seq[0], [[0, 2, 4, 5, 6], [1, 3, 4, 5, 6]])
     with pytest.raises(ValueError, match="n_static=7"):
         BeatSequences(n_static=7).fit(X)
+    with pytest.raises(ValueError, match="n_signals=3"):
+        BeatSequences(n_signals=3, n_static=3).fit(X)
 
 
-@parametrize_with_checks([ECGFilter(), BeatSequences(n_static=1)])
+@parametrize_with_checks([ECGFilter(), BeatSequences(n_signals=1, n_static=1)])
 def test_sklearn_compatible_transformer(estimator, check):
     check(estimator)
 

@@ -1,6 +1,6 @@
 """ECG beats from WFDB records: reading, filtering, R-peak detection, beat sequences."""
 
-from ._beats import RR_FEATURES, BeatSequences, extract_beats, rr_features
+from ._beats import RR_FEATURES, RR_RATIOS, BeatSequences, extract_beats, rr_features
 from ._detect import detect_r_peaks, match_beats
 from ._filters import ECGFilter, filter_ecg
 from ._records import (
@@ -23,6 +23,7 @@ __all__ = [
     "DS2",
     "PACED_RECORDS",
     "RR_FEATURES",
+    "RR_RATIOS",
     "BeatSequences",
     "ECGFilter",
     "Record",

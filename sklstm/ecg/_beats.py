@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._detect import detect_r_peaks
 from ._filters import filter_ecg
 
-__all__ = ["RR_FEATURES", "BeatSequences", "extract_beats", "rr_features"]
+__all__ = ["RR_FEATURES", "RR_RATIOS", "BeatSequences", "extract_beats", "rr_features"]
 
 #: Names of the columns :func:`rr_features` returns.
 RR_FEATURES = (
@@ -31,7 +31,12 @@ RR_FEATURES = (
     "post_local",
     "pre_record",
     "post_record",
+    "post_pre",
 )
+
+#: The RR features without a unit, which compare across patients: what
+#: :func:`extract_beats` keeps by default.
+RR_RATIOS = ("pre_local", "post_local", "pre_record", "post_record", "post_pre")
 
 
 @validate_params(
@@ -57,12 +62,13 @@ def rr_features(r_peaks, *, fs, local=10):
 
     Returns
     -------
-    features : ndarray of float64 of shape (n_beats, 8)
+    features : ndarray of float64 of shape (n_beats, 9)
         Columns :data:`RR_FEATURES`: previous RR, next RR (seconds), local mean
         RR, record mean RR, and the ratios previous/local, next/local,
-        previous/record, next/record. The first beat's previous RR is its next
-        RR and the last beat's next RR its previous RR. The ratios are what
-        carries across patients: a premature beat is early for *this* heart.
+        previous/record, next/record, next/previous. The first beat's previous
+        RR is its next RR and the last beat's next RR its previous RR. The
+        ratios are what carries across patients: a premature beat is early for
+        *this* heart, and a compensatory pause long for it.
 
     Examples
     --------
@@ -94,6 +100,7 @@ def rr_features(r_peaks, *, fs, local=10):
             post / local_rr,
             pre / record_rr,
             post / record_rr,
+            post / pre,
         ]
     )
 
@@ -114,6 +121,8 @@ def extract_beats(
     baseline="highpass",
     lowpass=35.0,
     local=10,
+    relative=True,
+    rr=RR_RATIOS,
 ):
     """One row per beat of a record: its signal window and RR features.
 
@@ -137,19 +146,27 @@ def extract_beats(
         Low-pass cut-off of :func:`~sklstm.ecg.filter_ecg`.
     local : int, default=10
         Window of the local RR mean, see :func:`rr_features`.
+    relative : bool, default=True
+        Also give each window minus the record's median window: the beat's
+        departure from this patient's usual beat, which compares across
+        patients better than the shape itself.
+    rr : sequence of str, default=RR_RATIOS
+        Which of :data:`RR_FEATURES` to give, in this order.
 
     Returns
     -------
     beats : :class:`~sklearn.utils.Bunch`
-        - ``X``: ndarray of float32 of shape (n_beats, n_steps + 8), the
-          window (divided by the record's median absolute R amplitude, so that
-          gains and patients compare) then the :data:`RR_FEATURES`;
+        - ``X``: ndarray of float32 of shape (n_beats, n_signals * n_steps +
+          len(rr)), the window (divided by the record's median absolute R
+          amplitude, so that gains and patients compare), with ``relative``
+          the window minus the record's median window, then the RR features;
         - ``y``: ndarray of str of shape (n_beats,), the AAMI class of each
           beat's reference annotation (``""`` for detected beats that match
           none, see :func:`~sklstm.ecg.match_beats`);
         - ``samples``: ndarray of int64 of shape (n_beats,), R-peak samples;
         - ``groups``: ndarray of str of shape (n_beats,), the record name;
-        - ``n_steps``: int, window length; ``feature_names``: list of str.
+        - ``n_steps``: int, window length; ``n_signals``: int, 2 with
+          ``relative`` else 1; ``feature_names``: list of str.
 
     Examples
     --------
@@ -162,8 +179,8 @@ def extract_beats(
     >>> rec = Record("demo", x, fs, "MLII", samples, np.array(["N"] * len(samples)),
     ...              np.zeros((0, 2), dtype=int))
     >>> beats = extract_beats(rec)
-    >>> beats.X.shape, beats.n_steps, beats.y[:3].tolist()
-    ((12, 71), 63, ['N', 'N', 'N'])
+    >>> beats.X.shape, beats.n_steps, beats.n_signals, beats.y[:3].tolist()
+    ((12, 131), 63, 2, ['N', 'N', 'N'])
     """
     from ._detect import match_beats
 
@@ -188,14 +205,20 @@ def extract_beats(
     windows = x[np.clip(samples[:, None] + offsets, 0, len(x) - 1)]
     amplitude = np.median(np.abs(x[samples])) if len(samples) else 1.0
     windows /= amplitude if amplitude > 0 else 1.0
-    rr = rr_features(samples, fs=fs, local=local)
-    names = [f"t{k}" for k in range(len(offsets))] + list(RR_FEATURES)
+    blocks, names = [windows], [f"t{k}" for k in range(len(offsets))]
+    if relative:
+        blocks.append(windows - np.median(windows, axis=0))
+        names += [f"d{k}" for k in range(len(offsets))]
+    columns = [RR_FEATURES.index(name) for name in rr]
+    blocks.append(rr_features(samples, fs=fs, local=local)[:, columns])
+    names += list(rr)
     return Bunch(
-        X=np.hstack([windows, rr]).astype(np.float32),
+        X=np.hstack(blocks).astype(np.float32),
         y=labels,
         samples=samples,
         groups=np.full(len(samples), record.name),
         n_steps=len(offsets),
+        n_signals=2 if relative else 1,
         feature_names=names,
     )
 
@@ -210,9 +233,13 @@ class BeatSequences(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_static : int, default=8
+    n_signals : int, default=2
+        Number of signals laid out one after the other at the start of each
+        row, each over the same steps (``extract_beats``' window and, with
+        ``relative``, its departure from the record's median beat).
+    n_static : int, default=5
         Number of trailing columns that are per-beat scalars (the RR features
-        of :func:`extract_beats`); the columns before them are the signal.
+        of :func:`extract_beats`).
     static : {"repeat", "drop"}, default="repeat"
         Repeat the scalars as channels, or drop them (morphology only).
 
@@ -230,18 +257,20 @@ class BeatSequences(TransformerMixin, BaseEstimator):
     >>> import numpy as np
     >>> from sklstm.ecg import BeatSequences
     >>> X = np.array([[0.0, 1.0, 2.0, 0.8, 1.1]])
-    >>> BeatSequences(n_static=2).fit_transform(X)
+    >>> BeatSequences(n_signals=1, n_static=2).fit_transform(X)
     array([[[0. , 0.8, 1.1],
             [1. , 0.8, 1.1],
             [2. , 0.8, 1.1]]])
     """
 
     _parameter_constraints: dict = {
+        "n_signals": [Interval(Integral, 1, None, closed="left")],
         "n_static": [Interval(Integral, 0, None, closed="left")],
         "static": [StrOptions({"repeat", "drop"})],
     }
 
-    def __init__(self, *, n_static=8, static="repeat"):
+    def __init__(self, *, n_signals=2, n_static=5, static="repeat"):
+        self.n_signals = n_signals
         self.n_static = n_static
         self.static = static
 
@@ -251,7 +280,7 @@ class BeatSequences(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_beats, n_steps + n_static)
+        X : array-like of shape (n_beats, n_signals * n_steps + n_static)
             Beat table, e.g. ``extract_beats(...).X``.
         y : None
             Ignored.
@@ -262,12 +291,14 @@ class BeatSequences(TransformerMixin, BaseEstimator):
             Fitted transformer.
         """
         X = validate_data(self, X, dtype=(np.float32, np.float64))
-        if X.shape[1] <= self.n_static:
+        n_signal_columns = X.shape[1] - self.n_static
+        if n_signal_columns <= 0 or n_signal_columns % self.n_signals:
             raise ValueError(
-                f"X has {X.shape[1]} feature(s) (columns): it needs more than "
-                f"n_static={self.n_static} to leave at least one signal step."
+                f"X has {X.shape[1]} feature(s) (columns): after n_static={self.n_static} "
+                f"scalars, n_signals={self.n_signals} signals of at least one step each "
+                "need a positive multiple of n_signals columns."
             )
-        self.n_steps_ = X.shape[1] - self.n_static
+        self.n_steps_ = n_signal_columns // self.n_signals
         return self
 
     def transform(self, X):
@@ -275,24 +306,24 @@ class BeatSequences(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_beats, n_steps + n_static)
+        X : array-like of shape (n_beats, n_signals * n_steps + n_static)
             Beat table.
 
         Returns
         -------
         sequences : ndarray of shape (n_beats, n_steps, n_channels)
-            ``n_channels`` is ``1 + n_static`` with ``static="repeat"``, else 1.
+            ``n_channels`` is ``n_signals + n_static`` with ``static="repeat"``,
+            else ``n_signals``.
             Same float dtype as ``X``.
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=(np.float32, np.float64), reset=False)
-        steps = X[:, : self.n_steps_, None]
+        n, T, S = len(X), self.n_steps_, self.n_signals
+        signals = X[:, : S * T].reshape(n, S, T).transpose(0, 2, 1)
         if self.static == "drop" or self.n_static == 0:
-            return np.ascontiguousarray(steps)
-        static = X[:, None, self.n_steps_ :]
-        return np.concatenate(
-            [steps, np.broadcast_to(static, (len(X), self.n_steps_, self.n_static))], axis=2
-        )
+            return np.ascontiguousarray(signals)
+        static = np.broadcast_to(X[:, None, S * T :], (n, T, self.n_static))
+        return np.concatenate([signals, static], axis=2)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -52,8 +52,8 @@ def load_beats(
     -------
     beats : :class:`~sklearn.utils.Bunch`
         ``X``, ``y``, ``samples``, ``groups`` (record of each beat, for
-        :class:`~sklearn.model_selection.GroupKFold`), ``n_steps`` and
-        ``feature_names`` as in :func:`~sklstm.ecg.extract_beats`, over all
+        :class:`~sklearn.model_selection.GroupKFold`), ``n_steps``,
+        ``n_signals`` and ``feature_names`` as in :func:`~sklstm.ecg.extract_beats`, over all
         good records in order; ``records``: their names; ``failures``: list of
         ``(path, reason)``.
     """
@@ -86,6 +86,7 @@ def load_beats(
         samples=np.concatenate([p.samples for p in parts]),
         groups=np.concatenate([p.groups for p in parts]),
         n_steps=parts[0].n_steps,
+        n_signals=parts[0].n_signals,
         feature_names=parts[0].feature_names,
         records=[n for n, _ in good],
         failures=failures,
