@@ -356,11 +356,14 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             raise KeyboardInterrupt("Training was interrupted before the first epoch completed.")
         self.loss_ = self.loss_curve_[-1]
         if self.early_stopping and not incremental:
-            self.validation_scores_ = [e["valid_score"] for e in net.history if "valid_score" in e]
+            validated = [e for e in net.history if "valid_score" in e]
+            self.validation_scores_ = [float(e["valid_score"]) for e in validated]
+            self.validation_loss_curve_ = [float(e["valid_loss"]) for e in validated]
             self.best_validation_score_ = max(self.validation_scores_)
             self.best_loss_ = None
         else:
             self.validation_scores_ = None
+            self.validation_loss_curve_ = None
             self.best_validation_score_ = None
             self.best_loss_ = min(self.loss_curve_)
         self._warn_about_outcome(monitor, len(new_epochs), incremental)
@@ -562,6 +565,10 @@ _FITTED_ATTRIBUTES = """\
 
     validation_scores_ : list of float or None
         Validation score of every epoch with ``early_stopping``, else None.
+
+    validation_loss_curve_ : list of float or None
+        Loss on the held-out data after every epoch with ``early_stopping``,
+        else None.
 
     best_validation_score_ : float or None
         Best validation score with ``early_stopping``, else None.
