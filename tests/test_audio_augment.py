@@ -13,6 +13,7 @@ from sklstm.audio import (
     WaveformAugmenter,
     add_noise,
     change_speed,
+    change_tempo,
     shift_pitch,
     time_shift,
 )
@@ -58,6 +59,14 @@ def test_change_speed_scales_duration_and_pitch(rate):
     assert peak_hz(fast) == pytest.approx(440 * rate, abs=8000 / len(fast))
 
 
+@pytest.mark.parametrize("rate", [0.7, 1.0, 1.4])
+def test_change_tempo_keeps_pitch(rate):
+    stretched = change_tempo(tone(440), rate=rate)
+    assert len(stretched) == round(8000 / rate)
+    assert peak_hz(stretched) == pytest.approx(440, abs=8000 / len(stretched))
+    assert np.sqrt(np.mean(stretched[1000:-1000] ** 2)) == pytest.approx(np.sqrt(0.5), rel=0.15)
+
+
 @pytest.mark.parametrize("steps", [-4.0, 0.0, 3.0])
 def test_shift_pitch_keeps_duration(steps):
     shifted = shift_pitch(tone(400), n_steps=steps)
@@ -73,13 +82,15 @@ def test_waveform_augmenter():
     for a, b in zip(identity.augment(clips, random_state=0), clips):
         np.testing.assert_array_equal(a, b)
 
-    augmenter = WaveformAugmenter(speed=(0.9, 1.1), pitch=(-1, 1), shift=0.05, snr_db=(5, 5))
+    augmenter = WaveformAugmenter(
+        speed=(0.95, 1.05), tempo=(0.9, 1.1), pitch=(-1, 1), shift=0.05, snr_db=(5, 5)
+    )
     first = augmenter.augment(clips, random_state=3)
     again = augmenter.augment(clips, random_state=3)
     for a, b, clip in zip(first, again, clips):
         np.testing.assert_array_equal(a, b)
-        # Speed within +-10 %, then up to 400 samples of silence at each end.
-        assert len(clip) / 1.1 - 1 <= len(a) <= len(clip) / 0.9 + 801
+        # Speed and tempo within +-5 and 10 %, then up to 400 samples of silence at each end.
+        assert len(clip) / 1.05 / 1.1 - 1 <= len(a) <= len(clip) / 0.95 / 0.9 + 801
     with pytest.raises(ValueError, match="low end"):
         WaveformAugmenter(speed=(1.2, 0.8)).augment(clips)
     with pytest.raises(ValueError, match="noise_prob"):
