@@ -6,11 +6,13 @@ from ._augment import (
     WaveformAugmenter,
     add_noise,
     change_speed,
+    change_tempo,
     shift_pitch,
     time_shift,
 )
 from ._io import AudioFileError, load_audio, resample
 from ._mfcc import MFCC
+from ._spot import event_scores, make_stream, speech_segments, spot_keywords
 
 __all__ = [
     "MFCC",
@@ -20,8 +22,13 @@ __all__ = [
     "WaveformAugmenter",
     "add_noise",
     "change_speed",
+    "change_tempo",
+    "event_scores",
     "load_audio",
+    "make_stream",
     "resample",
     "shift_pitch",
+    "speech_segments",
+    "spot_keywords",
     "time_shift",
 ]

@@ -1,0 +1,286 @@
+"""Keyword spotting in long recordings: speech segments proposed by energy, judged by a classifier.
+
+Two stages, each doing what it is good at:
+
+1. :func:`speech_segments` proposes the stretches that stand out of the
+   recording's own noise floor (frame energies against a floor estimated from
+   the quietest frames, smoothed, gaps shorter than a pause closed, short blips
+   dropped, each segment padded so that weak consonants at its edges stay in).
+   Segments longer than a word are split at their deepest energy dip.
+2. :func:`spot_keywords` classifies each segment with a clip classifier trained
+   with a *background* class (silence, noise) and keeps it as an event only if
+   the top class is a keyword with probability at least ``threshold``: the
+   rejection model. Noise bursts, breaths and non-keywords that the first stage
+   lets through are rejected here, not by argmax over keywords alone.
+"""
+
+import numpy as np
+
+__all__ = ["event_scores", "make_stream", "speech_segments", "spot_keywords"]
+
+
+def _frame_energy_db(y, frame, hop):
+    """Mean power of each frame, in dB, from a cumulative sum (any recording length)."""
+    if len(y) < frame:
+        y = np.pad(y, (0, frame - len(y)))
+    cumulative = np.concatenate([[0.0], np.cumsum(np.square(y, dtype=np.float64))])
+    starts = np.arange(0, len(y) - frame + 1, hop)
+    power = (cumulative[starts + frame] - cumulative[starts]) / frame
+    return 10 * np.log10(np.maximum(power, 0) + 1e-12)
+
+
+def _runs(active):
+    """Start and stop indices of the runs of True."""
+    edges = np.diff(np.concatenate([[0], active.astype(np.int8), [0]]))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def speech_segments(
+    y,
+    *,
+    sr,
+    margin_db=6.0,
+    range_db=50.0,
+    min_pause=0.15,
+    min_duration=0.08,
+    max_duration=1.5,
+    pad=0.1,
+):
+    """Stretches of a recording that stand out of its noise floor.
+
+    Frame energies (25 ms frames, 10 ms hop) are smoothed over 50 ms; the
+    noise floor is their 10th percentile. A frame is active when it is more
+    than ``margin_db`` above the floor and within ``range_db`` of the loudest
+    frames (99th percentile), so that digital silence does not make every
+    breath a segment.
+
+    Parameters
+    ----------
+    y : ndarray [shape=(n,)]
+        The recording.
+    sr : int
+        Its rate, in Hz.
+    margin_db : float, default=6.0
+        How far above the noise floor speech must be, in dB.
+    range_db : float, default=50.0
+        How far below the loudest frames speech may be, in dB.
+    min_pause : float, default=0.15
+        Gaps shorter than this (seconds) do not split a segment: the closures
+        of stop consonants inside a word.
+    min_duration : float, default=0.08
+        Shorter active stretches are dropped, in seconds.
+    max_duration : float, default=1.5
+        Longer segments are split at their deepest energy dip (recursively),
+        in seconds.
+    pad : float, default=0.1
+        Seconds added at both ends of each segment (within the recording).
+
+    Returns
+    -------
+    segments : ndarray of int64 [shape=(n_segments, 2)]
+        Start and stop sample of each segment, in order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklstm.audio import speech_segments
+    >>> rng = np.random.RandomState(0)
+    >>> y = 0.001 * rng.randn(16000)
+    >>> y[4000:6000] += np.sin(np.arange(2000) / 3)
+    >>> speech_segments(y, sr=8000) / 8000
+    array([[0.36 , 0.895]])
+    """
+    y = np.asarray(y, dtype=np.float32)
+    frame, hop = int(0.025 * sr), int(0.01 * sr)
+    energy = _frame_energy_db(y, frame, hop)
+    smooth = np.convolve(energy, np.ones(5) / 5, mode="same") if len(energy) >= 5 else energy
+    floor, loud = np.percentile(smooth, [10, 99])
+    active = (smooth > floor + margin_db) & (smooth > loud - range_db)
+    merged = []
+    for a, b in zip(*_runs(active)):
+        # A pause shorter than min_pause is a stop consonant's closure, not a word break.
+        if merged and (a - merged[-1][1]) * 0.01 < min_pause:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    segments = []
+    max_frames = int(round(max_duration / 0.01))
+    min_frames = int(round(min_duration / 0.01))
+    for a, b in merged:
+        segments.extend(_split_long(smooth, a, b, max_frames, min_frames))
+    result = []
+    for a, b in segments:
+        if b - a < min_frames:
+            continue
+        start = max(0, int(a * hop - pad * sr))
+        stop = min(len(y), int(b * hop + frame + pad * sr))
+        result.append((start, stop))
+    return np.array(result, dtype=np.int64).reshape(-1, 2)
+
+
+def _split_long(energy, start, stop, max_frames, min_frames):
+    """Split ``[start, stop)`` at its deepest inner dip until parts fit ``max_frames``."""
+    if stop - start <= max_frames or stop - start < 3 * min_frames:
+        return [(start, stop)]
+    inner = energy[start + min_frames : stop - min_frames]
+    cut = start + min_frames + int(np.argmin(inner))
+    return _split_long(energy, start, cut, max_frames, min_frames) + _split_long(
+        energy, cut, stop, max_frames, min_frames
+    )
+
+
+def spot_keywords(
+    classifier,
+    y,
+    *,
+    sr,
+    background_label,
+    threshold=0.5,
+    segment_params=None,
+):
+    """Find the keywords said in a recording of any length.
+
+    Parameters
+    ----------
+    classifier : fitted classifier with ``predict_proba`` and ``classes_``
+        Takes a list of waveforms at ``sr`` (e.g. the Pipeline MFCC ->
+        SequenceScaler -> LSTMClassifier), trained with a background class.
+    y : ndarray [shape=(n,)]
+        The recording, at ``sr``.
+    sr : int
+        Its rate, in Hz.
+    background_label : object
+        The class of silence and noise. Segments whose top class it is are
+        rejected.
+    threshold : float, default=0.5
+        Least probability of the top keyword for a segment to be an event.
+    segment_params : dict, default=None
+        Keyword arguments of :func:`speech_segments`.
+
+    Returns
+    -------
+    events : list of dict
+        ``{"start": seconds, "end": seconds, "label": str, "score": float}``
+        in order of time; empty when nothing but silence and noise is heard.
+    """
+    segments = speech_segments(y, sr=sr, **(segment_params or {}))
+    if len(segments) == 0:
+        return []
+    proba = classifier.predict_proba([y[a:b] for a, b in segments])
+    classes = np.asarray(classifier.classes_)
+    best = proba.argmax(axis=1)
+    events = []
+    for (a, b), k, p in zip(segments, best, proba):
+        if classes[k] == background_label or p[k] < threshold:
+            continue
+        events.append(
+            {
+                "start": round(a / sr, 3),
+                "end": round(b / sr, 3),
+                "label": str(classes[k]),
+                "score": round(float(p[k]), 4),
+            }
+        )
+    return events
+
+
+def make_stream(clips, labels, *, sr, pause=(0.3, 1.5), snr_db=None, random_state=None):
+    """A test recording: clips separated by random pauses, optionally in white noise.
+
+    Parameters
+    ----------
+    clips : list of ndarray [shape=(n_i,)]
+        Words, at ``sr``.
+    labels : list of str
+        Their labels.
+    sr : int
+        Sampling rate, in Hz.
+    pause : tuple of (float, float), default=(0.3, 1.5)
+        Range of the silences before, between and after the clips, in seconds
+        (uniform).
+    snr_db : float, default=None
+        White noise over the whole recording, at this ratio of the clips'
+        mean power to the noise's, in dB. None leaves the pauses silent.
+    random_state : int, RandomState instance or None, default=None
+        Draws the pauses and the noise.
+
+    Returns
+    -------
+    y : ndarray of float32 [shape=(n,)]
+        The recording.
+    truth : list of dict
+        ``{"start": seconds, "end": seconds, "label": str}`` of every clip.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklstm.audio import make_stream
+    >>> y, truth = make_stream([np.ones(800)] * 2, ["a", "b"], sr=8000, pause=(0.5, 0.5))
+    >>> len(y) / 8000, truth[1]
+    (1.7, {'start': 1.1, 'end': 1.2, 'label': 'b'})
+    """
+    from sklearn.utils import check_random_state
+
+    rng = check_random_state(random_state)
+    parts, truth, t = [], [], 0
+    for clip, label in zip(clips, labels):
+        silence = np.zeros(int(round(rng.uniform(*pause) * sr)), dtype=np.float32)
+        parts += [silence, np.asarray(clip, dtype=np.float32)]
+        t += len(silence)
+        truth.append({"start": t / sr, "end": (t + len(clip)) / sr, "label": str(label)})
+        t += len(clip)
+    parts.append(np.zeros(int(round(rng.uniform(*pause) * sr)), dtype=np.float32))
+    y = np.concatenate(parts)
+    if snr_db is not None:
+        power = np.mean(np.square(np.concatenate(parts[1::2]), dtype=np.float64))
+        y = y + rng.standard_normal(len(y)) * np.sqrt(power / 10 ** (snr_db / 10))
+    return y.astype(np.float32), truth
+
+
+def event_scores(events, truth):
+    """Precision, recall and F1 of spotted events against the words said.
+
+    An event is a true positive when its label matches a word it overlaps in
+    time; each word matches at most one event (events in order of time).
+
+    Parameters
+    ----------
+    events : list of dict
+        ``{"start", "end", "label", ...}``, as :func:`spot_keywords` returns.
+    truth : list of dict
+        ``{"start", "end", "label"}`` of the words said.
+
+    Returns
+    -------
+    scores : dict
+        ``precision``, ``recall``, ``f1`` (1.0 when there is nothing to find
+        and nothing found), and the counts ``tp``, ``fp``, ``fn``.
+
+    Examples
+    --------
+    >>> from sklstm.audio import event_scores
+    >>> truth = [{"start": 1.0, "end": 1.5, "label": "go"}]
+    >>> event_scores([{"start": 1.2, "end": 1.9, "label": "go"}], truth)["f1"]
+    1.0
+    """
+    matched, tp = set(), 0
+    for event in sorted(events, key=lambda e: e["start"]):
+        for j, word in enumerate(truth):
+            if (
+                j not in matched
+                and word["label"] == event["label"]
+                and event["start"] < word["end"]
+                and event["end"] > word["start"]
+            ):
+                matched.add(j)
+                tp += 1
+                break
+    fp, fn = len(events) - tp, len(truth) - tp
+    return {
+        "precision": tp / len(events) if events else 1.0,
+        "recall": tp / len(truth) if truth else 1.0,
+        "f1": 2 * tp / (2 * tp + fp + fn) if (tp + fp + fn) else 1.0,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
