@@ -16,7 +16,7 @@ from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._detect import detect_r_peaks
+from ._detect import detect_r_peaks, match_beats
 from ._filters import filter_ecg
 
 __all__ = ["RR_FEATURES", "RR_RATIOS", "BeatSequences", "extract_beats", "rr_features"]
@@ -182,8 +182,6 @@ def extract_beats(
     >>> beats.X.shape, beats.n_steps, beats.n_signals, beats.y[:3].tolist()
     ((12, 131), 63, 2, ['N', 'N', 'N'])
     """
-    from ._detect import match_beats
-
     fs = record.fs
     x = filter_ecg(record.signal, fs=fs, baseline=baseline, lowpass=lowpass)
     labels = record.beat_classes

@@ -67,10 +67,11 @@ def filter_ecg(x, *, fs, baseline="highpass", lowpass=35.0):
     n = x.shape[-1]
     out = x
     if baseline == "median":
-        # A median filter over time only: size 1 across rows.
-        size = lambda seconds: (1,) * (x.ndim - 1) + (min(_odd(seconds * fs), _odd(n)),)  # noqa: E731
-        base = ndimage.median_filter(x, size=size(_MEDIAN_WINDOWS[0]), mode="nearest")
-        base = ndimage.median_filter(base, size=size(_MEDIAN_WINDOWS[1]), mode="nearest")
+        base = x
+        for seconds in _MEDIAN_WINDOWS:
+            # Over time only: size 1 across rows.
+            size = (1,) * (x.ndim - 1) + (min(_odd(seconds * fs), _odd(n)),)
+            base = ndimage.median_filter(base, size=size, mode="nearest")
         out = x - base
     elif baseline == "highpass":
         out = _zero_phase(signal.butter(2, 0.5, btype="highpass", fs=fs, output="sos"), out)

@@ -147,7 +147,7 @@ def read_record(path, *, lead="MLII", annotator="atr"):
         missing or shorter than the header says, or the lead is absent. The
         message names the file.
     """
-    import wfdb
+    import wfdb  # the optional "ecg" dependency, needed only here
 
     path = Path(path)
     header = path.with_suffix(".hea")
