@@ -180,7 +180,9 @@ def _check_sequence(seq, i, dtype):
         kept = getattr(seq, "dtype", None)
         dtype = kept if kept in dtype else dtype[0]
     try:
-        arr = np.asarray(seq, dtype=dtype)
+        # Values beyond the dtype's range become inf here and are reported below.
+        with np.errstate(over="ignore", invalid="ignore"):
+            arr = np.asarray(seq, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise ValueError(
             f"Sequence {i} could not be converted to {np.dtype(dtype)}: {exc}"
@@ -267,7 +269,11 @@ def _check_finite_sequences(seqs, input_name):
     if not finite.all():
         row = int(np.argmin(finite))
         seq = int(np.searchsorted(seqs.offsets, row, side="right") - 1)
-        kind = "NaN" if np.isnan(seqs.data[row]).any() else "infinity"
+        kind = (
+            "NaN"
+            if np.isnan(seqs.data[row]).any()
+            else f"infinity or a value too large for {seqs.data.dtype}"
+        )
         raise ValueError(
             f"Input {input_name} contains {kind}: sequence {seq}, step {row - seqs.offsets[seq]}."
         )
