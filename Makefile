@@ -8,12 +8,12 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 export SKLSTM_DATA ?= $(abspath ../shared/data)
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test lint docs demo bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -e ".[all,dev]"
+	$(PY) -m pip install --quiet -e ".[all,dev,docs]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -25,6 +25,11 @@ lint: install
 test: install lint
 	$(PY) -m pytest -q
 
+docs: install
+	rm -rf docs/_build docs/generated docs/auto_examples
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	@echo "documentation: docs/_build/html/index.html"
+
 demo: install
 	$(PY) -m pipelines.demo
 
@@ -32,4 +37,4 @@ bench: install
 	$(PY) -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info docs/_build docs/generated docs/auto_examples
