@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+import sklstm
 from sklstm.audio import MFCC, AudioFileError
 
 FSDD = Path(os.environ.get("SKLSTM_DATA", "../shared/data")) / "fsdd" / "recordings"
@@ -180,13 +181,23 @@ def test_errors():
         MFCC().fit([])
 
 
+def test_saved_and_loaded_in_the_data_only_format(tmp_path):
+    m = MFCC(deltas=2, normalize="mean", window=("kaiser", 4.0)).fit([np.zeros(10)])
+    sklstm.save(m, tmp_path / "mfcc.sklstm")
+    loaded = sklstm.load(tmp_path / "mfcc.sklstm")
+    clips = [speech_like(3000), speech_like(1234, seed=2)]
+    for a, b in zip(m.transform(clips), loaded.transform(clips)):
+        np.testing.assert_array_equal(a, b)
+    assert pickle.loads(pickle.dumps(m)).get_params() == m.get_params()
+
+
 def test_fitted_transformer_needs_neither_librosa_nor_numba(tmp_path):
     """predict in a fresh process pays no librosa import and no JIT compilation."""
-    path = tmp_path / "mfcc.pkl"
-    path.write_bytes(pickle.dumps(MFCC(deltas=2, normalize="mean").fit([np.zeros(10)])))
+    path = tmp_path / "mfcc.sklstm"
+    sklstm.save(MFCC(deltas=2, normalize="mean").fit([np.zeros(10)]), path)
     code = (
-        "import pickle, sys, numpy as np\n"
-        f"m = pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        "import sys, numpy as np, sklstm\n"
+        f"m = sklstm.load({str(path)!r})\n"
         "out = m.transform([np.random.RandomState(0).randn(8000).astype(np.float32)])\n"
         "assert out[0].shape == (101, 39), out[0].shape\n"
         "print(sorted(k for k in ('librosa', 'numba') if k in sys.modules))\n"

@@ -279,7 +279,7 @@ class MFCC(TransformerMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Build the filterbank, window and DCT for these settings.
+        """Build the mel filterbank and the window for these settings.
 
         No clip is read: the features of a clip do not depend on the others.
 
