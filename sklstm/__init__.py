@@ -1,6 +1,7 @@
 """sklstm: recurrent networks (LSTM, GRU, RNN) as scikit-learn estimators."""
 
 from .classifier import LSTMClassifier
+from .forecasting import LSTMForecaster
 from .io import load, save
 from .preprocessing import PadTruncate, SequenceScaler
 from .regressor import LSTMRegressor
@@ -9,6 +10,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "LSTMClassifier",
+    "LSTMForecaster",
     "LSTMRegressor",
     "PadTruncate",
     "SequenceScaler",

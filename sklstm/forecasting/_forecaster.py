@@ -5,7 +5,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import get_tags
@@ -13,7 +12,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ..regressor import LSTMRegressor
-from ._windows import SlidingWindows, _is_collection
+from ._windows import SlidingWindows, _is_collection, is_series
 
 __all__ = ["LSTMForecaster"]
 
@@ -108,7 +107,7 @@ class LSTMForecaster(BaseEstimator):
     ... )
     >>> forecaster = LSTMForecaster(
     ...     lstm,
-    ...     lookback=24, horizon=6, window_level=24, patch_size=4,
+    ...     lookback=24, horizon=6, window_level=24, patch_size=6, stride=2,
     ... ).fit(y)
     >>> forecast = forecaster.predict(3)
     >>> forecast.index[0], len(forecast)
@@ -258,12 +257,15 @@ class LSTMForecaster(BaseEstimator):
         Xs = (list(X) if several else [X]) if X is not None else [None] * len(ys)
         history, history_exog = [], []
         for series, exog in zip(ys, Xs):
-            if isinstance(series, pd.Series):
+            if is_series(series):
+                import pandas as pd
+
                 tail = series.iloc[-n:]
                 if isinstance(series.index, pd.DatetimeIndex) and series.index.freq is None:
                     # A short tail may not show its frequency: infer it from the whole.
                     tail = tail.copy()
-                    tail.index = pd.DatetimeIndex(tail.index, freq=pd.infer_freq(series.index))
+                    freq = pd.DatetimeIndex(series.index, freq="infer").freq
+                    tail.index = pd.DatetimeIndex(tail.index, freq=freq)
             else:
                 tail = np.asarray(series, dtype=np.float64)[-n:]
             history.append(tail)

@@ -9,10 +9,10 @@ standardization, a per-window level and patches of steps, and the inverse of
 all that for predictions.
 """
 
+import sys
 from numbers import Integral
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval
@@ -113,19 +113,29 @@ def check_series(y, X=None):
     return out_y, out_X, several
 
 
+def is_series(obj):
+    """Whether ``obj`` is a pandas Series; pandas is not a dependency, nor imported for this."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(obj, pd.Series)
+
+
 def future_index(index, horizon):
     """The ``horizon`` index labels that follow a pandas ``index``.
 
     Continues a RangeIndex, a PeriodIndex, or a DatetimeIndex by its frequency
     (set or inferred); any other index has no defined continuation.
     """
+    import pandas as pd
+
     if isinstance(index, pd.RangeIndex):
         stop = index.start + index.step * len(index)
         return pd.RangeIndex(stop, stop + index.step * horizon, index.step)
     if isinstance(index, pd.PeriodIndex):
         return pd.period_range(index[-1] + 1, periods=horizon, freq=index.freq)
     if isinstance(index, pd.DatetimeIndex):
-        freq = index.freq or (pd.infer_freq(index) if len(index) >= 3 else None)
+        freq = index.freq or (
+            pd.DatetimeIndex(index, freq="infer").freq if len(index) >= 3 else None
+        )
         if freq is None:
             raise ValueError(
                 "The series' DatetimeIndex has no frequency and none can be inferred; "
@@ -422,8 +432,8 @@ class SlidingWindows(BaseEstimator):
                 for h in range(len(diff)):
                     path[self.season + h] = diff[h] + path[h]
                 diff = path[self.season :]
-            if isinstance(original, pd.Series):
+            if is_series(original):
                 index = future_index(original.index, len(diff))
-                diff = pd.Series(diff, index=index, name=original.name)
+                diff = type(original)(diff, index=index, name=original.name)
             forecasts.append(diff)
         return forecasts if several else forecasts[0]
