@@ -95,6 +95,13 @@ def test_summary_figures():
     assert s["mean_heart_rate_bpm"] == pytest.approx(60.0)
 
 
+def test_train_search_groups_by_record(tmp_path, capsys):
+    path = tmp_path / "searched.model"
+    argv = ["train", "--data-dir", str(MITDB), "--records", *TRAIN, "--model", str(path)]
+    assert main(argv + ["--search", "--folds", "3", "--max-iter", "1", "--threads", "1"]) == 0
+    assert "best {" in capsys.readouterr().out and path.is_file()
+
+
 def test_train_without_records_fails_clearly(tmp_path):
     with pytest.raises(SystemExit, match="no readable record"):
         main(["train", "--data-dir", str(tmp_path), "--records", "1", "--model", "m"])
