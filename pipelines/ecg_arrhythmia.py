@@ -329,7 +329,8 @@ def cmd_crossval(args):
     for fold, (train, test) in enumerate(
         GroupKFold(args.folds).split(beats.X, groups=beats.groups)
     ):
-        model = fit_model(beats.X[train], beats.y[train], random_state=fold, **params)
+        seed = fold + 1000 * args.seed
+        model = fit_model(beats.X[train], beats.y[train], random_state=seed, **params)
         pred[test] = model.predict(beats.X[test])
         print(f"fold {fold}: records {sorted(set(beats.groups[test]))}", file=sys.stderr)
     report = classification_statistics(beats.y, pred)
@@ -390,6 +391,7 @@ def parse_args(argv):
     training(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("--out", type=Path, help="also save the report as JSON")
+    p.add_argument("--seed", type=int, default=0, help="another seed gauges the noise")
     return parser.parse_args(argv)
 
 

@@ -45,6 +45,13 @@ def test_rr_features_exact_values():
     np.testing.assert_allclose(cols["pre_record"], cols["pre_rr"])
     np.testing.assert_allclose(cols["post_record"], cols["post_rr"])
     np.testing.assert_allclose(cols["post_pre"], [1.0, 1.0, 0.5, 3.0, 1.0])
+    # Mean |change| of the previous RR over the 2 beats before, over local RR:
+    # only the last beat has the early beat's change (0.5) behind it.
+    np.testing.assert_allclose(cols["irregularity"], [0.0, 0.0, 0.0, 0.0, 0.25])
+    # A regular rhythm has none; alternating long-short intervals a lot.
+    steady = rr_features(np.arange(0, 7200, 300), fs=FS)[:, -1]
+    alternating = rr_features(np.cumsum([300, 200] * 12), fs=FS)[:, -1]
+    assert np.all(steady == 0) and np.all(alternating[12:] > 0.35)
     with pytest.raises(ValueError, match="at least two beats"):
         rr_features([10], fs=FS)
 

@@ -32,6 +32,7 @@ RR_FEATURES = (
     "pre_record",
     "post_record",
     "post_pre",
+    "irregularity",
 )
 
 #: The RR features without a unit, which compare across patients: what
@@ -62,13 +63,17 @@ def rr_features(r_peaks, *, fs, local=10):
 
     Returns
     -------
-    features : ndarray of float64 of shape (n_beats, 9)
+    features : ndarray of float64 of shape (n_beats, 10)
         Columns :data:`RR_FEATURES`: previous RR, next RR (seconds), local mean
-        RR, record mean RR, and the ratios previous/local, next/local,
-        previous/record, next/record, next/previous. The first beat's previous
-        RR is its next RR and the last beat's next RR its previous RR. The
-        ratios are what carries across patients: a premature beat is early for
-        *this* heart, and a compensatory pause long for it.
+        RR, record mean RR, the ratios previous/local, next/local,
+        previous/record, next/record, next/previous, and the irregularity of
+        the rhythm before the beat: the mean absolute change between successive
+        previous RR over the ``local`` beats before this one, divided by the
+        local mean RR (0 for the first beat). The first beat's previous RR is
+        its next RR and the last beat's next RR its previous RR. The ratios are
+        what carries across patients: a premature beat is early for *this*
+        heart, and a compensatory pause long for it; in atrial fibrillation,
+        where every beat is irregular, earliness means less.
 
     Examples
     --------
@@ -90,6 +95,11 @@ def rr_features(r_peaks, *, fs, local=10):
     start = np.maximum(idx + 1 - local, 0)
     local_rr = (csum[idx + 1] - csum[start]) / (idx + 1 - start)
     record_rr = np.full_like(pre, rr.mean())
+    # Changes between successive previous RR, over the beats before this one.
+    dsum = np.concatenate([[0.0, 0.0], np.cumsum(np.abs(np.diff(pre)))])
+    before = np.maximum(idx - local, 0)
+    count = np.maximum(idx - before, 1)
+    irregularity = (dsum[idx] - dsum[before]) / count / local_rr
     return np.column_stack(
         [
             pre,
@@ -101,6 +111,7 @@ def rr_features(r_peaks, *, fs, local=10):
             pre / record_rr,
             post / record_rr,
             post / pre,
+            irregularity,
         ]
     )
 
