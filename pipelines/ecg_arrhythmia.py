@@ -186,9 +186,16 @@ def cmd_train(args):
 def _predict_record(bundle, path, *, detect, need_reference):
     """Read, extract and classify one record; the beats with their predictions."""
     record = read_record(path, lead=bundle["lead"], annotator="atr" if need_reference else None)
-    beats = extract_beats(record, r_peaks="detect" if detect else "reference", **bundle["extract"])
-    if len(beats.samples) < 2:
-        raise RecordError(f"{path}.hea: fewer than two beats to classify.")
+    if not detect and len(record.beat_samples) < 2:
+        raise RecordError(
+            f"{path}.atr: fewer than two reference beats (without annotations, use --detect)."
+        )
+    try:
+        beats = extract_beats(
+            record, r_peaks="detect" if detect else "reference", **bundle["extract"]
+        )
+    except ValueError as exc:  # fewer than two beats detected
+        raise RecordError(f"{path}.dat: {exc}") from None
     beats.pred = bundle["model"].predict(beats.X)
     beats.record = record
     return beats

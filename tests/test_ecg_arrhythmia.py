@@ -77,12 +77,18 @@ def test_bad_records_are_listed_and_fail_at_the_end(model, tmp_path, capsys):
     for ext in ("hea", "dat", "atr"):
         (data / f"119.{ext}").write_bytes((MITDB / f"119.{ext}").read_bytes())
     (data / "300.hea").write_text("300 1 360 1000\n300.dat 212 200 11 1024 0 0 0 MLII\n")
+    # A record without annotations: fine with --detect, listed without.
+    (data / "301.hea").write_bytes((MITDB / "119.hea").read_bytes().replace(b"119", b"301"))
+    (data / "301.dat").write_bytes((MITDB / "119.dat").read_bytes())
     out = tmp_path / "out"
     argv = ["annotate", "--model", str(model), "--data-dir", str(data), "--out-dir", str(out)]
     assert main(argv) == 1
     assert (out / "119.pred").is_file() and not (out / "300.pred").exists()
     err = capsys.readouterr().err
-    assert "1 file(s) could not be processed" in err and "300.dat" in err
+    assert "2 file(s) could not be processed" in err and "300.dat" in err
+    assert "301.atr: fewer than two reference beats" in err
+    assert main(argv + ["--records", "301", "--detect"]) == 0
+    assert len(wfdb.rdann(str(out / "301"), "pred").sample) > 1900
 
 
 def test_summary_figures():
