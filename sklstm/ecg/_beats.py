@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._detect import detect_r_peaks, match_beats
 from ._filters import filter_ecg
+from ._records import Record
 
 __all__ = ["RR_FEATURES", "RR_RATIOS", "BeatSequences", "extract_beats", "rr_features"]
 
@@ -122,6 +123,21 @@ def _window_offsets(fs, before, after, sampling_rate):
     return np.arange(-round(before * fs / step), round(after * fs / step) + 1) * step
 
 
+@validate_params(
+    {
+        "record": [Record],
+        "r_peaks": [StrOptions({"reference", "detect"}), "array-like"],
+        "before": [Interval(Real, 0, None, closed="left")],
+        "after": [Interval(Real, 0, None, closed="left")],
+        "sampling_rate": [Interval(Real, 0, None, closed="neither")],
+        "baseline": [StrOptions({"median", "highpass"}), None],
+        "lowpass": [Interval(Real, 0, None, closed="neither"), None],
+        "local": [Interval(Integral, 1, None, closed="left")],
+        "relative": ["boolean"],
+        "rr": [list, tuple],
+    },
+    prefer_skip_nested_validation=True,
+)
 def extract_beats(
     record,
     *,
