@@ -33,12 +33,13 @@ def one_torch_thread():
 
 
 class Recorder(RegressorMixin, BaseEstimator):
-    """A regressor that remembers what it was trained and validated on, and predicts zeros."""
+    """A regressor that remembers what it was trained and validated on; predicts ``output``."""
 
-    def __init__(self, max_iter=3, tol=0.0, n_iter_no_change=10):
+    def __init__(self, max_iter=3, tol=0.0, n_iter_no_change=10, output=0.0):
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.output = output
 
     def fit(self, X, y):
         return self.partial_fit(X, y)
@@ -50,7 +51,7 @@ class Recorder(RegressorMixin, BaseEstimator):
 
     def predict(self, X):
         self.predicted_ = X
-        return np.zeros((len(X), self.n_outputs_))
+        return np.full((len(X), self.n_outputs_), self.output)
 
 
 @pytest.mark.parametrize(
@@ -170,6 +171,8 @@ def test_bad_series_and_horizons_are_refused():
         LSTMForecaster(Recorder(), lookback=3, horizon=4, validation_fraction=0.5).fit(
             np.arange(10.0)
         )
+    with pytest.raises(ValueError, match="diverged"):
+        LSTMForecaster(Recorder(output=np.nan), lookback=3).fit(np.arange(30.0))
     forecaster = LSTMForecaster(lookback=3, horizon=4, **linear).fit(np.arange(20.0))
     for horizon in (0, 5, 2.0):
         with pytest.raises(ValueError, match="horizon must be"):

@@ -228,17 +228,21 @@ class LSTMForecaster(BaseEstimator):
         x_train, y_train = inputs[train], targets[train]
         x_valid, y_valid = inputs[valid], targets[valid]
         losses, best, best_loss, stalled = [], None, np.inf, 0
-        for _ in range(max_iter):
+        while len(losses) < max_iter and stalled <= patience:
             estimator.partial_fit(x_train, y_train)
             pred = estimator.predict(x_valid).reshape(y_valid.shape)
             losses.append(float(np.mean((pred - y_valid) ** 2)))
-            # MLPRegressor's rule: an epoch that does not beat the best by tol stalls.
-            stalled = stalled + 1 if losses[-1] > best_loss - tol else 0
+            # MLPRegressor's rule: an epoch that does not beat the best by tol
+            # stalls (written so that a NaN loss stalls too).
+            stalled = 0 if losses[-1] <= best_loss - tol else stalled + 1
             if losses[-1] < best_loss:
                 best, best_loss = copy.deepcopy(estimator), losses[-1]
-            if stalled > patience:
-                break
-        else:
+        if best is None:
+            raise ValueError(
+                "Training diverged: the validation error was never finite. Lower the "
+                "learning rate or set clip_grad_norm."
+            )
+        if stalled <= patience:
             warnings.warn(
                 f"Maximum epochs ({max_iter}) reached and the validation error has not "
                 "stopped improving.",
@@ -251,7 +255,7 @@ class LSTMForecaster(BaseEstimator):
 
     def _keep_history(self, y, X):
         """Keep the end of each series (and its features): what forecasting reads."""
-        n = self.windows_.min_history_
+        n = self.windows_._min_history
         several = _is_collection(y)
         ys = list(y) if several else [y]
         Xs = (list(X) if several else [X]) if X is not None else [None] * len(ys)

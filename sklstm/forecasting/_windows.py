@@ -240,7 +240,7 @@ class SlidingWindows(BaseEstimator):
         self.patch_size = patch_size
 
     @property
-    def min_history_(self):
+    def _min_history(self):
         """Values needed before an origin: the lookback plus one season to difference."""
         return self.lookback + (self.season or 0)
 
@@ -268,11 +268,11 @@ class SlidingWindows(BaseEstimator):
         """
         self._check_params()
         ys, Xs, _ = check_series(y, X)
-        if any(len(s) < self.min_history_ + self.horizon for s in ys):
+        if any(len(s) < self._min_history + self.horizon for s in ys):
             shortest = min(len(s) for s in ys)
             raise ValueError(
                 f"A series of {shortest} values is too short for one window: it needs "
-                f"lookback + season + horizon = {self.min_history_ + self.horizon}."
+                f"lookback + season + horizon = {self._min_history + self.horizon}."
             )
         if len({x is None for x in Xs}) > 1 or len({x.shape[1] for x in Xs if x is not None}) > 1:
             raise ValueError("Give exogenous features with the same columns for every series.")
@@ -338,7 +338,7 @@ class SlidingWindows(BaseEstimator):
         if not parts:
             raise ValueError(
                 f"No series is long enough for one window (lookback + season + horizon = "
-                f"{self.min_history_ + self.horizon} values)."
+                f"{self._min_history + self.horizon} values)."
             )
         return tuple(np.concatenate(p) for p in zip(*parts))
 
@@ -384,10 +384,10 @@ class SlidingWindows(BaseEstimator):
         self._check_exog(Xs)
         windows = []
         for series, exog in zip(ys, Xs):
-            if len(series) < self.min_history_:
+            if len(series) < self._min_history:
                 raise ValueError(
                     f"A history of {len(series)} values is too short: forecasting needs "
-                    f"lookback + season = {self.min_history_}."
+                    f"lookback + season = {self._min_history}."
                 )
             z, zx, _ = self._scaled(series, exog)
             values = z[:, None] if zx is None else np.column_stack([z, zx])
