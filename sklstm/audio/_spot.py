@@ -44,7 +44,7 @@ def speech_segments(
     min_pause=0.15,
     min_duration=0.08,
     max_duration=1.5,
-    pad=0.1,
+    pad=0.15,
 ):
     """Stretches of a recording that stand out of its noise floor.
 
@@ -72,8 +72,9 @@ def speech_segments(
     max_duration : float, default=1.5
         Longer segments are split at their deepest energy dip (recursively),
         in seconds.
-    pad : float, default=0.1
-        Seconds added at both ends of each segment (within the recording).
+    pad : float, default=0.15
+        Seconds added at both ends of each segment (within the recording):
+        context that keeps weak consonants in when noise hides them.
 
     Returns
     -------
@@ -88,7 +89,7 @@ def speech_segments(
     >>> y = 0.001 * rng.randn(16000)
     >>> y[4000:6000] += np.sin(np.arange(2000) / 3)
     >>> speech_segments(y, sr=8000) / 8000
-    array([[0.36 , 0.895]])
+    array([[0.31 , 0.945]])
     """
     y = np.asarray(y, dtype=np.float32)
     frame, hop = int(0.025 * sr), int(0.01 * sr)
