@@ -15,13 +15,16 @@ from sklearn.utils.validation import _check_sample_weight, check_consistent_leng
 from skorch.callbacks import GradientNormClipping, ProgressBar
 
 from . import _distributed
+from ._resume import check_same_data, data_fingerprint, restore_training
 from ._sequences import validate_sequences
 from ._training import (
     BucketIterator,
+    EpochSeeding,
     SequenceDataset,
     SequenceNet,
     TrainingMonitor,
     ValidationScore,
+    epoch_seed,
     predict_raw,
 )
 from .nn import CELLS, POOLINGS, SequenceNetwork
@@ -200,7 +203,9 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
-        first_call = not ((incremental or self.warm_start) and hasattr(self, "net_"))
+        resume = self.__dict__.pop("_resume", None)
+        continuing = incremental or self.warm_start or resume is not None
+        first_call = not (continuing and hasattr(self, "net_"))
         sequences = validate_sequences(self, X, reset=first_call)
         check_consistent_length(sequences.lengths, y)
         sample_weight = _check_sample_weight(
@@ -216,10 +221,19 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             sample_weight * self._target_weight(y_encoded), dtype=np.float32
         )
         _distributed.ensure_process_group(self.device)
-        rng = check_random_state(self.random_state)
-        seed = _distributed.broadcast_seed(int(rng.randint(np.iinfo(np.int32).max)))
-
-        train_idx, valid_idx = self._split(sequences.n_sequences, y_encoded, rng, incremental)
+        if resume is not None:
+            seed = resume["seed"]
+            check_same_data(resume["fingerprint"], sequences, y_encoded, sample_weight)
+            for name, value in resume["start"].items():
+                setattr(self, name, value)
+        else:
+            rng = check_random_state(self.random_state)
+            seed = _distributed.broadcast_seed(int(rng.randint(np.iinfo(np.int32).max)))
+        # Everything random below derives from the seed, so a resumed fit replays it.
+        split_rng = np.random.RandomState(epoch_seed(seed, 0, 2))
+        train_idx, valid_idx = self._split(
+            sequences.n_sequences, y_encoded, split_rng, incremental
+        )
         train = SequenceDataset(
             sequences.subset(train_idx), y_encoded[train_idx], sample_weight[train_idx]
         )
@@ -235,23 +249,33 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         with torch.random.fork_rng(devices=_cuda_devices(self.device)):
             torch.manual_seed(seed)
             if first_call:
-                self.net_ = self._build_net(sequences.n_features, batch_size, rng)
+                self.net_ = self._build_net(sequences.n_features, batch_size)
                 self.loss_curve_ = []
                 self.n_iter_ = 0
                 self.t_ = 0
             net = self.net_
-            net.max_epochs = epochs
+            done = 0
+            if resume is not None:
+                done = restore_training(net, resume, self._callbacks())
+            rows_before = len(net.history) - done  # skorch's history spans earlier fits
+            net.max_epochs = max(epochs - done, 0)
             net.batch_size = batch_size
             net.weight_scale = float(np.mean(train.sample_weight))
             net.validation_data = valid
-            net.iterator_train__random_state = rng
+            dict(net.callbacks_)["seeding"].start(seed, self.n_iter_ + done)
+            for _, callback in net.callbacks_:
+                if hasattr(callback, "bind_fit"):
+                    fingerprint = data_fingerprint(sequences, y_encoded, sample_weight)
+                    callback.bind_fit(
+                        self, seed=seed, fingerprint=fingerprint, first_row=rows_before
+                    )
             net.module_ = _distributed.wrap(net.module_, net.device)
             try:
                 net.partial_fit(train)
             finally:
                 net.validation_data = None  # never pickle the validation data
                 net.module_ = _distributed.unwrap(net.module_)
-        self._record_history(net, len(train), incremental, first_call)
+        self._record_history(net, rows_before, len(train), incremental, first_call)
         return self
 
     def _target_weight(self, y_encoded):
@@ -280,7 +304,26 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             return min(64, n_train)
         return min(self.batch_size, n_train)
 
-    def _build_net(self, n_features, batch_size, rng, device=None):
+    def _callbacks(self):
+        """The built-in callbacks, then the user's."""
+        monitor = "valid_score" if self.early_stopping else "train_loss"
+        callbacks = [
+            ("seeding", EpochSeeding(np.random.RandomState())),
+            ("valid_score", ValidationScore(self._score_outputs)),
+            (
+                "monitor",
+                TrainingMonitor(
+                    monitor, self.tol, self.n_iter_no_change, restore_best=self.early_stopping
+                ),
+            ),
+        ]
+        if self.clip_grad_norm is not None:
+            callbacks.append(("clip_grad_norm", GradientNormClipping(self.clip_grad_norm)))
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+        return callbacks + list(self.callbacks or [])
+
+    def _build_net(self, n_features, batch_size, device=None):
         module = SequenceNetwork(
             input_size=n_features,
             output_size=self._output_size(),
@@ -295,21 +338,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         if self.solver == "lbfgs":
             # L-BFGS's line search compares losses that float32 rounding blurs.
             module = module.double()
-        monitor = "valid_score" if self.early_stopping else "train_loss"
-        callbacks = [
-            ("valid_score", ValidationScore(self._score_outputs)),
-            (
-                "monitor",
-                TrainingMonitor(
-                    monitor, self.tol, self.n_iter_no_change, restore_best=self.early_stopping
-                ),
-            ),
-        ]
-        if self.clip_grad_norm is not None:
-            callbacks.append(("clip_grad_norm", GradientNormClipping(self.clip_grad_norm)))
-        if self.verbose:
-            callbacks.append(("progress_bar", ProgressBar()))
-        callbacks.extend(self.callbacks or [])
+        callbacks = self._callbacks()
         optimizer_params = {"lr": self.learning_rate_init}
         if self.solver == "sgd":
             optimizer_params["momentum"] = self.momentum
@@ -324,7 +353,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             batch_size=batch_size,
             iterator_train=BucketIterator,
             iterator_train__shuffle=True,
-            iterator_train__random_state=rng,
+            iterator_train__random_state=callbacks[0][1].random_state,  # "seeding"
             iterator_valid=BucketIterator,
             train_split=None,
             callbacks=callbacks,
@@ -335,7 +364,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         )
         return net.initialize()
 
-    def _record_history(self, net, n_train, incremental, first_call):
+    def _record_history(self, net, first_row, n_train, incremental, first_call):
         monitor = dict(net.callbacks_)["monitor"]
         if monitor.diverged_ and first_call and monitor.completed_epochs_ == 0:
             del self.net_
@@ -344,10 +373,8 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
                 "no usable model. Scale the inputs (SequenceScaler), lower "
                 f"learning_rate_init (now {self.learning_rate_init}) or set clip_grad_norm."
             )
-        # skorch's history spans every call when training continues (warm start,
-        # partial_fit): this call's epochs are those after the previous total. An
-        # epoch cut short by an interruption has no train_loss and does not count.
-        new_epochs = [e for e in net.history[self.n_iter_ :] if "train_loss" in e]
+        # An epoch cut short by an interruption has no train_loss and does not count.
+        new_epochs = [e for e in net.history[first_row:] if "train_loss" in e]
         self.loss_curve_ = self.loss_curve_ + [float(e["train_loss"]) for e in new_epochs]
         self.n_iter_ += len(new_epochs)
         self.t_ += n_train * len(new_epochs)
@@ -356,9 +383,14 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             raise KeyboardInterrupt("Training was interrupted before the first epoch completed.")
         self.loss_ = self.loss_curve_[-1]
         if self.early_stopping and not incremental:
-            validated = [e for e in net.history if "valid_score" in e]
-            self.validation_scores_ = [float(e["valid_score"]) for e in validated]
-            self.validation_loss_curve_ = [float(e["valid_loss"]) for e in validated]
+            validated = [e for e in new_epochs if "valid_score" in e]
+            earlier = not first_call and getattr(self, "validation_scores_", None) is not None
+            self.validation_scores_ = (self.validation_scores_ if earlier else []) + [
+                float(e["valid_score"]) for e in validated
+            ]
+            self.validation_loss_curve_ = (self.validation_loss_curve_ if earlier else []) + [
+                float(e["valid_loss"]) for e in validated
+            ]
             self.best_validation_score_ = max(self.validation_scores_)
             self.best_loss_ = None
         else:

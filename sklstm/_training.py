@@ -25,6 +25,7 @@ from ._sequences import bucketed_batches, sorted_batches
 
 __all__ = [
     "BucketIterator",
+    "EpochSeeding",
     "HalfSquaredError",
     "PaddedBatch",
     "SequenceDataset",
@@ -223,6 +224,39 @@ class ValidationScore(Callback):
             )
 
 
+def epoch_seed(seed, epoch, stream):
+    """An independent 32-bit seed for one random stream of one epoch."""
+    return int(np.random.SeedSequence([seed, epoch, stream]).generate_state(1)[0])
+
+
+class EpochSeeding(Callback):
+    """Reseed shuffling and dropout at the start of every epoch from ``(seed, epoch)``.
+
+    Each epoch's randomness then depends only on the fit's seed and the epoch's
+    number, not on what ran before: a fit resumed from a checkpoint after epoch
+    ``k`` draws exactly the batches and dropout masks the uninterrupted fit
+    drew from epoch ``k + 1`` on.
+
+    Parameters
+    ----------
+    random_state : numpy.random.RandomState
+        The generator the training iterator shuffles with (reseeded in place).
+    """
+
+    def __init__(self, random_state):
+        self.random_state = random_state
+
+    def start(self, seed, next_epoch):
+        """Seed of this fit, and the number of the next epoch (epochs trained so far)."""
+        self.seed = seed
+        self.next_epoch = next_epoch
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.random_state.seed(epoch_seed(self.seed, self.next_epoch, 0))
+        torch.manual_seed(epoch_seed(self.seed, self.next_epoch, 1))
+        self.next_epoch += 1
+
+
 class TrainingMonitor(Callback):
     """MLPClassifier's stopping rule, best-weights restoring, and divergence guard.
 
@@ -264,6 +298,12 @@ class TrainingMonitor(Callback):
         self.completed_epochs_ = 0
         self._good_state = copy.deepcopy(net.module_.state_dict())
 
+    def on_epoch_begin(self, net, **kwargs):
+        if self.converged_:
+            # Stop before the next epoch rather than inside the last one, so that
+            # every callback (checkpoints, logs) has seen the last epoch end.
+            raise KeyboardInterrupt
+
     def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
         if training and not _distributed.all_finite(loss):
             self.diverged_ = True
@@ -289,7 +329,6 @@ class TrainingMonitor(Callback):
                 self.best_state_ = self._good_state
         if self.no_improvement_ > self.n_iter_no_change:
             self.converged_ = True
-            raise KeyboardInterrupt
 
     def on_train_end(self, net, **kwargs):
         if self.restore_best and self.best_state_ is not None:
@@ -298,13 +337,45 @@ class TrainingMonitor(Callback):
             net.module_.load_state_dict(self._good_state)
         self._good_state = None
 
+    def get_state(self):
+        """What a resumed fit needs to take the same stopping decisions."""
+        best_state = self.best_state_
+        if best_state is not None:
+            best_state = {k.removeprefix("module."): v for k, v in best_state.items()}
+        return {
+            "best": self.best_,
+            "no_improvement": self.no_improvement_,
+            "best_state": best_state,
+        }
+
+    def set_state(self, state, net):
+        self.best_ = state["best"]
+        self.no_improvement_ = state["no_improvement"]
+        best_state = state["best_state"]
+        if best_state is not None:
+            # Keys as the (possibly DistributedDataParallel-wrapped) module names them.
+            prefix = "module." if hasattr(net.module_, "module") else ""
+            best_state = {prefix + k: v for k, v in best_state.items()}
+        self.best_state_ = best_state
+
+
+# Inference batches are padded to a multiple of this many rows, so that a
+# sequence's outputs are the same bits whatever it is batched with: matrix
+# products with fewer rows (MKL: 1-3, 5-7, 9-11) take other code paths, and
+# element-wise kernels finish an array's last partial SIMD vector with scalar
+# code whose rounding differs; with B a multiple of 16, every per-step tensor
+# (B x H floats) fills whole vectors.
+_INFERENCE_ROW_MULTIPLE = 16
+
 
 def predict_raw(module, sequences, batch_size, device, max_steps=None):
     """Network outputs for every sequence, in input order.
 
     Batches are formed in order of length, so that each is padded little, and
     the outputs are put back in input order. ``max_steps`` bounds the padded
-    steps of a batch (see :func:`~sklstm._sequences.sorted_batches`).
+    steps of a batch (see :func:`~sklstm._sequences.sorted_batches`). Batches
+    are completed to a multiple of 16 sequences with all-zero sequences of the
+    batch's length, whose outputs are dropped.
 
     Returns
     -------
@@ -318,7 +389,12 @@ def predict_raw(module, sequences, batch_size, device, max_steps=None):
         with torch.inference_mode():
             for indices in sorted_batches(sequences.lengths, batch_size, max_steps):
                 x, lengths = sequences.padded(indices, time_major=True)
+                missing = -len(indices) % _INFERENCE_ROW_MULTIPLE
+                if missing > 0:
+                    x = np.concatenate([x, np.zeros((len(x), missing, x.shape[2]), x.dtype)], 1)
+                    lengths = np.concatenate([lengths, np.full(missing, len(x))])
                 out = module(torch.from_numpy(x).to(device, dtype), torch.from_numpy(lengths))
+                out = out[: len(indices)]
                 out = out.float().cpu().numpy()
                 if outputs is None:
                     outputs = np.empty((sequences.n_sequences, out.shape[1]), dtype=np.float32)

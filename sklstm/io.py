@@ -33,6 +33,7 @@ import safetensors.numpy
 import torch
 from sklearn.base import BaseEstimator
 
+from . import _distributed
 from ._base import _BaseLSTM
 
 __all__ = ["FORMAT_VERSION", "ModelFileError", "load", "save"]
@@ -231,7 +232,8 @@ def _encode_estimator(estimator, where, arrays):
     net = state.pop("net_", None)
     encoded_state = _encode(state, f"{where}.state", arrays)
     if isinstance(estimator, _BaseLSTM) and net is not None:
-        weights = _encode(net.module_.state_dict(), f"{where}.module_", arrays)
+        module = _distributed.unwrap(net.module_)  # mid-fit, it may be wrapped for DDP
+        weights = _encode(module.state_dict(), f"{where}.module_", arrays)
         encoded_state["__dict__"].append(["net_", {"__module_state__": weights}])
     return {
         "__estimator__": f"{cls.__module__}.{cls.__qualname__}",
@@ -328,9 +330,7 @@ def _restore_network(estimator, weights, path):
             UserWarning,
         )
         device = "cpu"
-    net = estimator._build_net(
-        estimator._n_step_features, batch_size=1, rng=np.random.RandomState(0), device=device
-    )
+    net = estimator._build_net(estimator._n_step_features, batch_size=1, device=device)
     try:
         net.module_.load_state_dict(
             {name: torch.as_tensor(value) for name, value in weights.items()}

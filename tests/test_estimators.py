@@ -322,3 +322,20 @@ def test_ctrl_c_keeps_the_model_trained_so_far(early_stopping):
     assert np.isfinite(clf.predict_proba(X)).all()
     with pytest.raises(KeyboardInterrupt):
         LSTMClassifier(max_iter=3, callbacks=[_Sabotage(1, "ctrl-c")], **FAST).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "backend, bidirectional", [("explicit", False), ("explicit", True), ("fused", False)]
+)
+def test_predictions_are_the_same_bits_alone_or_in_a_batch(backend, bidirectional):
+    """Inference batches are padded to whole SIMD vectors: every row rounds the same way.
+
+    (The fused bidirectional backend packs ragged batches, whose per-step batch
+    sizes vary; it agrees to 1e-5, see test_network.py.)
+    """
+    X, y = ragged_problem(60)
+    params = dict(max_iter=2, backend=backend, bidirectional=bidirectional, **FAST)
+    clf = LSTMClassifier(**params).fit(X, y)
+    together = clf.predict_proba(X)
+    alone = np.vstack([clf.predict_proba(X[i : i + 1]) for i in range(60)])
+    np.testing.assert_array_equal(alone, together)

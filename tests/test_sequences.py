@@ -74,7 +74,11 @@ def test_with_data_and_to_output_round_trip_ragged():
         ([np.zeros((3, 2)), np.zeros((2, 3))], ValueError, "sequence 1 has 3"),
         ([np.zeros((3, 2)), np.zeros((2, 2, 2))], ValueError, "Sequence 1 has 3 dimensions"),
         ([np.zeros((3, 2)), np.array([[1.0, np.nan]])], ValueError, "NaN: sequence 1, step 0"),
-        ([np.zeros((3, 2)), np.array([[np.inf, 1.0]] * 2)], ValueError, "infinity: sequence 1"),
+        (
+            [np.zeros((3, 2)), np.array([[np.inf, 1.0]] * 2)],
+            ValueError,
+            "too large for float32: sequence 1",
+        ),
         (np.full((2, 3, 1), np.nan), ValueError, "NaN"),
         ([["a", "b"], ["c"]], ValueError, "Sequence 0 could not be converted"),
         (sp.csr_matrix(np.eye(3)), TypeError, "Sparse input is not supported"),
