@@ -253,7 +253,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
                 self.loss_curve_ = []
                 self.n_iter_ = 0
                 self.t_ = 0
-            net = self.net_
+            net = self.net_.ensure_optimizer()
             done = 0
             if resume is not None:
                 done = restore_training(net, resume, self._callbacks())
@@ -323,7 +323,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             callbacks.append(("progress_bar", ProgressBar()))
         return callbacks + list(self.callbacks or [])
 
-    def _build_net(self, n_features, batch_size, device=None):
+    def _build_net(self, n_features, batch_size, device=None, optimizer=True):
         module = SequenceNetwork(
             input_size=n_features,
             output_size=self._output_size(),
@@ -362,7 +362,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             ),
             verbose=self.verbose,
         )
-        return net.initialize()
+        return net.initialize(optimizer=optimizer)
 
     def _record_history(self, net, first_row, n_train, incremental, first_call):
         monitor = dict(net.callbacks_)["monitor"]

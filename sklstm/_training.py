@@ -161,6 +161,31 @@ class SequenceNet(NeuralNet):
         self.weight_scale = weight_scale
         self.validation_data = validation_data
 
+    def initialize(self, *, optimizer=True):
+        """skorch's ``initialize``, optionally without the optimizer.
+
+        The first optimizer a process creates imports much of torch (about a
+        second); a model loaded only to predict never needs one, and
+        :meth:`ensure_optimizer` creates it when training continues.
+        """
+        if optimizer:
+            return super().initialize()
+        self.check_training_readiness()
+        self._initialize_virtual_params()
+        self._initialize_callbacks()
+        self._initialize_module()
+        self._initialize_criterion()
+        self._initialize_history()
+        # (skorch's _validate_params would reject optimizer__* before the optimizer exists.)
+        self.initialized_ = True
+        return self
+
+    def ensure_optimizer(self):
+        """Create the optimizer if :meth:`initialize` left it out."""
+        if not hasattr(self, "optimizer_"):
+            self._initialize_optimizer()
+        return self
+
     def infer(self, x, **fit_params):
         dtype = next(self.module_.parameters()).dtype
         return self.module_(x.x.to(self.device, dtype), x.lengths.to(self.device))

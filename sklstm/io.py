@@ -330,7 +330,9 @@ def _restore_network(estimator, weights, path):
             UserWarning,
         )
         device = "cpu"
-    net = estimator._build_net(estimator._n_step_features, batch_size=1, device=device)
+    net = estimator._build_net(
+        estimator._n_step_features, batch_size=1, device=device, optimizer=False
+    )
     try:
         net.module_.load_state_dict(
             {name: torch.as_tensor(value) for name, value in weights.items()}

@@ -134,3 +134,16 @@ def test_network_weights_that_do_not_fit_are_reported(tmp_path, pipeline):
     _write(tmp_path / "broken.sklstm", manifest, arrays)
     with pytest.raises(ModelFileError, match="weights do not fit"):
         load(tmp_path / "broken.sklstm")
+
+
+def test_loaded_model_predicts_without_an_optimizer_and_trains_on(tmp_path, pipeline):
+    """Creating a process's first optimizer costs a second: loading to predict skips it."""
+    model, X = pipeline
+    save(model, tmp_path / "model.sklstm")
+    loaded = load(tmp_path / "model.sklstm")
+    clf = loaded[-1]
+    assert not hasattr(clf.net_, "optimizer_")
+    y = model.predict(X)
+    clf.set_params(warm_start=True, max_iter=1)
+    loaded.fit(X, y)
+    assert clf.n_iter_ == model[-1].n_iter_ + 1 and hasattr(clf.net_, "optimizer_")
