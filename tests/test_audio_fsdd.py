@@ -1,7 +1,6 @@
 """fetch_fsdd: the local training part, clear failures for what is missing, the download path."""
 
 import io
-import os
 import urllib.error
 import urllib.request
 import zipfile
@@ -10,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from _data import DATA
 
 from sklstm.datasets import _fsdd as fsdd_module
 from sklstm.datasets import fetch_fsdd
 
-DATA = Path(os.environ.get("SKLSTM_DATA", "../shared/data"))
 needs_fsdd = pytest.mark.skipif(
     not (DATA / "fsdd" / "recordings").is_dir(),
     reason=f"FSDD not found under $SKLSTM_DATA ({DATA}/fsdd/recordings)",

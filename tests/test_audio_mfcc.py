@@ -1,21 +1,20 @@
 """MFCC: agreement with librosa, shapes, input formats, errors, scikit-learn compatibility."""
 
-import os
 import pickle
 import subprocess
 import sys
-from pathlib import Path
 
 import librosa
 import numpy as np
 import pytest
 import soundfile as sf
+from _data import DATA
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import sklstm
 from sklstm.audio import MFCC, AudioFileError
 
-FSDD = Path(os.environ.get("SKLSTM_DATA", "../shared/data")) / "fsdd" / "recordings"
+FSDD = DATA / "fsdd" / "recordings"
 
 
 def speech_like(n, seed=0, sr=8000):

@@ -60,7 +60,7 @@ def test_data_parallel_training_equals_single_process_training(tmp_path):
     single = fit()
     out = tmp_path / "ddp.npz"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run(
+    run = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -70,11 +70,12 @@ def test_data_parallel_training_equals_single_process_training(tmp_path):
             str(HERE / "_ddp_worker.py"),
             str(out),
         ],
-        check=True,
         env=env,
         timeout=600,
         capture_output=True,
+        text=True,
     )
+    assert run.returncode == 0, run.stderr[-3000:]
     result = np.load(out)
     X, _ = problem()
     np.testing.assert_allclose(result["proba"], single.predict_proba(X), atol=1e-6)

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from _data import DATA
 
 from pipelines import keyword_spotting as kws
 from pipelines._cli import load_model
 from sklstm.audio import event_scores, make_stream, speech_segments, spot_keywords
 
-DATA = Path(os.environ.get("SKLSTM_DATA", "../shared/data"))
 RECORDINGS = DATA / "fsdd" / "recordings"
 needs_fsdd = pytest.mark.skipif(
     not RECORDINGS.is_dir(), reason=f"FSDD not found under $SKLSTM_DATA ({RECORDINGS})"
