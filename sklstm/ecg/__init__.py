@@ -1,6 +1,7 @@
 """ECG beats from WFDB records: reading, filtering, R-peak detection, beat sequences."""
 
 from ._beats import RR_FEATURES, RR_RATIOS, BeatSequences, extract_beats, rr_features
+from ._collection import load_beats
 from ._detect import detect_r_peaks, match_beats
 from ._filters import ECGFilter, filter_ecg
 from ._records import (
@@ -33,6 +34,7 @@ __all__ = [
     "extract_beats",
     "filter_ecg",
     "list_records",
+    "load_beats",
     "match_beats",
     "read_record",
     "rr_features",

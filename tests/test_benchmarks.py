@@ -1,0 +1,26 @@
+"""The benchmark script keeps working (at tiny sizes: benchmarks are not timed tests)."""
+
+import json
+
+import pytest
+
+from benchmarks.run import main
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def test_benchmark_script_runs_every_measure_at_tiny_sizes(tmp_path, capsys):
+    out = tmp_path / "results.json"
+    main(["--quick", "--repeats", "1", "--json", str(out)])
+    results = json.loads(out.read_text())
+    assert results["machine"]["sgemm_gflops"] > 0
+    ratios = [row["ratio_to_plain"] for row in results["a_fit"].values()]
+    assert len(ratios) == 3 and all(r > 0 for r in ratios)
+    assert results["b_backends"]["explicit_over_fused_training"] > 0
+    assert results["c_bucketing"]["lengths"]["min"] >= 15
+    assert results["d_latency"]["fused"]["p99_ms"] >= results["d_latency"]["fused"]["p50_ms"]
+    assert results["e_grid_search"]["speedup"] > 0
+    assert set(results["f_features"]) == {"mfcc", "ecg"}
+    assert results["g_flops"]["fused_training_gflops"] > 0
+    table = capsys.readouterr().out
+    assert "bucketing speedup per epoch" in table and "GridSearchCV" in table
