@@ -70,6 +70,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         "cell": [StrOptions(set(CELLS))],
         "backend": [StrOptions({"explicit", "fused"})],
         "pooling": [StrOptions(set(POOLINGS))],
+        "n_static_features": [Interval(Integral, 0, None, closed="left")],
         "solver": [StrOptions(set(_SOLVERS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -99,6 +100,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         cell,
         backend,
         pooling,
+        n_static_features,
         solver,
         alpha,
         batch_size,
@@ -123,6 +125,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         self.cell = cell
         self.backend = backend
         self.pooling = pooling
+        self.n_static_features = n_static_features
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
@@ -207,6 +210,11 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         continuing = incremental or self.warm_start or resume is not None
         first_call = not (continuing and hasattr(self, "net_"))
         sequences = validate_sequences(self, X, reset=first_call)
+        if self.n_static_features >= sequences.n_features:
+            raise ValueError(
+                f"n_static_features={self.n_static_features} leaves no step features: "
+                f"the sequences have {sequences.n_features} features per step."
+            )
         check_consistent_length(sequences.lengths, y)
         sample_weight = _check_sample_weight(
             sample_weight,
@@ -334,6 +342,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             cell=self.cell,
             backend=self.backend,
             pooling=self.pooling,
+            static_size=self.n_static_features,
         )
         if self.solver == "lbfgs":
             # L-BFGS's line search compares losses that float32 rounding blurs.
@@ -498,6 +507,13 @@ _NETWORK_PARAMETERS = """\
         the state after the last valid step (of each direction), the mean or
         maximum over valid steps, or additive attention over valid steps.
         Padding never contributes.
+
+    n_static_features : int, default=0
+        Number of trailing features that describe a whole sequence rather
+        than its steps (e.g. a heartbeat's RR intervals, repeated at every
+        step of the beat's signal). They are read from each sequence's first
+        step and join the pooled vector at the output layer instead of
+        passing through the recurrent layers.
 """
 
 _TRAINING_PARAMETERS = """\

@@ -66,6 +66,7 @@ def _fused_copy(estimator):
         cell=estimator.cell,
         backend="fused",
         pooling=estimator.pooling,
+        static_size=estimator.n_static_features,
     )
     state = {k: v.detach().float().cpu() for k, v in estimator.module_.state_dict().items()}
     network.load_state_dict(state)

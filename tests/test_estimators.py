@@ -339,3 +339,13 @@ def test_predictions_are_the_same_bits_alone_or_in_a_batch(backend, bidirectiona
     together = clf.predict_proba(X)
     alone = np.vstack([clf.predict_proba(X[i : i + 1]) for i in range(60)])
     np.testing.assert_array_equal(alone, together)
+
+
+def test_static_features_are_validated_and_used():
+    rng = np.random.RandomState(0)
+    X = [np.c_[rng.randn(n, 2), np.full((n, 1), rng.randn())] for n in rng.randint(3, 15, 80)]
+    y = np.array([int(x[0, 2] > 0) for x in X])
+    clf = LSTMClassifier(n_static_features=1, max_iter=40, **FAST).fit(X, y)
+    assert clf.module_.head.in_features == 12 + 1 and clf.score(X, y) > 0.85
+    with pytest.raises(ValueError, match="n_static_features=3 leaves no step features"):
+        LSTMClassifier(n_static_features=3, **FAST).fit(X, y)

@@ -33,6 +33,7 @@ def _padded(X):
         dict(cell="lstm", backend="explicit", pooling="attention"),
         dict(cell="gru", bidirectional=True, pooling="mean"),
         dict(cell="rnn", pooling="max"),
+        dict(cell="lstm", n_static_features=1),
     ],
 )
 def test_classifier_onnx_matches_predict_proba_on_ragged_batches(params, tmp_path):

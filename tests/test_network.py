@@ -93,3 +93,18 @@ def test_backends_give_same_network_outputs():
     fused.load_state_dict(explicit.state_dict())
     x, lengths = torch.randn(9, 5, 4), torch.tensor([9, 3, 7, 1, 5])
     torch.testing.assert_close(explicit(x, lengths), fused(x, lengths), rtol=0, atol=1e-5)
+
+
+def test_static_features_bypass_the_recurrence_and_reach_the_head():
+    torch.manual_seed(0)
+    net = SequenceNetwork(input_size=4, output_size=2, hidden_size=6, static_size=1).eval()
+    assert net.recurrent.input_size == 3 and net.head.in_features == 7
+    x, lengths = torch.randn(5, 3, 4), torch.tensor([5, 2, 4])
+    changed_later = x.clone()
+    changed_later[1:, :, 3] = 100.0  # only step 0 carries the static value
+    torch.testing.assert_close(net(changed_later, lengths), net(x, lengths))
+    changed_first = x.clone()
+    changed_first[0, :, 3] += 1.0
+    # The static value enters the head linearly: its weight times the change.
+    delta = net(changed_first, lengths) - net(x, lengths)
+    torch.testing.assert_close(delta, net.head.weight[:, -1].expand(3, 2).detach())

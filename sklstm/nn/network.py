@@ -1,5 +1,6 @@
 """The network behind the estimators: recurrent layers, pooling and a linear head."""
 
+import torch
 from torch import nn
 
 from .pooling import make_pooling
@@ -32,6 +33,10 @@ class SequenceNetwork(nn.Module):
         dicts are interchangeable.
     pooling : {"last", "mean", "max", "attention"}, default="last"
         How the outputs of all steps become one vector per sequence.
+    static_size : int, default=0
+        The last ``static_size`` of the ``input_size`` features describe the
+        whole sequence: they are read at step 0 and concatenated to the pooled
+        vector before the head, bypassing the recurrent layers.
 
     Examples
     --------
@@ -54,12 +59,14 @@ class SequenceNetwork(nn.Module):
         cell="lstm",
         backend="explicit",
         pooling="last",
+        static_size=0,
     ):
         super().__init__()
+        self.static_size = static_size
         self.recurrent = make_recurrent(
             backend=backend,
             cell=cell,
-            input_size=input_size,
+            input_size=input_size - static_size,
             hidden_size=hidden_size,
             num_layers=num_layers,
             bidirectional=bidirectional,
@@ -68,7 +75,7 @@ class SequenceNetwork(nn.Module):
         num_directions = 2 if bidirectional else 1
         self.pool = make_pooling(pooling, hidden_size=hidden_size, num_directions=num_directions)
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size * num_directions, output_size)
+        self.head = nn.Linear(hidden_size * num_directions + static_size, output_size)
 
     def forward(self, x, lengths):
         """Map a padded batch to one output vector per sequence.
@@ -85,5 +92,10 @@ class SequenceNetwork(nn.Module):
         output : Tensor [shape=(B, output_size)]
         """
         lengths = lengths.to(x.device)
-        pooled = self.pool(self.recurrent(x, lengths), lengths)
-        return self.head(self.dropout(pooled))
+        if self.static_size:
+            static = x[0, :, -self.static_size :]
+            x = x[..., : -self.static_size]
+        pooled = self.dropout(self.pool(self.recurrent(x, lengths), lengths))
+        if self.static_size:
+            pooled = torch.cat([pooled, static], dim=-1)
+        return self.head(pooled)
