@@ -30,8 +30,9 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py.md5"]
 myst_heading_anchors = 3
 
+templates_path = ["_templates"]
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_default_options = {"members": True}
 numpydoc_show_class_members = False
 # Every public object has a docstring with its parameters and returns described.
 numpydoc_validation_checks = {"GL08", "PR01", "PR02", "PR07", "RT03"}
@@ -52,4 +53,20 @@ html_theme_options = {"navigation_with_keys": False}
 
 nitpicky = False
 suppress_warnings = ["config.cache"]
-warnings.filterwarnings("ignore", category=UserWarning, message="Matplotlib is currently using agg")
+warnings.filterwarnings(
+    "ignore", category=UserWarning, message="Matplotlib is currently using agg"
+)
+
+
+def _skip_generated_request_methods(app, what, name, obj, skip, options):
+    # scikit-learn generates set_fit_request & co. on every estimator; their
+    # docstrings point into scikit-learn's own documentation.
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    if name == "extra_repr":  # torch's printing hook
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_generated_request_methods)

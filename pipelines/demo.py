@@ -1,40 +1,93 @@
-"""The main demo: sequence classification end to end with scikit-learn tools.
+"""The main demo: both applications trained and evaluated on data they never saw.
 
-Reads scikit-learn's handwritten digits as sequences (each 8x8 image is 8 time
-steps of 8 pixels), tunes an LSTM in a pipeline with GridSearchCV and reports
-held-out accuracy.
+- Keyword spotting on the Free Spoken Digit Dataset: train on takes 10-49 of
+  every speaker and digit, evaluate on takes 5-9.
+- Heartbeat classification on MIT-BIH DS1: train on 16 records, evaluate on 6
+  other patients (the inter-patient way: no patient on both sides).
+
+Both run through the applications' command lines, as a user would, with the
+data from ``$SKLSTM_DATA`` (``../shared/data`` by default) linked, not copied,
+into a temporary folder.
 """
 
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
-from sklearn.datasets import load_digits
-from sklearn.metrics import classification_report
-from sklearn.model_selection import GridSearchCV, train_test_split
-from sklearn.pipeline import make_pipeline
+from sklstm.datasets import get_data_home
+from sklstm.ecg import DS1
 
-from sklstm import LSTMClassifier, SequenceScaler
+ECG_HELD_OUT = ("106", "209", "215", "220", "223", "230")
 
 
-def digits_as_sequences():
-    digits = load_digits()
-    return digits.images.astype("float32"), digits.target
+def run(module, *args):
+    """Run an application command, streaming its output; stop the demo if it fails."""
+    command = [sys.executable, "-m", f"pipelines.{module}", *map(str, args)]
+    print(f"\n$ python -m pipelines.{module} {' '.join(map(str, args))}", flush=True)
+    if subprocess.run(command).returncode != 0:
+        raise SystemExit(f"demo: pipelines.{module} {args[0]} failed")
+
+
+def link_fsdd_takes(recordings, folder, takes):
+    folder.mkdir(parents=True)
+    for clip in recordings.glob("*.wav"):
+        if int(clip.stem.rsplit("_", 1)[1]) in takes:
+            (folder / clip.name).symlink_to(clip.resolve())
+    return folder
+
+
+def keyword_spotting(work, data):
+    recordings = data / "fsdd" / "recordings"
+    if not recordings.is_dir():
+        print(f"skipping keyword spotting: no FSDD clips in {recordings}")
+        return
+    train = link_fsdd_takes(recordings, work / "fsdd_train", range(10, 50))
+    held_out = link_fsdd_takes(recordings, work / "fsdd_held_out", range(5, 10))
+    model = work / "kws.sklstm"
+    run("keyword_spotting", "train", "--data", train, "--model", model, "--threads", 2)
+    run("keyword_spotting", "evaluate", "--model", model, "--data", held_out)
+
+
+def ecg_arrhythmia(work, data):
+    mitdb = data / "mitdb"
+    if not (mitdb / "RECORDS").is_file():
+        print(f"skipping ECG: no MIT-BIH records in {mitdb}")
+        return
+    train = [r for r in DS1 if r not in ECG_HELD_OUT]
+    model = work / "ecg.sklstm"
+    run(
+        "ecg_arrhythmia",
+        "train",
+        "--data-dir",
+        mitdb,
+        "--records",
+        *train,
+        "--model",
+        model,
+        "--threads",
+        2,
+    )
+    run(
+        "ecg_arrhythmia",
+        "evaluate",
+        "--model",
+        model,
+        "--data-dir",
+        mitdb,
+        "--records",
+        *ECG_HELD_OUT,
+    )
 
 
 def main():
-    X, y = digits_as_sequences()
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.25, stratify=y, random_state=0
-    )
-    pipe = make_pipeline(
-        SequenceScaler(),
-        LSTMClassifier(bidirectional=True, early_stopping=True, max_iter=60, random_state=0),
-    )
-    search = GridSearchCV(pipe, {"lstmclassifier__hidden_size": [32, 64]}, cv=3, n_jobs=2)
+    data = get_data_home()
     start = time.perf_counter()
-    search.fit(X_train, y_train)
-    print(f"digits as 8-step sequences: grid search in {time.perf_counter() - start:.1f} s")
-    print(f"best: {search.best_params_}, cv accuracy {search.best_score_:.3f}")
-    print(classification_report(y_test, search.predict(X_test), digits=3))
+    with tempfile.TemporaryDirectory(prefix="sklstm-demo-") as tmp:
+        keyword_spotting(Path(tmp), data)
+        ecg_arrhythmia(Path(tmp), data)
+    print(f"\ndemo finished in {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":

@@ -36,10 +36,17 @@ __all__ = [
 
 
 class PaddedBatch:
-    """A time-major padded batch: ``x [shape=(T, B, F)]`` and ``lengths [shape=(B,)]``.
+    """A time-major padded batch of sequences, as training callbacks see it.
 
     ``len()`` is the number of sequences and ``to(device)`` moves both tensors,
     which is all skorch asks of a batch.
+
+    Parameters
+    ----------
+    x : Tensor [shape=(T, B, n_features)]
+        The sequences, padded with zeros after their last valid step.
+    lengths : Tensor of int64 [shape=(B,)]
+        Valid steps of each sequence.
     """
 
     def __init__(self, x, lengths):

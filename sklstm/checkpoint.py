@@ -52,13 +52,34 @@ class ResumableCheckpoint(Callback):
         self.path = path
 
     def bind_fit(self, estimator, *, seed, fingerprint, first_row):
-        """Called by the estimator at the start of each fit."""
+        """Learn what to save; the estimator calls this at the start of each fit.
+
+        Parameters
+        ----------
+        estimator : LSTMClassifier or LSTMRegressor
+            The estimator being fitted.
+        seed : int
+            The fit's seed, from which every epoch's randomness derives.
+        fingerprint : str
+            Digest of the training data.
+        first_row : int
+            First row of the skorch history that belongs to this fit.
+        """
         self._estimator = estimator
         self._seed = seed
         self._fingerprint = fingerprint
         self._first_row = first_row
 
     def on_epoch_end(self, net, **kwargs):
+        """Write the checkpoint of the epoch that just ended.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net being trained.
+        **kwargs
+            Ignored.
+        """
         if _distributed.world() is not None and _distributed.world()[0] != 0:
             return  # one writer per data-parallel run
         epochs = [

@@ -237,6 +237,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities, columns in the order of ``classes_``.
         """
         return log_softmax(self._raw_predict(X).astype(np.float64), axis=1)
 

@@ -247,7 +247,7 @@ class PadTruncate(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
         Returns
         -------
-        X_fixed : ndarray of shape (n_samples, length_, n_features) or (n_samples, length_)
+        X_fixed : ndarray of shape (n_samples, `length_`, n_features) or (n_samples, `length_`)
             3D, or 2D for 2D input.
         """
         check_is_fitted(self)

@@ -195,9 +195,9 @@ class SlidingWindows(BaseEstimator):
     scale_ : float
         Standard deviation of the (differenced) training series (1 when
         constant).
-    exog_mean_ : ndarray of shape (n_exog_,)
+    exog_mean_ : ndarray of shape (`n_exog_`,)
         Mean of each exogenous feature over the training part.
-    exog_scale_ : ndarray of shape (n_exog_,)
+    exog_scale_ : ndarray of shape (`n_exog_`,)
         Standard deviation of each exogenous feature (1 when constant).
     n_exog_ : int
         Number of exogenous features (0 without ``X``).

@@ -313,6 +313,7 @@ def gru_recurrence(xp, h0, w_hh, b_hh):
     Returns
     -------
     h : Tensor [shape=(T, D, B, H)]
+        The hidden state after every step.
     """
     return _GRURecurrence.apply(xp, h0, w_hh, b_hh)
 
@@ -332,5 +333,6 @@ def rnn_recurrence(xp, h0, w_hh):
     Returns
     -------
     h : Tensor [shape=(T, D, B, H)]
+        The hidden state after every step.
     """
     return _RNNRecurrence.apply(xp, h0, w_hh)

@@ -21,6 +21,13 @@ class LastPool(nn.Module):
 
     The forward direction's last state sits at ``lengths - 1``; the reverse
     direction's, having read the sequence backwards, at step 0.
+
+    Parameters
+    ----------
+    hidden_size : int
+        Hidden units per direction.
+    num_directions : int
+        1, or 2 for bidirectional layers.
     """
 
     def __init__(self, hidden_size, num_directions):
@@ -38,7 +45,10 @@ class LastPool(nn.Module):
 
 
 class MeanPool(nn.Module):
-    """Mean over the valid steps."""
+    """Mean over the valid steps (no parameters)."""
+
+    def __init__(self):
+        super().__init__()
 
     def forward(self, output, lengths):
         mask = valid_mask(lengths, output.shape[0])
@@ -47,7 +57,10 @@ class MeanPool(nn.Module):
 
 
 class MaxPool(nn.Module):
-    """Element-wise maximum over the valid steps."""
+    """Element-wise maximum over the valid steps (no parameters)."""
+
+    def __init__(self):
+        super().__init__()
 
     def forward(self, output, lengths):
         mask = valid_mask(lengths, output.shape[0])

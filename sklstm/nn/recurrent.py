@@ -213,15 +213,33 @@ class _LengthAwareForward:
 
 
 class FusedLSTM(_LengthAwareForward, nn.LSTM):
-    """``torch.nn.LSTM`` with ``forward(x, lengths)``."""
+    """``torch.nn.LSTM`` with ``forward(x, lengths)``.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Those of ``torch.nn.LSTM``; ``batch_first`` must stay False.
+    """
 
 
 class FusedGRU(_LengthAwareForward, nn.GRU):
-    """``torch.nn.GRU`` with ``forward(x, lengths)``."""
+    """``torch.nn.GRU`` with ``forward(x, lengths)``.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Those of ``torch.nn.GRU``; ``batch_first`` must stay False.
+    """
 
 
 class FusedRNN(_LengthAwareForward, nn.RNN):
-    """``torch.nn.RNN`` (tanh) with ``forward(x, lengths)``."""
+    """``torch.nn.RNN`` (tanh) with ``forward(x, lengths)``.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Those of ``torch.nn.RNN``; ``batch_first`` must stay False.
+    """
 
 
 _FUSED = {"lstm": FusedLSTM, "gru": FusedGRU, "rnn": FusedRNN}
