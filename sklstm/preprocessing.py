@@ -118,14 +118,7 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X_scaled : ndarray or list of ndarray
             In the input's format: 3D array, list of arrays, or 2D array.
         """
-        check_is_fitted(self)
-        seqs = validate_sequences(self, X, reset=False, dtype=_FLOATS)
-        data = seqs.data
-        if self.mean_ is not None:
-            data = data - self.mean_.astype(data.dtype)
-        if self.scale_ is not None:
-            data = data / self.scale_.astype(data.dtype)
-        return seqs.with_data(np.asarray(data, dtype=seqs.data.dtype)).to_output()
+        return self._affine(X, inverse=False)
 
     def inverse_transform(self, X):
         """Undo the standardization.
@@ -142,14 +135,19 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X_original : ndarray or list of ndarray
             In the input's format.
         """
+        return self._affine(X, inverse=True)
+
+    def _affine(self, X, *, inverse):
         check_is_fitted(self)
         seqs = validate_sequences(self, X, reset=False, dtype=_FLOATS)
-        data = seqs.data
-        if self.scale_ is not None:
-            data = data * self.scale_.astype(data.dtype)
-        if self.mean_ is not None:
-            data = data + self.mean_.astype(data.dtype)
-        return seqs.with_data(np.asarray(data, dtype=seqs.data.dtype)).to_output()
+        dtype = seqs.data.dtype
+        shift = np.zeros(1) if self.mean_ is None else self.mean_
+        scale = np.ones(1) if self.scale_ is None else self.scale_
+        if inverse:
+            data = seqs.data * scale.astype(dtype) + shift.astype(dtype)
+        else:
+            data = (seqs.data - shift.astype(dtype)) / scale.astype(dtype)
+        return seqs.with_data(np.asarray(data, dtype=dtype)).to_output()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
