@@ -26,7 +26,8 @@ for g, label in zip(groups, y):
     X.append(trend + offsets[g] + rng.randn(len(steps), 1))
 
 pipe = make_pipeline(
-    SequenceScaler(), LSTMClassifier(learning_rate_init=0.02, max_iter=20, tol=1e-3, random_state=0)
+    SequenceScaler(),
+    LSTMClassifier(learning_rate_init=0.02, max_iter=20, tol=1e-3, random_state=0),
 )
 grid = {"lstmclassifier__pooling": ["last", "mean"]}
 search = GridSearchCV(pipe, grid, cv=GroupKFold(n_splits=3)).fit(X, y, groups=groups)

@@ -19,8 +19,14 @@ from sklstm import LSTMClassifier
 rng = np.random.RandomState(0)
 X = [rng.randn(rng.randint(4, 30), 3).astype(np.float32) for _ in range(200)]
 y = np.array([int(x[:, 0].mean() > 0) for x in X])
-clf = LSTMClassifier(hidden_size=16, bidirectional=True, tol=1e-3, n_iter_no_change=3,
-                     learning_rate_init=0.01, random_state=0).fit(X, y)
+clf = LSTMClassifier(
+    hidden_size=16,
+    bidirectional=True,
+    tol=1e-3,
+    n_iter_no_change=3,
+    learning_rate_init=0.01,
+    random_state=0,
+).fit(X, y)
 
 path = clf.to_onnx(os.path.join(tempfile.mkdtemp(), "classifier.onnx"))
 session = onnxruntime.InferenceSession(str(path))
