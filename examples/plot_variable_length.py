@@ -34,9 +34,8 @@ correct = clf.predict(X_test) == y_test
 bins = [5, 20, 40, 60]
 for lo, hi in zip(bins[:-1], bins[1:]):
     mask = (lengths >= lo) & (lengths < hi)
-    print(
-        f"lengths {lo:2d}-{hi - 1:2d}: accuracy {correct[mask].mean():.3f} ({mask.sum()} sequences)"
-    )
+    accuracy = correct[mask].mean()
+    print(f"lengths {lo:2d}-{hi - 1:2d}: accuracy {accuracy:.3f} ({mask.sum()} sequences)")
 
 plot_training_history(clf)
 plt.show()
