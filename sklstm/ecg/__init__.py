@@ -1,7 +1,7 @@
 """ECG beats from WFDB records: reading, filtering, R-peak detection, beat sequences."""
 
 from ._beats import RR_FEATURES, RR_RATIOS, BeatSequences, extract_beats, rr_features
-from ._collection import load_beats
+from ._collection import load_beats, read_beats
 from ._detect import detect_r_peaks, match_beats
 from ._filters import ECGFilter, filter_ecg
 from ._records import (
@@ -15,6 +15,7 @@ from ._records import (
     aami_classes,
     list_records,
     read_record,
+    read_signal,
 )
 
 __all__ = [
@@ -36,6 +37,8 @@ __all__ = [
     "list_records",
     "load_beats",
     "match_beats",
+    "read_beats",
     "read_record",
+    "read_signal",
     "rr_features",
 ]

@@ -85,8 +85,8 @@ def rr_features(r_peaks, *, fs, local=10):
            [0.5 , 1.5 , 0.75],
            [1.5 , 1.5 , 1.  ]])
     """
-    r_peaks = np.asarray(r_peaks, dtype=np.float64)
-    if r_peaks.ndim != 1 or len(r_peaks) < 2:
+    r_peaks = _check_peaks(r_peaks, "r_peaks")
+    if len(r_peaks) < 2:
         raise ValueError(f"RR features need at least two beats, got {r_peaks.size}.")
     rr = np.diff(r_peaks) / fs
     pre = np.concatenate([rr[:1], rr])
@@ -101,7 +101,7 @@ def rr_features(r_peaks, *, fs, local=10):
     before = np.maximum(idx - local, 0)
     count = np.maximum(idx - before, 1)
     irregularity = (dsum[idx] - dsum[before]) / count / local_rr
-    return np.column_stack(
+    features = np.column_stack(
         [
             pre,
             post,
@@ -115,6 +115,42 @@ def rr_features(r_peaks, *, fs, local=10):
             irregularity,
         ]
     )
+    if not np.isfinite(features).all():
+        # Only beats sample numbers apart at an extreme fs get here (overflow).
+        raise ValueError(
+            f"RR features overflow: r_peaks spanning {r_peaks[-1] - r_peaks[0]:g} samples "
+            f"at fs={fs:g} Hz give intervals out of the floating-point range."
+        )
+    return features
+
+
+def _check_peaks(peaks, name, n_samples=None):
+    """R-peak samples as float64 or int64: 1D, finite, integral, increasing, in range."""
+    try:
+        peaks = np.asarray(peaks)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be an array of sample numbers ({exc}).") from None
+    if peaks.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {peaks.shape}.")
+    if peaks.dtype == bool or not (
+        np.issubdtype(peaks.dtype, np.integer) or np.issubdtype(peaks.dtype, np.floating)
+    ):
+        raise TypeError(f"{name} must hold sample numbers, got dtype {peaks.dtype}.")
+    peaks = peaks.astype(np.float64)
+    if not np.isfinite(peaks).all():
+        raise ValueError(f"{name} contains NaN or infinity.")
+    if np.any(peaks != np.round(peaks)):
+        raise ValueError(f"{name} must be whole sample numbers.")
+    if np.any(np.diff(peaks) <= 0):
+        raise ValueError(f"{name} must be strictly increasing (sorted, no duplicates).")
+    if n_samples is not None:
+        if len(peaks) and (peaks[0] < 0 or peaks[-1] >= n_samples):
+            raise ValueError(
+                f"{name} must lie within the signal's {n_samples} samples, got "
+                f"{peaks[0]:.0f} to {peaks[-1]:.0f}."
+            )
+        return peaks.astype(np.int64)
+    return peaks
 
 
 def _window_offsets(fs, before, after, sampling_rate):
@@ -209,40 +245,98 @@ def extract_beats(
     >>> beats.X.shape, beats.n_steps, beats.n_signals, beats.y[:3].tolist()
     ((12, 131), 63, 2, ['N', 'N', 'N'])
     """
-    fs = record.fs
+    fs = _check_record(record)
+    n = len(record.signal)
+    if not (isinstance(r_peaks, str) and r_peaks == "detect"):
+        # Fail before filtering: a 24-hour record takes seconds to filter.
+        given = record.beat_samples if isinstance(r_peaks, str) else r_peaks
+        _check_peaks(given, "record.beat_samples" if isinstance(r_peaks, str) else "r_peaks", n)
+    _check_rr_names(rr)
     x = filter_ecg(record.signal, fs=fs, baseline=baseline, lowpass=lowpass)
-    labels = record.beat_classes
-    if isinstance(r_peaks, str) and r_peaks == "reference":
-        samples = record.beat_samples
+    reference = isinstance(r_peaks, str) and r_peaks == "reference"
+    if reference:
+        samples = _check_peaks(record.beat_samples, "record.beat_samples", n)
+    elif isinstance(r_peaks, str):
+        samples = detect_r_peaks(x, fs=fs)
     else:
-        if isinstance(r_peaks, str) and r_peaks == "detect":
-            samples = detect_r_peaks(x, fs=fs)
-        else:
-            samples = np.asarray(r_peaks, dtype=np.int64)
-        ref_index, det_index = match_beats(record.beat_samples, samples, tolerance=0.15 * fs)
-        matched = np.full(len(samples), "", dtype="<U1")
-        matched[det_index] = labels[ref_index]
-        labels = matched
-    samples = np.asarray(samples, dtype=np.int64)
+        samples = _check_peaks(r_peaks, "r_peaks", n)
     offsets = _window_offsets(fs, before, after, sampling_rate)
     # Edge beats repeat the first or last sample rather than being dropped:
     # every beat gets a label, as EC57 counts them all.
-    windows = x[np.clip(samples[:, None] + offsets, 0, len(x) - 1)]
-    amplitude = np.median(np.abs(x[samples])) if len(samples) else 1.0
+    windows = x[np.clip(samples[:, None] + offsets, 0, n - 1)]
+    labels = _labels(record, samples, reference=reference)
+    zero = int(np.flatnonzero(offsets == 0)[0])
+    return _beat_table(
+        windows, zero, samples, labels, record.name, fs=fs, local=local, relative=relative, rr=rr
+    )
+
+
+def _check_record(record):
+    """The record's sampling frequency, once its signal and beats are usable."""
+    fs = record.fs
+    if not (isinstance(fs, Real) and np.isfinite(fs) and fs > 0):
+        raise ValueError(f"Record {record.name!r}: fs must be a positive number, got {fs!r}.")
+    signal = np.asarray(record.signal)
+    if signal.ndim != 1 or len(signal) == 0:
+        raise ValueError(
+            f"Record {record.name!r}: signal must be one non-empty lead, got shape {signal.shape}."
+        )
+    if len(record.beat_symbols) != len(record.beat_samples):
+        raise ValueError(
+            f"Record {record.name!r}: {len(record.beat_samples)} beat samples but "
+            f"{len(record.beat_symbols)} beat symbols."
+        )
+    return float(fs)
+
+
+def _check_rr_names(rr):
+    unknown = [name for name in rr if name not in RR_FEATURES]
+    if unknown:
+        raise ValueError(f"Unknown RR feature(s) {unknown}; choose from {list(RR_FEATURES)}.")
+
+
+def _labels(record, samples, *, reference):
+    """AAMI class of each beat: its own, or the matched reference beat's."""
+    labels = record.beat_classes
+    if reference:
+        return labels
+    ref = _check_peaks(record.beat_samples, "record.beat_samples")
+    ref_index, det_index = match_beats(ref, samples, tolerance=0.15 * record.fs)
+    matched = np.full(len(samples), "", dtype="<U1")
+    matched[det_index] = labels[ref_index]
+    return matched
+
+
+def _beat_table(windows, zero, samples, labels, name, *, fs, local, relative, rr):
+    """The rows of :func:`extract_beats` from the filtered windows of a record's beats.
+
+    ``windows`` (float64, one row per beat, the R peak at column ``zero``) is
+    normalized in place. Everything computed over the whole record (the
+    amplitude, the median beat, the RR features) is computed here, so that a
+    record read in chunks gets the rows it would get read at once.
+    """
+    n_steps = windows.shape[1]
+    amplitude = np.median(np.abs(windows[:, zero])) if len(samples) else 1.0
     windows /= amplitude if amplitude > 0 else 1.0
-    blocks, names = [windows], [f"t{k}" for k in range(len(offsets))]
+    blocks, names = [windows], [f"t{k}" for k in range(n_steps)]
     if relative:
         blocks.append(windows - np.median(windows, axis=0))
-        names += [f"d{k}" for k in range(len(offsets))]
+        names += [f"d{k}" for k in range(n_steps)]
     columns = [RR_FEATURES.index(name) for name in rr]
     blocks.append(rr_features(samples, fs=fs, local=local)[:, columns])
     names += list(rr)
+    X = np.hstack(blocks).astype(np.float32)
+    if not np.isfinite(X).all():
+        raise ValueError(
+            f"Record {name!r}: beat features out of the float32 range (a signal with "
+            "samples far larger than its R peaks?)."
+        )
     return Bunch(
-        X=np.hstack(blocks).astype(np.float32),
+        X=X,
         y=labels,
         samples=samples,
-        groups=np.full(len(samples), record.name),
-        n_steps=len(offsets),
+        groups=np.full(len(samples), name),
+        n_steps=n_steps,
         n_signals=2 if relative else 1,
         feature_names=names,
     )

@@ -11,6 +11,7 @@ from numbers import Real
 
 import numpy as np
 from scipy import ndimage, signal
+from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, validate_params
 
 __all__ = ["detect_r_peaks", "match_beats"]
@@ -49,11 +50,32 @@ def detect_r_peaks(x, *, fs):
     >>> detect_r_peaks(x, fs=fs)[:3]
     array([180, 468, 756])
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = _check_lead(x)
+    return _decide_and_place(_candidates(x, fs), fs)
+
+
+def _check_lead(x):
+    x = check_array(x, ensure_2d=False, dtype=np.float64, ensure_min_samples=0, input_name="x")
     if x.ndim != 1:
         raise ValueError(f"x must be one lead of shape (n_samples,), got shape {x.shape}.")
+    return x
+
+
+def _candidates(x, fs):
+    """QRS candidates of a stretch of filtered signal, for :func:`_decide`.
+
+    Returns the candidates' samples, energy heights, largest slope over the
+    75 ms before each, and fiducial point (where the R peak is, should the
+    candidate be accepted): everything the decision needs from the signal,
+    so that a long record can be scanned in stretches and decided at once.
+    """
+    empty = np.zeros(0, dtype=np.int64)
     if len(x) < int(2 * fs):
-        return np.zeros(0, dtype=np.int64)
+        return empty, np.zeros(0), np.zeros(0), empty
+    peak = np.abs(x).max()
+    if peak > 1e100:
+        # Squaring the slope would overflow; the detector is scale-free.
+        x = x / peak
     band = signal.sosfiltfilt(signal.butter(2, _BAND, btype="band", fs=fs, output="sos"), x)
     slope = np.gradient(band)
     energy = ndimage.uniform_filter1d(slope * slope, size=max(int(0.15 * fs), 1))
@@ -62,10 +84,20 @@ def detect_r_peaks(x, *, fs):
     # On an amplitude scale, small beats are not crushed by squaring.
     heights = np.sqrt(energy[candidates])
     keep = _dominant(candidates, heights, int(_NMS_WINDOW * fs), _NMS_RATIO) & (heights > 0)
-    if not keep.any():
+    candidates, heights = candidates[keep], heights[keep]
+    abs_slope = np.abs(slope)
+    window = max(int(0.075 * fs), 1)
+    slopes = np.array([abs_slope[max(p - window, 0) : p + 1].max() for p in candidates])
+    return candidates, heights, slopes.reshape(-1), _fiducial_points(x, candidates, fs)
+
+
+def _decide_and_place(candidates, fs):
+    """R peaks from the candidates of a whole record (see :func:`_candidates`)."""
+    peaks, heights, slopes, fiducials = candidates
+    if len(peaks) == 0:
         return np.zeros(0, dtype=np.int64)
-    qrs = _decide(candidates[keep], heights[keep], np.abs(slope), fs)
-    return _fiducial_points(x, qrs, fs)
+    accepted = _decide(peaks, heights, slopes, fs)
+    return np.unique(fiducials[accepted])
 
 
 # Tuned on DS1 (Se and +P within 150 ms, see docs/ecg_arrhythmia.md). No two
@@ -92,63 +124,63 @@ def _dominant(peaks, heights, window, ratio):
     return keep
 
 
-def _decide(peaks, heights, abs_slope, fs):
-    """Pan-Tompkins' adaptive thresholds over the candidate energy peaks."""
+def _decide(peaks, heights, slopes, fs):
+    """Pan-Tompkins' adaptive thresholds over the candidate energy peaks.
+
+    Returns the indices of the accepted candidates, in order.
+    """
     init = peaks < 2 * fs
     spk = 0.25 * heights[init].max() if init.any() else heights.max()
     npk = 0.5 * np.median(heights[init]) if init.any() else 0.0
     spk, npk = float(spk), float(min(npk, 0.5 * spk))
     t_wave_window = int(0.36 * fs)
-    slope_window = max(int(0.075 * fs), 1)
-    accepted, slopes = [], []
+    accepted = []  # indices in peaks
     rr_avg = None
     last_k = -1  # index in peaks of the last accepted candidate
-
-    def max_slope(p):
-        return abs_slope[max(p - slope_window, 0) : p + 1].max()
 
     for k, (p, h) in enumerate(zip(peaks, heights)):
         threshold = npk + _THRESHOLD * (spk - npk)
         if h <= threshold:
             npk = 0.125 * h + 0.875 * npk
             continue
-        if accepted and p - accepted[-1] < t_wave_window and max_slope(p) < 0.5 * slopes[-1]:
+        if (
+            accepted
+            and p - peaks[accepted[-1]] < t_wave_window
+            and slopes[k] < 0.5 * slopes[accepted[-1]]
+        ):
             npk = 0.125 * h + 0.875 * npk  # a T wave: half the slope of the QRS before
             continue
-        if accepted and rr_avg is not None and p - accepted[-1] > 1.66 * rr_avg:
+        if accepted and rr_avg is not None and p - peaks[accepted[-1]] > 1.66 * rr_avg:
             # Search back for a beat missed in the gap, at half the threshold.
             gap = np.arange(last_k + 1, k)
             gap = gap[
-                (peaks[gap] - accepted[-1] > 0.2 * fs)
+                (peaks[gap] - peaks[accepted[-1]] > 0.2 * fs)
                 & (p - peaks[gap] > 0.2 * fs)
                 & (heights[gap] > 0.5 * threshold)
             ]
             if len(gap):
                 best = gap[np.argmax(heights[gap])]
-                accepted.append(int(peaks[best]))
-                slopes.append(max_slope(peaks[best]))
+                accepted.append(int(best))
                 spk = 0.25 * heights[best] + 0.75 * spk
         if accepted:
-            rr = p - accepted[-1]
+            rr = p - peaks[accepted[-1]]
             rr_avg = rr if rr_avg is None else 0.125 * rr + 0.875 * rr_avg
-        accepted.append(int(p))
-        slopes.append(max_slope(p))
+        accepted.append(k)
         spk = 0.125 * h + 0.875 * spk
         last_k = k
     return np.array(accepted, dtype=np.int64)
 
 
 def _fiducial_points(x, qrs, fs):
-    """Move each QRS energy peak to the largest deflection around it."""
+    """The largest deflection around each QRS energy peak."""
     if len(qrs) == 0:
-        return qrs
+        return qrs.astype(np.int64)
     # A short median filter removes the baseline around each QRS.
     flat = x - ndimage.median_filter(x, size=int(0.2 * fs) | 1, mode="nearest")
     half = int(0.08 * fs)
     offsets = np.arange(-half, half + 1)
     idx = np.clip(qrs[:, None] + offsets, 0, len(x) - 1)
-    peaks = idx[np.arange(len(qrs)), np.abs(flat[idx]).argmax(axis=1)]
-    return np.unique(peaks)
+    return idx[np.arange(len(qrs)), np.abs(flat[idx]).argmax(axis=1)].astype(np.int64)
 
 
 @validate_params(

@@ -16,6 +16,7 @@ __all__ = [
     "aami_classes",
     "list_records",
     "read_record",
+    "read_signal",
 ]
 
 #: The five AAMI (ANSI/AAMI EC57) heartbeat classes, in reporting order.
@@ -122,30 +123,12 @@ def _vf_episodes(samples, symbols, n_samples):
     return np.array(episodes, dtype=np.int64).reshape(-1, 2)
 
 
-def read_record(path, *, lead="MLII", annotator="atr"):
-    """Read one lead of a WFDB record and its reference beat annotations.
+def _open_lead(path, lead):
+    """Check a record's files for one lead; its header, channel and signal file.
 
-    Parameters
-    ----------
-    path : str or path-like
-        Record path without extension (``DIR/101`` for ``DIR/101.hea``).
-    lead : str, default="MLII"
-        Name of the lead, as in the header. Chosen by name, not position:
-        record 114 stores MLII second.
-    annotator : str or None, default="atr"
-        Extension of the reference annotation file; None reads no annotations
-        (the record then has no beats, e.g. to annotate a new recording).
-
-    Returns
-    -------
-    record : Record
-
-    Raises
-    ------
-    RecordError
-        When the header or annotation file is missing, the signal file is
-        missing or shorter than the header says, or the lead is absent. The
-        message names the file.
+    Everything that can be checked without reading the samples is: the header
+    exists and parses, names the lead, and its signal file exists and is as
+    long as the header says.
     """
     import wfdb  # the optional "ecg" dependency, needed only here
 
@@ -170,34 +153,140 @@ def read_record(path, *, lead="MLII", annotator="atr"):
             f"{dat}: truncated signal file ({dat.stat().st_size} bytes, the header "
             f"describes {expected})."
         )
+    if not head.fs or not np.isfinite(head.fs) or head.fs <= 0:
+        raise RecordError(f"{header}: invalid sampling frequency {head.fs!r}.")
+    return head, channel, dat
+
+
+def _read_lead(path, head, channel, dat, start=0, stop=None):
+    """Samples ``[start, stop)`` of one lead, in physical units (float64)."""
+    import wfdb
+
     try:
-        rec = wfdb.rdrecord(str(path), channel_names=[lead], physical=False)
+        rec = wfdb.rdrecord(
+            str(path),
+            sampfrom=int(start),
+            sampto=None if stop is None else int(stop),
+            channels=[channel],
+            physical=False,
+        )
     except Exception as exc:
         raise RecordError(f"{dat}: unreadable signal ({exc}).") from None
-    digital = rec.d_signal[:, 0]
+    if rec.d_signal is None or rec.d_signal.shape[0] == 0:
+        raise RecordError(f"{dat}: the record has no samples.")
+    if not rec.adc_gain[0]:
+        lead = head.sig_name[channel]
+        raise RecordError(f"{path.with_suffix('.hea')}: zero ADC gain for lead {lead}.")
     # Physical units from the digital samples, as wfdb does, in one pass.
-    signal = (digital - rec.baseline[0]) / rec.adc_gain[0]
+    return (rec.d_signal[:, 0] - rec.baseline[0]) / rec.adc_gain[0]
 
+
+def read_signal(path, *, lead="MLII", start=0, stop=None):
+    """Read a stretch of one lead of a WFDB record, without its annotations.
+
+    Only the samples asked for are read from the signal file, so a stretch of
+    a 24-hour record costs what the stretch does.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Record path without extension (``DIR/101`` for ``DIR/101.hea``).
+    lead : str, default="MLII"
+        Name of the lead, as in the header.
+    start : int, default=0
+        First sample to read.
+    stop : int or None, default=None
+        Sample after the last one to read; None reads to the end.
+
+    Returns
+    -------
+    signal : ndarray of float64 of shape (stop - start,)
+        The lead in physical units (mV for MIT-BIH).
+    fs : float
+        Sampling frequency in Hz.
+
+    Raises
+    ------
+    RecordError
+        As :func:`read_record`, naming the file; also when ``start`` and
+        ``stop`` do not describe a non-empty stretch of the record.
+    """
+    path = Path(path)
+    head, channel, dat = _open_lead(path, lead)
+    n = head.sig_len
+    stop = n if stop is None else stop
+    if not (0 <= start < stop <= n):
+        raise RecordError(
+            f"{path.with_suffix('.hea')}: samples [{start}, {stop}) are not a stretch "
+            f"of the record's {n} samples."
+        )
+    return _read_lead(path, head, channel, dat, start, stop), float(head.fs)
+
+
+def _read_annotations(path, annotator, n_samples):
+    """Beat samples and symbols, and flutter episodes, of one annotation file."""
+    import wfdb
+
+    ann_file = path.with_name(f"{path.name}.{annotator}")
+    if not ann_file.is_file():
+        raise RecordError(f"{ann_file}: annotation file not found.")
+    try:
+        ann = wfdb.rdann(str(path), annotator)
+    except Exception as exc:
+        raise RecordError(f"{ann_file}: unreadable annotations ({exc}).") from None
+    all_samples = np.asarray(ann.sample, dtype=np.int64)
+    all_symbols = np.asarray(ann.symbol if ann.symbol is not None else [], dtype=str)
+    is_beat = aami_classes(all_symbols) != ""
+    samples, symbols = all_samples[is_beat], all_symbols[is_beat].astype("<U1")
+    outside = (samples < 0) | (samples >= n_samples)
+    if outside.any():
+        raise RecordError(
+            f"{ann_file}: beat annotation at sample {samples[outside][0]}, outside the "
+            f"record's {n_samples} samples."
+        )
+    if np.any(np.diff(samples) <= 0):
+        raise RecordError(f"{ann_file}: beat annotations are not in increasing sample order.")
+    return samples, symbols, _vf_episodes(all_samples, all_symbols, n_samples)
+
+
+def read_record(path, *, lead="MLII", annotator="atr"):
+    """Read one lead of a WFDB record and its reference beat annotations.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Record path without extension (``DIR/101`` for ``DIR/101.hea``).
+    lead : str, default="MLII"
+        Name of the lead, as in the header. Chosen by name, not position:
+        record 114 stores MLII second.
+    annotator : str or None, default="atr"
+        Extension of the reference annotation file; None reads no annotations
+        (the record then has no beats, e.g. to annotate a new recording).
+
+    Returns
+    -------
+    record : Record
+
+    Raises
+    ------
+    RecordError
+        When the header or annotation file is missing or unreadable, the
+        signal file is missing or shorter than the header says, the lead is
+        absent, or a beat annotation lies outside the signal. The message
+        names the file.
+    """
+    path = Path(path)
+    head, channel, dat = _open_lead(path, lead)
+    signal = _read_lead(path, head, channel, dat)
     samples = np.zeros(0, dtype=np.int64)
     symbols = np.zeros(0, dtype="<U1")
     vf = np.zeros((0, 2), dtype=np.int64)
     if annotator is not None:
-        ann_file = path.with_name(f"{path.name}.{annotator}")
-        if not ann_file.is_file():
-            raise RecordError(f"{ann_file}: annotation file not found.")
-        try:
-            ann = wfdb.rdann(str(path), annotator)
-        except Exception as exc:
-            raise RecordError(f"{ann_file}: unreadable annotations ({exc}).") from None
-        all_samples = np.asarray(ann.sample, dtype=np.int64)
-        all_symbols = np.asarray(ann.symbol)
-        is_beat = aami_classes(all_symbols) != ""
-        samples, symbols = all_samples[is_beat], all_symbols[is_beat].astype("<U1")
-        vf = _vf_episodes(all_samples, all_symbols, len(signal))
+        samples, symbols, vf = _read_annotations(path, annotator, len(signal))
     return Record(
         name=path.name,
         signal=signal,
-        fs=float(rec.fs),
+        fs=float(head.fs),
         lead=lead,
         beat_samples=samples,
         beat_symbols=symbols,
