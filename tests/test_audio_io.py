@@ -84,3 +84,26 @@ def test_errors_name_the_file(tmp_path):
     sf.write(silent, np.zeros(0), 8000, subtype="PCM_16")
     with pytest.raises(AudioFileError, match="zero-samples.wav: the file holds no samples"):
         load_audio(silent)
+
+
+def test_files_with_non_finite_samples_or_too_short_to_resample(tmp_path):
+    nan = tmp_path / "nan.wav"
+    sf.write(nan, np.array([0.1, np.nan, 0.2] * 100), 8000, subtype="FLOAT")
+    with pytest.raises(AudioFileError, match="nan.wav: the file holds NaN or infinite samples"):
+        load_audio(nan)
+    inf = tmp_path / "inf.flac"
+    sf.write(inf, np.array([0.1, np.inf] * 100), 8000, subtype="FLOAT", format="WAV")
+    with pytest.raises(AudioFileError, match="NaN or infinite"):
+        load_audio(inf)
+    one = tmp_path / "one-sample.wav"
+    sf.write(one, np.array([0.1]), 48000, subtype="FLOAT")
+    with pytest.raises(AudioFileError, match="too short: its 1 sample.* at 48000 Hz leave none"):
+        load_audio(one, sr=8000)
+    assert load_audio(one)[0].shape == (1,)  # at its own rate it is fine
+
+
+def test_arrays_beyond_float32():
+    with pytest.raises(ValueError, match="beyond the range of float32"):
+        load_audio(np.array([1e300, 0.0]))
+    with pytest.raises(ValueError, match="too short"):
+        load_audio(np.array([0.5]), sr=8000, orig_sr=48000)

@@ -170,6 +170,10 @@ def test_errors():
         m.transform([np.array([0.0, np.nan], dtype=np.float32)])
     with pytest.raises(AudioFileError, match="nowhere.wav: no such file"):
         m.transform(["nowhere.wav"])
+    # Squared over a frame, samples this large would overflow float32 into NaN.
+    with pytest.raises(ValueError, match="Clip 1: samples of magnitude up to 1e.20"):
+        m.transform([np.zeros(10, dtype=np.float32), np.full(500, 1e20, dtype=np.float32)])
+    assert np.isfinite(m.transform([np.full(500, 2.0**31 - 1)])[0]).all()  # int32 range
     with pytest.raises(ValueError, match="n_mfcc=20 must be at most n_mels=10"):
         MFCC(n_mfcc=20, n_mels=10).fit([np.zeros(10)])
     with pytest.raises(ValueError, match="win_length=300 must be at most n_fft=256"):

@@ -17,7 +17,8 @@ __all__ = ["AudioFileError", "load_audio", "resample"]
 
 
 class AudioFileError(ValueError):
-    """An audio file that cannot be used: missing, empty, truncated, not audio, no samples.
+    """An audio file that cannot be used: missing, empty, truncated, not audio, no samples,
+    samples that are not finite numbers, or too short to leave a sample at the rate asked.
 
     The message starts with the file's path. A ``ValueError``, so that
     scikit-learn code handling bad input treats it as such.
@@ -81,6 +82,9 @@ def _read_file(path, dtype):
             f"{path}: the file is truncated: its header declares {declared} samples "
             f"but only {data.shape[0]} are present."
         )
+    if not np.isfinite(data).all():
+        # Float WAV/FLAC files can hold them; they would poison every feature.
+        raise AudioFileError(f"{path}: the file holds NaN or infinite samples.")
     return data.mean(axis=1, dtype=dtype) if data.shape[1] > 1 else data[:, 0], rate
 
 
@@ -144,9 +148,12 @@ def load_audio(source, *, sr=None, orig_sr=None, dtype=np.float32):
     AudioFileError
         For a missing, empty (0 bytes), unreadable (not audio, header cut
         short), truncated (fewer samples than its WAV header declares) or
-        sample-less file; the message starts with the file's path.
+        sample-less file, one holding NaN or infinite samples, or one too
+        short to leave a sample once resampled; the message starts with the
+        file's path.
     ValueError
-        For an in-memory waveform that is empty, not 1D/2D, or not finite.
+        For an in-memory waveform that is empty, not 1D/2D, not numbers, or
+        not finite (in its dtype or in ``dtype``).
 
     Examples
     --------
@@ -162,7 +169,12 @@ def load_audio(source, *, sr=None, orig_sr=None, dtype=np.float32):
         y = np.asarray(source)
         if y.dtype.kind not in "fiub":
             raise ValueError(f"A waveform must hold numbers, got dtype {y.dtype}.")
-        y = y.astype(dtype, copy=False)
+        if y.dtype.kind == "f" and not np.isfinite(y).all():
+            raise ValueError("The waveform contains NaN or infinity.")
+        with np.errstate(over="ignore"):
+            y = y.astype(dtype, copy=False)
+        if not np.isfinite(y).all():
+            raise ValueError(f"The waveform holds values beyond the range of {np.dtype(dtype)}.")
         if y.ndim == 2:
             y = y.mean(axis=0, dtype=dtype)
         if y.ndim != 1:
@@ -172,10 +184,15 @@ def load_audio(source, *, sr=None, orig_sr=None, dtype=np.float32):
             )
         if y.size == 0:
             raise ValueError("The waveform is empty: it holds no samples.")
-        if not np.isfinite(y).all():
-            raise ValueError("The waveform contains NaN or infinity.")
         rate = orig_sr if orig_sr is not None else sr
     if sr is not None and rate is not None and rate != sr:
+        n = len(y)
         y = resample(y, orig_sr=rate, target_sr=sr).astype(dtype, copy=False)
+        if len(y) == 0:
+            where = f"{source}: the file" if _is_path(source) else "The waveform"
+            message = (
+                f"{where} is too short: its {n} sample(s) at {rate} Hz leave none at {sr} Hz."
+            )
+            raise AudioFileError(message) if _is_path(source) else ValueError(message)
         rate = sr
     return y, rate

@@ -22,6 +22,10 @@ __all__ = ["MFCC"]
 _BLOCK_FRAMES = 2048
 # librosa.power_to_db's floor on power.
 _AMIN = 1e-10
+# Largest sample magnitude accepted: squared and summed over an FFT frame, larger
+# ones overflow float32 power spectra into infinities and NaN features. Audio is
+# within +-1 (floats) or +-2**31 (integer samples taken as they are).
+_MAX_AMPLITUDE = 1e12
 
 
 def _is_clip(item):
@@ -265,14 +269,23 @@ class MFCC(TransformerMixin, BaseEstimator):
                     raise ValueError(f"Clip {i} is empty: it holds no samples.")
                 if not np.isfinite(clip).all():
                     raise ValueError(f"Clip {i} contains NaN or infinity.")
-                waves.append(clip)
-                continue
-            try:
-                waves.append(load_audio(clip, sr=self.sr)[0])
-            except ValueError as exc:
-                if isinstance(clip, (str, bytes)) or hasattr(clip, "__fspath__"):
-                    raise
-                raise ValueError(f"Clip {i}: {exc}") from None
+                wave = clip
+            else:
+                try:
+                    wave = load_audio(clip, sr=self.sr)[0]
+                except ValueError as exc:
+                    if isinstance(clip, (str, bytes)) or hasattr(clip, "__fspath__"):
+                        raise
+                    raise ValueError(f"Clip {i}: {exc}") from None
+            peak = float(np.max(np.abs(wave)))
+            if peak > _MAX_AMPLITUDE:
+                name = clip if isinstance(clip, (str, os.PathLike)) else f"Clip {i}"
+                raise ValueError(
+                    f"{name}: samples of magnitude up to {peak:.3g}, beyond the "
+                    f"{_MAX_AMPLITUDE:.0e} MFCC accepts (audio is within +-1, or +-2**31 "
+                    "as integers): scale the waveform."
+                )
+            waves.append(wave)
         return waves
 
     # -- fitting ------------------------------------------------------------------
