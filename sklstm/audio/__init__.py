@@ -12,6 +12,7 @@ from ._augment import (
 )
 from ._io import AudioFileError, load_audio, resample
 from ._mfcc import MFCC
+from ._plot import plot_keywords
 from ._spot import event_scores, make_stream, speech_segments, spot_keywords
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "event_scores",
     "load_audio",
     "make_stream",
+    "plot_keywords",
     "resample",
     "shift_pitch",
     "speech_segments",
