@@ -1,10 +1,12 @@
 """Keyword spotting: an LSTM over MFCCs that names short spoken words and finds them in recordings.
 
-    python -m pipelines.keyword_spotting train    --data DIR --model FILE [--search]
+    python -m pipelines.keyword_spotting train    --data DIR --model FILE [--search] [--resume]
     python -m pipelines.keyword_spotting evaluate --model FILE --data DIR [--json]
     python -m pipelines.keyword_spotting predict  --model FILE CLIP.wav [CLIP.wav ...] [--json]
     python -m pipelines.keyword_spotting spot     --model FILE LONG.wav [--json] [--threshold P]
     python -m pipelines.keyword_spotting crossval --data DIR [--split holdout|speakers|both]
+
+``train``, ``evaluate`` and ``spot`` save figures as PNG with ``--plots DIR``.
 
 DIR is FSDD-style (clips named ``{label}_..._.wav``, directly in DIR or in
 DIR/recordings) or laid out as Speech Commands (one folder per keyword; a
@@ -12,19 +14,26 @@ DIR/recordings) or laid out as Speech Commands (one folder per keyword; a
 noise augmentation). The model file holds the fitted Pipeline MFCC ->
 SequenceScaler -> LSTMClassifier, trained with a background class of silence
 and noise, plus the settings ``spot`` needs. Unreadable clips are reported, the
-others processed, and the exit status is non-zero at the end. See
+others processed, and the exit status is non-zero at the end. ``train``
+checkpoints every epoch (``--resume`` continues an interrupted run to the model
+an uninterrupted one gives); Ctrl-C saves the model trained so far. See
 docs/keyword_spotting.md for the design and the measured figures.
 """
 
 import argparse
+import functools
+import io
 import json
+import math
 import sys
 import time
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from ._cli import BadFiles, load_model, save_model
+from ._cli import BadFiles, atomic_path, load_model
 
 BACKGROUND = "_background_"
 NOISE_FOLDER = "_background_noise_"
@@ -140,15 +149,43 @@ def make_background(n, *, sr, lengths, noises, random_state):
 # -- model ----------------------------------------------------------------------------
 
 
+def _cosine(epoch, *, epochs):
+    """Learning-rate factor of epoch ``epoch`` (from 0): cosine decay to 0 over ``epochs``.
+
+    In closed form, so that a run resumed at any epoch sets exactly the rate the
+    uninterrupted run had there (CosineAnnealingLR updates the rate recursively,
+    and restarts from the closed form: the two differ in the last bits).
+    """
+    return 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+
+
+def training_callbacks(*, epochs, random_state, checkpoint=None):
+    """The LSTM's training-time callbacks: learning-rate schedule, masks, checkpoints."""
+    from skorch.callbacks import LRScheduler
+
+    from sklstm.audio import SpecAugment
+    from sklstm.checkpoint import ResumableCheckpoint
+
+    callbacks = [
+        LRScheduler(policy="LambdaLR", lr_lambda=functools.partial(_cosine, epochs=epochs)),
+        SpecAugment(
+            freq_masks=1, freq_width=3, time_masks=2, time_width=4, random_state=random_state
+        ),
+    ]
+    if checkpoint is not None:
+        # Last: it records the epoch once every other callback is done with it.
+        callbacks.append(ResumableCheckpoint(checkpoint))
+    return callbacks
+
+
 def build_model(
     *, sr, noises, epochs=None, hidden_size=None, copies=N_COPIES, random_state=0, verbose=0
 ):
     """AugmentedClassifier around the Pipeline MFCC -> SequenceScaler -> LSTMClassifier."""
     from sklearn.pipeline import make_pipeline
-    from skorch.callbacks import LRScheduler
 
     from sklstm import LSTMClassifier, SequenceScaler
-    from sklstm.audio import MFCC, AugmentedClassifier, SpecAugment, WaveformAugmenter
+    from sklstm.audio import MFCC, AugmentedClassifier, WaveformAugmenter
 
     # 20 ms hop and a 32 ms window (a power of two) at any rate.
     n_fft = 1 << int(np.ceil(np.log2(0.032 * sr)))
@@ -162,16 +199,7 @@ def build_model(
         SequenceScaler(),
         LSTMClassifier(
             **network,
-            callbacks=[
-                LRScheduler(policy="CosineAnnealingLR", T_max=network["max_iter"]),
-                SpecAugment(
-                    freq_masks=1,
-                    freq_width=3,
-                    time_masks=2,
-                    time_width=4,
-                    random_state=random_state,
-                ),
-            ],
+            callbacks=training_callbacks(epochs=network["max_iter"], random_state=random_state),
             random_state=random_state,
             verbose=verbose,
         ),
@@ -197,8 +225,22 @@ def fit_pipeline(
     seed=0,
     progress=True,
     search=False,
+    checkpoint=None,
+    resume=False,
 ):
     """Add the background class, fit (or grid-search) the model, return the fitted Pipeline.
+
+    Everything random is drawn from ``seed``: the background clips, the
+    augmented copies, the initial weights, the batches and the masks. Two runs
+    with the same data and settings give the same model.
+
+    Parameters
+    ----------
+    checkpoint : path-like, default=None
+        Write a resumable checkpoint there after every epoch.
+    resume : bool, default=False
+        Continue the run that wrote ``checkpoint``: the model is the one an
+        uninterrupted run gives.
 
     Returns
     -------
@@ -206,8 +248,12 @@ def fit_pipeline(
         MFCC -> SequenceScaler -> LSTMClassifier, with the training-time
         settings (progress bars, callbacks) cleared.
     info : dict
-        ``n_background`` and, after a search, ``best_params`` and ``best_score``.
+        ``n_background``, ``interrupted`` (Ctrl-C stopped training: the
+        pipeline holds the last completed epoch) and, after a search,
+        ``best_params`` and ``best_score``.
     """
+    from sklearn.base import clone
+
     n_background = max(20, int(round(BACKGROUND_SHARE * len(waves))))
     background = make_background(
         n_background, sr=sr, lengths=[len(w) for w in waves], noises=noises, random_state=seed
@@ -230,7 +276,7 @@ def fit_pipeline(
         random_state=seed,
         verbose=int(progress),
     )
-    info = {"n_background": n_background}
+    info = {"n_background": n_background, "interrupted": False}
     if search:
         from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 
@@ -243,14 +289,103 @@ def fit_pipeline(
             error_score="raise",
         )
         searcher.fit(X, y, groups=groups)
-        model = searcher.best_estimator_
+        pipeline = searcher.best_estimator_.estimator_
         info.update(best_params=searcher.best_params_, best_score=float(searcher.best_score_))
     else:
-        model.fit(X, y)
-    pipeline = model.estimator_
+        # What AugmentedClassifier.fit does, with the LSTM's fit open to checkpoints.
+        X_train, y_train = model.training_set(X, y)
+        pipeline = clone(model.estimator)
+        classifier = pipeline[-1]
+        classifier.set_params(
+            callbacks=training_callbacks(
+                epochs=classifier.max_iter, random_state=seed, checkpoint=checkpoint
+            )
+        )
+        if resume:
+            pipeline.steps[-1] = (pipeline.steps[-1][0], _resumed(checkpoint, classifier))
+            if progress:
+                done = pipeline[-1].n_iter_
+                print(
+                    f"resuming from {checkpoint} after epoch {done} of {classifier.max_iter}",
+                    file=sys.stderr,
+                )
+        info["interrupted"] = _fit_reporting_warnings(pipeline, X_train, y_train, progress)
     # Progress bars, the LR schedule and the masks belong to training, not to the model.
     pipeline.set_params(mfcc__verbose=0, lstmclassifier__verbose=0, lstmclassifier__callbacks=None)
     return pipeline, info
+
+
+def _resumed(checkpoint, fresh):
+    """The LSTMClassifier of ``checkpoint``, ready to resume with ``fresh``'s callbacks."""
+    from sklstm.checkpoint import load_checkpoint
+    from sklstm.io import ModelFileError
+
+    try:
+        resumed = load_checkpoint(checkpoint, callbacks=fresh.callbacks)
+    except (ModelFileError, OSError) as exc:
+        raise SystemExit(f"error: cannot resume from {checkpoint}: {exc}") from None
+    ignored = {"callbacks", "verbose"}
+    theirs = resumed.get_params(deep=False)
+    changed = [
+        f"{name}={theirs.get(name)!r}"
+        for name, value in fresh.get_params(deep=False).items()
+        if name not in ignored and theirs.get(name) != value
+    ]
+    if changed:
+        raise SystemExit(
+            f"error: {checkpoint} was written by a run with other settings "
+            f"({', '.join(changed)}): resume with that run's options, or delete it to "
+            "start again."
+        )
+    return resumed.set_params(verbose=fresh.verbose)
+
+
+def _fit_reporting_warnings(pipeline, X, y, progress):
+    """Fit; tell whether Ctrl-C cut training short, and pass other warnings on to stderr."""
+    interrupted = False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            # The features, then the LSTM on them: what Pipeline.fit does, but outside
+            # its callback context, which scikit-learn >= 1.9 attaches to the LSTM
+            # during fit and which a checkpoint written mid-fit cannot save.
+            features = pipeline[:-1].fit_transform(X)
+            pipeline[-1].fit(features, y)
+        except ValueError as exc:
+            if "checkpoint" in str(exc):  # resumed on other data than the run's
+                raise SystemExit(f"error: cannot resume: {exc}") from None
+            raise
+    for warning in caught:
+        message = str(warning.message)
+        if message.startswith("Training was interrupted"):
+            interrupted = True
+        elif message.startswith("Stochastic Optimizer: Maximum iterations"):
+            continue  # the schedule runs a fixed number of epochs by design
+        elif progress:
+            print(f"warning: {message}", file=sys.stderr)
+    return interrupted
+
+
+def save_model(model, path):
+    """Save a model in sklstm's data-only format, atomically and reproducibly.
+
+    ``sklstm.save`` stamps the archive's members with the time of writing; they
+    get a fixed date here, so that the same training gives the same bytes.
+    """
+    import sklstm
+
+    with atomic_path(path) as tmp:
+        sklstm.save(model, tmp)
+        with zipfile.ZipFile(tmp) as archive:
+            members = [(info, archive.read(info)) for info in archive.infolist()]
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for info, data in members:
+                fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+                fixed.compress_type = info.compress_type
+                fixed.external_attr = info.external_attr
+                archive.writestr(fixed, data)
+        tmp.write_bytes(buffer.getvalue())
 
 
 def _read_training_data(data, sr, bad, progress):
@@ -263,29 +398,59 @@ def _read_training_data(data, sr, bad, progress):
     return waves, np.array(labels)[kept], np.array(groups)[kept], noises, paths
 
 
+def _checkpoint_path(args):
+    if args.search or args.no_checkpoint:
+        if args.resume:
+            raise SystemExit(
+                "error: --resume needs a checkpoint (not --search or --no-checkpoint)."
+            )
+        return None
+    path = Path(args.checkpoint) if args.checkpoint else Path(f"{args.model}.ckpt")
+    if args.resume and not path.is_file():
+        raise SystemExit(
+            f"error: no checkpoint at {path} to resume from (train without --resume to start)."
+        )
+    return path
+
+
 def train(args):
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.plots:
+        _plots().require()  # before training, not after it
+    checkpoint = _checkpoint_path(args)
     started = time.perf_counter()
     bad = BadFiles()
     progress = not args.quiet
-    waves, labels, groups, noises, _ = _read_training_data(args.data, args.sr, bad, progress)
-    pipeline, info = fit_pipeline(
-        waves,
-        labels,
-        groups,
-        noises,
-        sr=args.sr,
-        epochs=args.epochs,
-        hidden_size=args.hidden_size,
-        copies=args.copies,
-        seed=args.seed,
-        progress=progress,
-        search=args.search,
-    )
+    try:
+        waves, labels, groups, noises, _ = _read_training_data(args.data, args.sr, bad, progress)
+        pipeline, info = fit_pipeline(
+            waves,
+            labels,
+            groups,
+            noises,
+            sr=args.sr,
+            epochs=args.epochs,
+            hidden_size=args.hidden_size,
+            copies=args.copies,
+            seed=args.seed,
+            progress=progress,
+            search=args.search,
+            checkpoint=checkpoint,
+            resume=args.resume,
+        )
+    except KeyboardInterrupt:
+        bad.report()
+        kept = f"; {checkpoint} holds the last completed epoch" if checkpoint else ""
+        if checkpoint and checkpoint.is_file():
+            kept += " (continue with --resume)"
+        print(f"\ninterrupted before a first epoch ended: no model saved{kept}.", file=sys.stderr)
+        return 130
     seconds = time.perf_counter() - started
+    interrupted = info.pop("interrupted")
+    classifier = pipeline[-1]
     saved = {
         "pipeline": pipeline,
         "sample_rate": args.sr,
@@ -293,16 +458,37 @@ def train(args):
         "threshold": args.threshold,
         "segment_params": {},
         "labels": sorted(set(labels)),
+        # No timings here: the same training must give the same file.
         "trained_on": {
             "data": str(Path(args.data).resolve()),
             "n_clips": len(waves),
-            "seconds": round(seconds, 1),
+            "epochs": classifier.n_iter_,
             **info,
         },
     }
     save_model(saved, args.model)
+    if args.plots:
+        path = _plots().save_training_history(pipeline, Path(args.plots) / "training_history.png")
+        print(f"training history drawn in {path}", file=sys.stderr)
+    if interrupted:
+        bad.report()
+        print(
+            f"\ninterrupted after epoch {classifier.n_iter_} of {classifier.max_iter}: the model "
+            f"trained so far is saved to {args.model}; run the same command with --resume to "
+            f"finish training from {checkpoint}.",
+            file=sys.stderr,
+        )
+        return 130
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)  # the run is complete: nothing left to resume
     print(f"model saved to {args.model} ({seconds:.0f} s)", file=sys.stderr)
     return bad.exit_code()
+
+
+def _plots():
+    from . import _kws_plots
+
+    return _kws_plots
 
 
 # -- using a model -------------------------------------------------------------------
@@ -323,6 +509,8 @@ def _load(path):
 def evaluate(args):
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
+    if args.plots:
+        _plots().require()
     model = _load(args.model)
     bad = BadFiles()
     paths, labels, _, _ = find_clips(args.data)
@@ -360,6 +548,16 @@ def evaluate(args):
         print(" " * width + "".join(f"{label:>{width}}" for label in order))
         for label, row in zip(order, report["confusion_matrix"]):
             print(f"{label:>{width}}" + "".join(f"{n:>{width}}" for n in row))
+    if args.plots:
+        path = Path(args.plots) / "confusion_matrix.png"
+        _plots().save_confusion_matrix(
+            report["confusion_matrix"],
+            order,
+            path,
+            title=f"{Path(args.data).name}: accuracy {report['accuracy']:.4f} "
+            f"on {report['n_clips']} clips",
+        )
+        print(f"confusion matrix drawn in {path}", file=sys.stderr)
     return bad.exit_code()
 
 
@@ -388,6 +586,12 @@ def predict(args):
 def spot(args):
     from sklstm.audio import AudioFileError, load_audio, spot_keywords
 
+    reference = None
+    if args.plots:
+        _plots().require()
+        reference = _read_reference(args.reference) if args.reference else None
+    elif args.reference:
+        raise SystemExit("error: --reference is drawn in the plot: give --plots DIR too.")
     model = _load(args.model)
     try:
         y, _ = load_audio(args.recording, sr=model["sample_rate"])
@@ -410,7 +614,33 @@ def spot(args):
         print(
             f"{len(events)} keyword(s) in {len(y) / model['sample_rate']:.1f} s", file=sys.stderr
         )
+    if args.plots:
+        name = Path(args.recording).stem
+        path = _plots().save_spotting(
+            y,
+            model["sample_rate"],
+            events,
+            Path(args.plots) / f"{name}_spot.png",
+            reference=reference,
+            title=f"{name}: {len(events)} keyword(s)",
+        )
+        print(f"recording drawn in {path}", file=sys.stderr)
     return 0
+
+
+def _read_reference(path):
+    """Words said in a recording, from a JSON list of ``{"start", "end", "label"}``."""
+    try:
+        words = json.loads(Path(path).read_text())
+        return [
+            {"start": float(w["start"]), "end": float(w["end"]), "label": str(w["label"])}
+            for w in words
+        ]
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise SystemExit(
+            f"error: --reference {path}: expected a JSON list of "
+            f'{{"start", "end", "label"}} objects ({type(exc).__name__}: {exc}).'
+        ) from None
 
 
 def crossval(args):
@@ -464,6 +694,18 @@ def main(argv=None):
         "--copies", type=int, default=N_COPIES, help=f"augmented copies per clip ({N_COPIES})"
     )
     p.add_argument("--threshold", type=float, default=0.5, help="spotting threshold stored")
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        metavar="FILE",
+        help="resumable checkpoint written after every epoch (MODEL.ckpt); removed once "
+        "training completes",
+    )
+    p.add_argument("--no-checkpoint", action="store_true", help="write no checkpoint")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the interrupted run of the checkpoint"
+    )
+    p.add_argument("--plots", metavar="DIR", help="save the training history there (PNG)")
     # One thread: the batches of a small LSTM are too small to share, and with
     # another process on the second core, two OpenMP threads made epochs ~8x slower.
     p.add_argument("--threads", type=int, default=1, help="torch threads (1)")
@@ -475,6 +717,7 @@ def main(argv=None):
     p.add_argument("--model", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--plots", metavar="DIR", help="save the confusion matrix there (PNG)")
     p.set_defaults(run=evaluate)
 
     p = commands.add_parser("predict", help="the keyword of each clip")
@@ -488,6 +731,14 @@ def main(argv=None):
     p.add_argument("recording", metavar="LONG.wav")
     p.add_argument("--json", action="store_true", help="a JSON list of events on stdout")
     p.add_argument("--threshold", type=float, default=None, help="override the model's")
+    p.add_argument(
+        "--plots", metavar="DIR", help="save the waveform and spectrogram with the words there"
+    )
+    p.add_argument(
+        "--reference",
+        metavar="JSON",
+        help='words actually said, drawn in the plot: [{"start", "end", "label"}, ...]',
+    )
     p.set_defaults(run=spot)
 
     p = commands.add_parser("crossval", help="held-out and leave-one-speaker-out validation")

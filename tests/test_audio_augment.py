@@ -141,9 +141,17 @@ def fake_batch(lengths, T=20, F=10):
     return (batch, None)
 
 
+class FakeNet:
+    """What SpecAugment reads of a net: the history, one row per epoch begun."""
+
+    def __init__(self, epochs):
+        self.history = [{}] * epochs
+
+
 def test_spec_augment_masks_training_batches_only():
     callback = SpecAugment(freq_masks=2, freq_width=3, time_masks=2, time_width=4, random_state=0)
     callback.on_train_begin(None)
+    callback.on_epoch_begin(FakeNet(1))
     batch = fake_batch([20, 10, 5, 1])
     callback.on_batch_begin(None, batch=batch, training=True)
     x = batch[0].x
@@ -176,3 +184,45 @@ def test_spec_augment_in_lstm_training():
     # Masks changed the training; predictions are deterministic, never masked.
     assert not np.allclose(clf.predict_proba(X), plain.predict_proba(X))
     np.testing.assert_array_equal(clf.predict_proba(X), clf.predict_proba(X))
+
+
+def masks(callback, epoch, n_batches=3):
+    callback.on_epoch_begin(FakeNet(epoch))
+    drawn = []
+    for _ in range(n_batches):
+        batch = fake_batch([20, 10, 5])
+        callback.on_batch_begin(None, batch=batch, training=True)
+        drawn.append(batch[0].x == 0)
+    return torch.stack(drawn)
+
+
+def test_spec_augment_masks_depend_on_seed_and_epoch_only():
+    first = SpecAugment(random_state=3)
+    first.on_train_begin(None)
+    by_epoch = [masks(first, epoch) for epoch in (1, 2, 3)]
+    assert not torch.equal(by_epoch[0], by_epoch[1])  # afresh every epoch
+    # A fit resumed at epoch 3 (a new callback, as after a restart) draws epoch 3's masks.
+    resumed = SpecAugment(random_state=3)
+    resumed.on_train_begin(None)
+    assert torch.equal(masks(resumed, 3), by_epoch[2])
+    unseeded = SpecAugment()
+    unseeded.on_train_begin(None)
+    assert not torch.equal(masks(unseeded, 1), by_epoch[0])
+
+
+def test_augmented_training_set_is_reproducible():
+    rng = np.random.RandomState(0)
+    clips = [rng.randn(n).astype(np.float32) for n in (800, 1200, 1000)]
+    model = AugmentedClassifier(
+        RecordingClassifier(), augmenter=WaveformAugmenter(), n_copies=2, random_state=7
+    )
+    X1, y1 = model.training_set(clips, ["a", "b", "a"])
+    X2, y2 = clone(model).training_set(clips, ["a", "b", "a"])
+    assert len(X1) == 9 and list(y1) == ["a", "b", "a"] * 3
+    assert all(np.array_equal(a, b) for a, b in zip(X1, X2))
+    assert all(np.array_equal(a, b) for a, b in zip(X1[:3], clips))
+    assert not np.array_equal(X1[3], X1[6])  # two different copies of the first clip
+    other, _ = model.set_params(random_state=8).training_set(clips, ["a", "b", "a"])
+    assert not np.array_equal(other[3], X1[3])
+    with pytest.raises(ValueError, match="3 clips but y 2 labels"):
+        model.training_set(clips, ["a", "b"])

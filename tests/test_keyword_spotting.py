@@ -2,8 +2,10 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +13,10 @@ import pytest
 import soundfile as sf
 from _data import DATA
 
+from pipelines import _kws_plots
 from pipelines import keyword_spotting as kws
 from pipelines._cli import load_model
-from sklstm.audio import event_scores, make_stream, speech_segments, spot_keywords
+from sklstm.audio import event_scores, make_stream, resample, speech_segments, spot_keywords
 
 RECORDINGS = DATA / "fsdd" / "recordings"
 needs_fsdd = pytest.mark.skipif(
@@ -45,12 +48,18 @@ def run_cli(*args):
     )
 
 
+TRAIN_OPTIONS = ("--epochs", 15, "--hidden-size", 64)
+# Tiny runs for the tests of training itself (interruptions, bad files).
+TINY = ["--epochs", "5", "--hidden-size", "8", "--copies", "1", "--quiet"]
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A model trained by the CLI on 4 digits x 6 speakers x indices 10-29 (480 clips).
 
     Smaller and shorter than the default (15 epochs, 64 units) so that CI
     stays fast; the figures of the full model are in docs/keyword_spotting.md.
+    The training history is drawn in ``tmp/plots``.
     """
     if not RECORDINGS.is_dir():
         pytest.skip(f"FSDD not found under $SKLSTM_DATA ({RECORDINGS})")
@@ -58,18 +67,27 @@ def trained(tmp_path_factory):
     train_dir = link_clips(tmp / "train", range(10, 30))
     model = tmp / "models" / "kws.sklstm"
     result = run_cli(
-        "train",
-        "--data",
-        train_dir,
-        "--model",
-        model,
-        "--epochs",
-        15,
-        "--hidden-size",
-        64,
+        "train", "--data", train_dir, "--model", model, *TRAIN_OPTIONS, "--plots", tmp / "plots"
     )
     assert result.returncode == 0, result.stderr
     return tmp, model, result
+
+
+def assert_png(path):
+    """A PNG file that decodes to an image of a plausible size."""
+    import matplotlib.image
+
+    assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = matplotlib.image.imread(path)
+    assert image.ndim == 3 and image.shape[0] >= 200 and image.shape[1] >= 200
+
+
+@pytest.fixture
+def tiny_dir(tmp_path):
+    """36 real clips: 3 digits x 6 speakers x 2 takes."""
+    if not RECORDINGS.is_dir():
+        pytest.skip(f"FSDD not found under $SKLSTM_DATA ({RECORDINGS})")
+    return link_clips(tmp_path / "tiny", (10, 11), keywords=("0", "1", "2"))
 
 
 @needs_fsdd
@@ -84,6 +102,21 @@ def test_train_shows_progress_and_saves_the_pipeline(trained):
     assert list(pipeline.classes_) == [*KEYWORDS, kws.BACKGROUND]
     assert model["sample_rate"] == 8000 and model["labels"] == list(KEYWORDS)
     assert model["trained_on"]["n_clips"] == 480
+    # Training completed: the checkpoint written after every epoch is gone.
+    assert sorted(p.name for p in model_path.parent.iterdir()) == ["kws.sklstm"]
+
+
+@needs_fsdd
+def test_train_again_gives_the_same_model_file_and_draws_the_history(trained):
+    tmp, model, _ = trained
+    again = tmp / "again" / "kws.sklstm"
+    result = run_cli("train", "--data", tmp / "train", "--model", again, *TRAIN_OPTIONS)
+    assert result.returncode == 0, result.stderr
+    assert again.read_bytes() == model.read_bytes()
+
+    pytest.importorskip("matplotlib")
+    assert sorted(p.name for p in (tmp / "plots").iterdir()) == ["training_history.png"]
+    assert_png(tmp / "plots" / "training_history.png")
 
 
 @needs_fsdd
@@ -106,6 +139,31 @@ def test_evaluate_json_on_held_out_clips(trained):
     text = run_cli("evaluate", "--model", model, "--data", test_dir)
     assert text.returncode == 0
     assert text.stdout.startswith("accuracy ") and "confusion matrix" in text.stdout
+
+
+@needs_fsdd
+def test_evaluate_draws_the_confusion_matrix_it_reports(trained, monkeypatch, capsys):
+    pytest.importorskip("matplotlib")
+    tmp, model, _ = trained
+    test_dir = link_clips(tmp / "test_plots", range(5, 8))
+    drawn = []
+
+    def spy(*args, **kwargs):
+        drawn.append(original(*args, **kwargs))
+        return drawn[-1]
+
+    original = _kws_plots.save_confusion_matrix
+    monkeypatch.setattr(_kws_plots, "save_confusion_matrix", spy)
+    plots = tmp / "evaluate_plots"
+    argv = ["evaluate", "--model", str(model), "--data", str(test_dir), "--json"]
+    assert kws.main([*argv, "--plots", str(plots)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert_png(plots / "confusion_matrix.png")
+    assert [p.name for p in plots.iterdir()] == ["confusion_matrix.png"]  # no temporary left
+    (display,) = drawn
+    shown = [[int(text.get_text()) for text in row] for row in display.text_]
+    assert shown == report["confusion_matrix"]
+    assert [t.get_text() for t in display.ax_.get_xticklabels()] == report["labels"]
 
 
 @needs_fsdd
@@ -149,6 +207,176 @@ def test_spot_finds_words_in_silence_and_noise_and_nothing_in_noise_alone(traine
     sf.write(noise, 0.05 * rng.standard_normal(5 * 8000).astype(np.float32), 8000)
     result = run_cli("spot", "--model", model, noise, "--json")
     assert result.returncode == 0 and json.loads(result.stdout) == []
+
+
+@needs_fsdd
+def test_spot_draws_the_recording_with_spotted_and_reference_words(trained, capsys):
+    pytest.importorskip("matplotlib")
+    tmp, model, _ = trained
+    names = ["2_theo_5.wav", "0_lucas_6.wav", "3_george_7.wav"]
+    clips = [sf.read(RECORDINGS / name, dtype="float32")[0] for name in names]
+    y, truth = make_stream(clips, [n[0] for n in names], sr=8000, random_state=0)
+    recording, reference = tmp / "three.wav", tmp / "three.json"
+    sf.write(recording, y, 8000, subtype="FLOAT")
+    reference.write_text(json.dumps(truth))
+    plots = tmp / "spot_plots"
+    argv = ["spot", "--model", str(model), str(recording), "--json", "--plots", str(plots)]
+    assert kws.main([*argv, "--reference", str(reference)]) == 0
+    assert json.loads(capsys.readouterr().out)  # words were found
+    assert_png(plots / "three_spot.png")
+    with pytest.raises(SystemExit, match="--reference is drawn in the plot"):
+        kws.main(["spot", "--model", str(model), str(recording), "--reference", str(reference)])
+    reference.write_text('[{"start": 1}]')
+    with pytest.raises(SystemExit, match="expected a JSON list"):
+        kws.main([*argv, "--reference", str(reference)])
+
+
+def test_plots_without_matplotlib_name_the_extra(monkeypatch, tmp_path):
+    from sklstm.audio import plot_keywords
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(SystemExit, match=r"pip install 'sklstm\[plots\]'"):
+        kws.main(["evaluate", "--model", "none", "--data", ".", "--plots", str(tmp_path)])
+    with pytest.raises(ImportError, match=r"sklstm\[plots\]"):
+        plot_keywords(np.zeros(10), sr=8000, events=[])
+
+
+# -- interruptions and resuming -------------------------------------------------------
+
+# Runs `train` with a pause after each epoch's checkpoint, so that the test can
+# interrupt it between epochs as a person pressing Ctrl-C would.
+SLOW_TRAIN = """
+import sys, time
+from skorch.callbacks import Callback
+from pipelines import keyword_spotting as kws
+
+class Pause(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        time.sleep(0.5)
+
+original = kws.training_callbacks
+kws.training_callbacks = lambda **kw: original(**kw) + [Pause()]
+sys.exit(kws.main(sys.argv[1:]))
+"""
+
+
+@needs_fsdd
+def test_ctrl_c_saves_the_model_so_far_and_resume_ends_as_an_uninterrupted_run(tiny_dir, tmp_path):
+    model = tmp_path / "run" / "kws.sklstm"
+    checkpoint = tmp_path / "run" / "kws.sklstm.ckpt"
+    argv = ["train", "--data", str(tiny_dir), *TINY]
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_TRAIN, *argv, "--model", str(model)],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert checkpoint.exists(), "no checkpoint was written"
+    process.send_signal(signal.SIGINT)  # Ctrl-C
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted after epoch" in stderr and "--resume" in stderr
+    partial = load_model(model)["pipeline"]
+    assert 1 <= partial[-1].n_iter_ < 5
+    assert checkpoint.exists()
+    clips = [str(p) for p in sorted(tiny_dir.iterdir())[:12]]
+    assert partial.predict(clips).shape == (12,)  # a usable model
+
+    assert kws.main([*argv, "--model", str(model), "--resume"]) == 0
+    assert not checkpoint.exists()
+    uninterrupted = tmp_path / "uninterrupted.sklstm"
+    assert kws.main([*argv, "--model", str(uninterrupted)]) == 0
+    resumed, reference = load_model(model)["pipeline"], load_model(uninterrupted)["pipeline"]
+    assert resumed[-1].n_iter_ == reference[-1].n_iter_ == 5
+    np.testing.assert_array_equal(resumed.predict_proba(clips), reference.predict_proba(clips))
+    assert model.read_bytes() == uninterrupted.read_bytes()
+
+
+@needs_fsdd
+def test_ctrl_c_before_the_first_epoch_saves_nothing(tiny_dir, tmp_path, monkeypatch, capsys):
+    from skorch.callbacks import Callback
+
+    class CtrlC(Callback):
+        def on_batch_begin(self, net, **kwargs):
+            raise KeyboardInterrupt
+
+    original = kws.training_callbacks
+    monkeypatch.setattr(kws, "training_callbacks", lambda **kw: original(**kw) + [CtrlC()])
+    model = tmp_path / "kws.sklstm"
+    assert kws.main(["train", "--data", str(tiny_dir), "--model", str(model), *TINY]) == 130
+    assert "before a first epoch ended: no model saved" in capsys.readouterr().err
+    assert not model.exists()
+
+
+@needs_fsdd
+def test_resume_refuses_what_it_cannot_continue(tiny_dir, tmp_path, monkeypatch):
+    model = tmp_path / "kws.sklstm"
+    argv = ["train", "--data", str(tiny_dir), "--model", str(model), *TINY]
+    with pytest.raises(SystemExit, match="no checkpoint at .*kws.sklstm.ckpt to resume from"):
+        kws.main([*argv, "--resume"])
+    with pytest.raises(SystemExit, match="--resume needs a checkpoint"):
+        kws.main([*argv, "--resume", "--no-checkpoint"])
+    # A checkpoint of a run with 8 units cannot continue as one with 16.
+    checkpoint = tmp_path / "kws.sklstm.ckpt"
+    kws.main([*argv, "--epochs", "1", "--checkpoint", str(tmp_path / "one.ckpt")])
+    assert not (tmp_path / "one.ckpt").exists()
+    from skorch.callbacks import Callback
+
+    class CtrlC(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            raise KeyboardInterrupt
+
+    original = kws.training_callbacks
+    monkeypatch.setattr(kws, "training_callbacks", lambda **kw: original(**kw) + [CtrlC()])
+    assert kws.main(argv) == 130
+    monkeypatch.setattr(kws, "training_callbacks", original)
+    assert checkpoint.exists()
+    with pytest.raises(SystemExit, match="other settings .*hidden_size=8"):
+        kws.main([*argv, "--resume", "--hidden-size", "16"])
+    other = link_clips(tmp_path / "other", (12,), keywords=("0", "1", "2"))
+    with pytest.raises(SystemExit, match="cannot resume.*other data"):
+        kws.main(["train", "--data", str(other), "--model", str(model), *TINY, "--resume"])
+
+
+# -- bad files ------------------------------------------------------------------------
+
+
+@needs_fsdd
+def test_train_and_evaluate_use_every_good_file_and_list_the_bad_ones(tiny_dir, tmp_path, capsys):
+    real, _ = sf.read(RECORDINGS / "1_theo_20.wav", dtype="float32")
+    sf.write(tiny_dir / "1_stereo_0.wav", np.stack([real, 0.5 * real], axis=1), 8000)
+    sf.write(tiny_dir / "2_resampled_0.wav", resample(real, orig_sr=8000, target_sr=16000), 16000)
+    sf.write(tiny_dir / "0_nosamples_0.wav", np.zeros(0), 8000)
+    (tiny_dir / "1_empty_0.wav").write_bytes(b"")
+    (tiny_dir / "2_text_0.wav").write_text("not a recording\n")
+    (tiny_dir / "0_truncated_0.wav").write_bytes(
+        (RECORDINGS / "0_theo_20.wav").read_bytes()[:3000]
+    )
+    sf.write(tiny_dir / "1_nan_0.wav", np.array([0.1, np.nan] * 800), 8000, subtype="FLOAT")
+    reasons = {
+        "0_nosamples_0.wav": "the file holds no samples",
+        "1_empty_0.wav": "the file is empty (0 bytes)",
+        "2_text_0.wav": "not a readable audio file",
+        "0_truncated_0.wav": "the file is truncated",
+        "1_nan_0.wav": "the file holds NaN or infinite samples",
+    }
+    model = tmp_path / "kws.sklstm"
+    assert kws.main(["train", "--data", str(tiny_dir), "--model", str(model), *TINY]) == 1
+    err = capsys.readouterr().err
+    assert "5 file(s) could not be processed" in err
+    for name, reason in reasons.items():
+        assert f"{tiny_dir / name}: {reason}" in err
+    assert load_model(model)["trained_on"]["n_clips"] == 38  # 36 + stereo + 16 kHz
+
+    argv = ["evaluate", "--model", str(model), "--data", str(tiny_dir), "--json"]
+    assert kws.main(argv) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["n_clips"] == 38
+    assert all(f"{tiny_dir / name}: {reason}" in captured.err for name, reason in reasons.items())
 
 
 def test_find_clips_in_both_layouts(tmp_path):

@@ -453,18 +453,46 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self : object
             The fitted meta-estimator.
         """
-        rng = check_random_state(self.random_state)
-        augmenter = WaveformAugmenter() if self.augmenter is None else self.augmenter
+        X_train, y_train = self.training_set(X, y)
+        self.estimator_ = clone(self.estimator).fit(X_train, y_train, **fit_params)
+        self.classes_ = self.estimator_.classes_
+        self.n_train_ = len(X_train)
+        return self
+
+    def training_set(self, X, y):
+        """The clips and labels ``fit`` trains the estimator on.
+
+        ``X`` followed by ``n_copies`` perturbed copies of it. With an integer
+        ``random_state`` the copies are the same at every call, in every
+        process: what lets a training run interrupted mid-way be resumed on
+        exactly the data it started with.
+
+        Parameters
+        ----------
+        X : list of ndarray [shape=(n_i,)]
+            Waveforms.
+        y : array-like of shape (n_samples,)
+            Labels.
+
+        Returns
+        -------
+        X_train : list of ndarray [shape=(m_i,)]
+            ``n_samples * (1 + n_copies)`` waveforms.
+        y_train : ndarray of shape (n_samples * (1 + n_copies),)
+            Their labels.
+        """
+        self._validate_params()
         X = list(X)
         y = np.asarray(y)
+        if len(X) != len(y):
+            raise ValueError(f"X holds {len(X)} clips but y {len(y)} labels.")
+        rng = check_random_state(self.random_state)
+        augmenter = WaveformAugmenter() if self.augmenter is None else self.augmenter
         X_train, y_train = list(X), [y]
         for _ in range(self.n_copies):
             X_train.extend(augmenter.augment(X, random_state=rng))
             y_train.append(y)
-        self.estimator_ = clone(self.estimator).fit(X_train, np.concatenate(y_train), **fit_params)
-        self.classes_ = self.estimator_.classes_
-        self.n_train_ = len(X_train)
-        return self
+        return X_train, np.concatenate(y_train)
 
     def predict(self, X):
         """Predict with the fitted estimator.
@@ -514,7 +542,10 @@ class SpecAugment(Callback):
     ``time_width`` consecutive frames (within its length) set to zero, which
     after :class:`~sklstm.SequenceScaler` is the feature's mean (Park et al.,
     2019). Masks are drawn afresh for every batch of every epoch; validation
-    batches and predictions are never masked.
+    batches and predictions are never masked. Each epoch's masks depend only
+    on ``random_state`` and the epoch's number, so that a fit resumed from a
+    checkpoint (:mod:`sklstm.checkpoint`) draws the masks the uninterrupted
+    fit would have drawn.
 
     Parameters
     ----------
@@ -527,7 +558,8 @@ class SpecAugment(Callback):
     time_width : int, default=5
         Most frames in a span (at most a fifth of the sequence's length).
     random_state : int or None, default=None
-        Seed of the masks' generator (reset when training starts).
+        Seed of the masks (combined with the epoch's number). None draws
+        different masks at every fit.
 
     Notes
     -----
@@ -546,7 +578,7 @@ class SpecAugment(Callback):
         self.random_state = random_state
 
     def on_train_begin(self, net, **kwargs):
-        """Reset the masks' generator.
+        """Draw the entropy of this fit's masks when ``random_state`` is None.
 
         Parameters
         ----------
@@ -555,7 +587,23 @@ class SpecAugment(Callback):
         **kwargs : dict
             skorch's other arguments, unused.
         """
-        self.rng_ = np.random.default_rng(self.random_state)
+        if self.random_state is None:
+            self._entropy = np.random.SeedSequence().entropy
+        else:
+            self._entropy = int(self.random_state)
+
+    def on_epoch_begin(self, net, **kwargs):
+        """Seed the masks of this epoch from ``random_state`` and the epoch's number.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net being trained; ``len(net.history)`` numbers the epoch
+            (it counts the epochs restored from a checkpoint too).
+        **kwargs : dict
+            skorch's other arguments, unused.
+        """
+        self.rng_ = np.random.default_rng([self._entropy, len(net.history)])
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         """Mask a training batch in place; leave validation batches alone.
