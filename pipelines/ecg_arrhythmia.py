@@ -1,27 +1,31 @@
 """Classify every heartbeat of ECG records into the AAMI classes N, S, V, F, Q.
 
     python -m pipelines.ecg_arrhythmia train --data-dir DIR [--records R ...] --model FILE
-        [--search]
+        [--search] [--checkpoint CKPT [--resume]] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia evaluate --model FILE --data-dir DIR [--records R ...]
-        [--detect] [--json]
+        [--detect] [--json] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia annotate --model FILE --data-dir DIR [--records R ...]
-        --out-dir OUT [--ext pred] [--detect]
+        --out-dir OUT [--ext pred] [--detect] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia crossval --data-dir DIR [--records R ...] [--folds 5]
         [--json]
 
 Without ``--records``, every record of DIR (its RECORDS file, else every .hea);
 paced records are left out. Bad records are listed with the reason, the good
-ones processed, and the exit status is non-zero at the end. See
-docs/ecg_arrhythmia.md for the design and the measured figures.
+ones processed, and the exit status is non-zero at the end. Every output file
+is written atomically. Ctrl-C during ``train`` saves the model trained so far
+and exits with status 130. See docs/ecg_arrhythmia.md for the design and the
+measured figures.
 """
 
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -32,20 +36,25 @@ from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import make_pipeline
 
 from sklstm import LSTMClassifier, SequenceScaler
+from sklstm.checkpoint import ResumableCheckpoint, load_checkpoint
 from sklstm.ecg import (
     AAMI_CLASSES,
     PACED_RECORDS,
     RR_RATIOS,
     BeatSequences,
     RecordError,
-    extract_beats,
+    filter_ecg,
     list_records,
-    read_record,
+    load_beats,
+    plot_ecg_strip,
+    read_beats,
+    read_signal,
 )
-from sklstm.ecg._collection import load_beats
 from sklstm.ecg._metrics import classification_statistics, detection_statistics
+from sklstm.ecg._plot import busiest_window
+from sklstm.io import ModelFileError
 
-from ._cli import BadFiles, load_model, save_model, write_json
+from ._cli import BadFiles, atomic_path, load_model, save_model, write_json
 
 # Chosen by record-grouped cross-validation on DS1 (docs/ecg_arrhythmia.md).
 EXTRACT = dict(
@@ -62,6 +71,14 @@ SEARCH_GRID = {
     "lstmclassifier__hidden_size": [32, 64],
     "beatsequences__static": ["repeat", "drop"],
 }
+# Beats classified at once: bounds the memory of the sequences built from
+# them (a 24-hour record has over 100,000 beats). Predictions do not depend
+# on how the beats are batched.
+PREDICT_BATCH = 8192
+# Length of the ECG strips drawn with --plots.
+STRIP_SECONDS = 10.0
+# Exit status after Ctrl-C, as shells report a process ended by SIGINT.
+INTERRUPTED = 130
 
 
 def build_model(*, static="repeat", random_state=0, **network):
@@ -104,19 +121,95 @@ def undersample(y, *, fraction, rng):
     return np.flatnonzero(keep)
 
 
+class TrainingInterrupted(Exception):
+    """Ctrl-C during a grid search (skorch ends a fit on KeyboardInterrupt, not a search)."""
+
+
+@contextmanager
+def interruptible(exception=KeyboardInterrupt):
+    """Note whether Ctrl-C arrives in the block, raising ``exception`` when it does.
+
+    A KeyboardInterrupt during ``fit`` ends training with the model trained so
+    far (and a warning); the flag tells the caller that from a fit that ran
+    its course. Outside the main thread, where signals cannot be caught, the
+    block runs as it is.
+    """
+    state = {"interrupted": False}
+
+    def handler(signum, frame):
+        state["interrupted"] = True
+        raise exception
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        yield state
+        return
+    try:
+        with warnings.catch_warnings():
+            # The caller reports the interruption, with what it saved.
+            warnings.filterwarnings("ignore", "Training was interrupted", UserWarning)
+            yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def fit_model(
-    X, y, *, n_fraction=0.5, weight_power=0.5, unweighted=("F",), random_state=0, **model_params
+    X,
+    y,
+    *,
+    n_fraction=0.5,
+    weight_power=0.5,
+    unweighted=("F",),
+    random_state=0,
+    callbacks=None,
+    resume=None,
+    **model_params,
 ):
-    """Fit :func:`build_model` on beats, handling the class imbalance."""
+    """Fit :func:`build_model` on beats, handling the class imbalance.
+
+    The N beats kept are drawn from ``random_state``, so that a fit resumed
+    from a checkpoint (``resume``: the classifier that
+    :func:`~sklstm.checkpoint.load_checkpoint` returns) trains on the same
+    beats and ends as the uninterrupted fit would have. ``callbacks`` are the
+    classifier's (e.g. a :class:`~sklstm.checkpoint.ResumableCheckpoint`);
+    the fitted model keeps none, so that it saves as data.
+    """
     rng = np.random.RandomState(random_state)
     idx = undersample(y, fraction=n_fraction, rng=rng)
     model = build_model(random_state=random_state, **model_params)
     weights = class_weights(y[idx], power=weight_power, unweighted=unweighted)
-    model.set_params(lstmclassifier__class_weight=weights)
+    model.set_params(lstmclassifier__class_weight=weights, lstmclassifier__callbacks=callbacks)
+    if resume is not None:
+        _check_same_settings(resume, model.steps[-1][1])
+        model.steps[-1] = (model.steps[-1][0], resume)
+    # The steps are fitted one by one rather than by Pipeline.fit: while it fits
+    # the last step, scikit-learn (>= 1.9) hangs a callback context on it that
+    # the data-only format cannot save, and a checkpoint is saved mid-fit.
+    Xt, yt = X[idx], y[idx]
+    for _, transformer in model.steps[:-1]:
+        Xt = transformer.fit_transform(Xt, yt)
     with warnings.catch_warnings():
         # The epoch budget is fixed on purpose (chosen by cross-validation).
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(X[idx], y[idx])
+        model.steps[-1][1].fit(Xt, yt)
+    model.steps[-1][1].set_params(callbacks=None)
+    return model
+
+
+def _check_same_settings(resumed, fresh):
+    """Refuse to resume a checkpoint written with other training settings."""
+    theirs, ours = resumed.get_params(), fresh.get_params()
+    # class_weight follows from the beats kept, which the checkpoint's digest of
+    # the training data checks with a message that names the actual cause.
+    derived = ("callbacks", "class_weight")
+    differ = [k for k in ours if k not in derived and theirs.get(k) != ours[k]]
+    if differ:
+        shown = ", ".join(f"{k}={theirs.get(k)!r} (now {ours[k]!r})" for k in differ[:3])
+        raise SystemExit(
+            f"error: the checkpoint was written with other training settings: {shown}. "
+            "Resume with the options of the interrupted run, or start again without --resume."
+        )
 
 
 def _training_params(args):
@@ -136,10 +229,15 @@ def _record_names(args):
     return [n for n in names if args.include_paced or n not in PACED_RECORDS]
 
 
+def _chunk_seconds(args):
+    return 60.0 * args.chunk_minutes if args.chunk_minutes > 0 else None
+
+
 def _load(args, bad, r_peaks="reference"):
     beats = load_beats(
         args.data_dir,
         _record_names(args),
+        lead=args.lead,
         r_peaks=r_peaks,
         exclude_paced=not args.include_paced,
         n_jobs=2,
@@ -154,55 +252,110 @@ def _load(args, bad, r_peaks="reference"):
 
 
 def cmd_train(args):
+    if args.resume and not args.checkpoint:
+        raise SystemExit("error: --resume needs --checkpoint CKPT (the interrupted run's).")
+    if args.search and args.checkpoint:
+        raise SystemExit("error: --checkpoint and --resume are for one fit, not --search.")
+    resume = _resumed_classifier(args.checkpoint) if args.resume else None
     bad = BadFiles()
     beats = _load(args, bad)
     start = time.perf_counter()
-    params = _training_params(args)
+    interrupted = False
     if args.search:
-        rng = np.random.RandomState(0)
-        idx = undersample(beats.y, fraction=args.n_fraction, rng=rng)
-        model = build_model(max_iter=args.max_iter)
-        model.set_params(
-            lstmclassifier__class_weight=class_weights(
-                beats.y[idx], power=args.weight_power, unweighted=args.unweighted
-            )
-        )
-        scorer = make_scorer(f1_score, average="macro", labels=["N", "S", "V"])
-        search = GridSearchCV(model, SEARCH_GRID, scoring=scorer, cv=GroupKFold(args.folds))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            search.fit(beats.X[idx], beats.y[idx], groups=beats.groups[idx])
-        print(f"best {search.best_params_}: macro F1 (N, S, V) {search.best_score_:.3f}")
-        model = search.best_estimator_
+        model = _search(args, beats)
     else:
-        model = fit_model(beats.X, beats.y, **params)
+        callbacks = [ResumableCheckpoint(args.checkpoint)] if args.checkpoint else None
+        with interruptible() as state:
+            try:
+                model = fit_model(
+                    beats.X,
+                    beats.y,
+                    random_state=args.seed,
+                    callbacks=callbacks,
+                    resume=resume,
+                    **_training_params(args),
+                )
+            except ValueError as exc:
+                if resume is None:
+                    raise
+                raise SystemExit(f"error: cannot resume from {args.checkpoint}: {exc}") from None
+        interrupted = state["interrupted"]
     elapsed = time.perf_counter() - start
     save_model({"model": model, "extract": EXTRACT, "lead": args.lead}, args.model)
+    if args.plots:
+        _save_training_history(args.plots / "training_history.png", model)
+    if interrupted:
+        classifier = model.steps[-1][1]
+        resume_hint = f"; resume with --checkpoint {args.checkpoint} --resume"
+        print(
+            f"interrupted (Ctrl-C) after {classifier.n_iter_} of {classifier.max_iter} epochs: "
+            f"the model trained so far is saved to {args.model}"
+            + (resume_hint if args.checkpoint else ""),
+            file=sys.stderr,
+        )
+        bad.report()
+        return INTERRUPTED
     print(f"trained on {len(beats.y)} beats of {len(beats.records)} records in {elapsed:.0f} s")
     print(f"model saved to {args.model}")
     return bad.exit_code()
 
 
-def _predict_record(bundle, path, *, detect, need_reference):
-    """Read, extract and classify one record; the beats with their predictions."""
-    record = read_record(path, lead=bundle["lead"], annotator="atr" if need_reference else None)
-    if not detect and len(record.beat_samples) < 2:
-        raise RecordError(
-            f"{path}.atr: fewer than two reference beats (without annotations, use --detect)."
-        )
+def _resumed_classifier(path):
+    if not path.is_file():
+        raise SystemExit(f"error: checkpoint {path} does not exist (nothing to resume).")
     try:
-        beats = extract_beats(
-            record, r_peaks="detect" if detect else "reference", **bundle["extract"]
+        return load_checkpoint(path)
+    except ModelFileError as exc:
+        raise SystemExit(f"error: cannot resume from {path}: {exc}") from None
+
+
+def _search(args, beats):
+    """Grid search grouped by record; Ctrl-C ends it without a model."""
+    rng = np.random.RandomState(args.seed)
+    idx = undersample(beats.y, fraction=args.n_fraction, rng=rng)
+    model = build_model(max_iter=args.max_iter, random_state=args.seed)
+    model.set_params(
+        lstmclassifier__class_weight=class_weights(
+            beats.y[idx], power=args.weight_power, unweighted=args.unweighted
         )
-    except ValueError as exc:  # fewer than two beats detected
-        raise RecordError(f"{path}.dat: {exc}") from None
-    beats.pred = bundle["model"].predict(beats.X)
-    beats.record = record
+    )
+    scorer = make_scorer(f1_score, average="macro", labels=["N", "S", "V"])
+    search = GridSearchCV(
+        model, SEARCH_GRID, scoring=scorer, cv=GroupKFold(args.folds), error_score="raise"
+    )
+    with warnings.catch_warnings(), interruptible(TrainingInterrupted):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        try:
+            search.fit(beats.X[idx], beats.y[idx], groups=beats.groups[idx])
+        except TrainingInterrupted:
+            raise KeyboardInterrupt from None
+    print(f"best {search.best_params_}: macro F1 (N, S, V) {search.best_score_:.3f}")
+    return search.best_estimator_
+
+
+def _predict_record(bundle, path, *, detect, annotator, chunk_seconds):
+    """Read, extract and classify one record; the beats with their predictions."""
+    try:
+        beats = read_beats(
+            path,
+            lead=bundle["lead"],
+            annotator=annotator,
+            r_peaks="detect" if detect else "reference",
+            chunk_seconds=chunk_seconds,
+            **bundle["extract"],
+        )
+    except RecordError as exc:
+        if detect or not str(exc).startswith(f"{path}.atr:"):
+            raise
+        raise RecordError(f"{exc} Without annotations, use --detect.") from None
+    beats.pred = predict(bundle["model"], beats.X)
     return beats
 
 
-def _has_annotations(path):
-    return Path(f"{path}.atr").is_file()
+def predict(model, X, *, batch=PREDICT_BATCH):
+    """Classes of the beats, ``batch`` at a time (bounded memory)."""
+    parts = [model.predict(X[i : i + batch]) for i in range(0, len(X), batch)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype="<U1")
 
 
 def cmd_evaluate(args):
@@ -213,18 +366,23 @@ def cmd_evaluate(args):
     for name in _record_names(args):
         path = Path(args.data_dir) / name
         try:
-            beats = _predict_record(bundle, path, detect=args.detect, need_reference=True)
+            beats = _predict_record(
+                bundle,
+                path,
+                detect=args.detect,
+                annotator="atr",
+                chunk_seconds=_chunk_seconds(args),
+            )
         except RecordError as exc:
             bad.add(path, exc)
             continue
         matched = beats.y != ""
         if args.detect:
-            record = beats.record
             unmatched = beats.samples[~matched]
             in_vf = np.zeros(len(unmatched), dtype=bool)
-            for start, end in record.vf_episodes:
+            for start, end in beats.vf_episodes:
                 in_vf |= (unmatched >= start) & (unmatched <= end)
-            n_ref += len(record.beat_samples)
+            n_ref += len(beats.reference_samples)
             n_det += len(beats.samples)
             n_matched += int(matched.sum())
             n_excused += int(in_vf.sum())
@@ -233,6 +391,8 @@ def cmd_evaluate(args):
         per_record[name] = stats
         y_true.append(beats.y[matched])
         y_pred.append(beats.pred[matched])
+        if args.plots:
+            _save_strip(args.plots / f"{name}.png", path, bundle, beats, reference=beats.y)
     if not per_record:
         bad.report()
         return 1
@@ -240,6 +400,8 @@ def cmd_evaluate(args):
     if args.detect:
         report["detection"] = detection_statistics(n_ref, n_det, n_matched, n_excused=n_excused)
     report["per_record"] = per_record
+    if args.plots:
+        _save_confusion_matrix(args.plots / "confusion_matrix.png", report)
     if args.json:
         print(json.dumps(report))
     else:
@@ -287,7 +449,12 @@ def summarize(samples, classes, fs):
 
 
 def write_annotations(out_dir, name, ext, samples, symbols, fs):
-    """``OUT/<name>.<ext>`` with wfdb.wrann, moved into place only when complete."""
+    """``OUT/<name>.<ext>`` with wfdb.wrann, moved into place only when complete.
+
+    wfdb.wrann writes its file directly; it writes into a temporary folder
+    inside OUT (the same file system), and the finished file is renamed onto
+    the old one, so a kill never leaves a half-written annotation file.
+    """
     import wfdb
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -306,16 +473,23 @@ def cmd_annotate(args):
     for name in _record_names(args):
         path = Path(args.data_dir) / name
         try:
+            # Detected beats need no reference: a bad .atr does not stop them.
             beats = _predict_record(
-                bundle, path, detect=args.detect, need_reference=_has_annotations(path)
+                bundle,
+                path,
+                detect=args.detect,
+                annotator=None if args.detect else "atr",
+                chunk_seconds=_chunk_seconds(args),
             )
         except RecordError as exc:
             bad.add(path, exc)
             continue
-        fs = beats.record.fs
+        fs = beats.fs
         write_annotations(out_dir, name, args.ext, beats.samples, beats.pred, fs)
         summary = {"record": name, **summarize(beats.samples, beats.pred, fs)}
         write_json(out_dir / f"{name}.{args.ext}.json", summary)
+        if args.plots:
+            _save_strip(args.plots / f"{name}.png", path, bundle, beats)
         c = summary["beats_per_class"]
         print(
             f"{name}: {summary['n_beats']} beats ("
@@ -324,6 +498,77 @@ def cmd_annotate(args):
             f"mean heart rate {summary['mean_heart_rate_bpm']:.0f} bpm"
         )
     return bad.exit_code()
+
+
+# -- plots (--plots DIR) ------------------------------------------------------------
+
+
+def require_matplotlib():
+    """Fail before any work when --plots is asked for without matplotlib."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise SystemExit(
+            "error: --plots needs matplotlib, the 'plots' extra: pip install 'sklstm[plots]'"
+        ) from None
+
+
+def _figure(**kwargs):
+    # A bare Figure: no pyplot state, no GUI backend, nothing to close.
+    from matplotlib.figure import Figure
+
+    return Figure(layout="constrained", **kwargs)
+
+
+def _save_figure(fig, path):
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+
+
+def _save_confusion_matrix(path, report):
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    fig = _figure(figsize=(5, 4.5))
+    ax = fig.subplots()
+    matrix = np.asarray(report["confusion_matrix"])
+    display = ConfusionMatrixDisplay(matrix, display_labels=report["labels"])
+    display.plot(ax=ax, values_format="d", colorbar=False, cmap="Blues")
+    ax.set_title(f"{report['n_beats']} beats, accuracy {100 * report['accuracy']:.2f}%")
+    _save_figure(fig, path)
+
+
+def _save_strip(path, record_path, bundle, beats, reference=None):
+    """A 10-s strip of the record where the classes are most worth seeing."""
+    fs, n = beats.fs, beats.n_samples
+    start = busiest_window(
+        beats.samples, beats.pred, reference, fs=fs, n_samples=n, seconds=STRIP_SECONDS
+    )
+    stop = min(start + int(STRIP_SECONDS * fs), n)
+    # Filtered with 5 s on either side, as the beats were: no edge effects.
+    lo, hi = max(start - int(5 * fs), 0), min(stop + int(5 * fs), n)
+    x, _ = read_signal(record_path, lead=bundle["lead"], start=lo, stop=hi)
+    extract = bundle["extract"]
+    x = filter_ecg(x, fs=fs, baseline=extract["baseline"], lowpass=extract["lowpass"])
+    fig = _figure(figsize=(12, 3.5))
+    plot_ecg_strip(
+        x[start - lo : stop - lo],
+        fs=fs,
+        samples=beats.samples,
+        predicted=beats.pred,
+        reference=reference,
+        start=start,
+        ax=fig.subplots(),
+        title=f"record {beats.name}, lead {beats.lead}, {start / fs:.0f}-{stop / fs:.0f} s",
+    )
+    _save_figure(fig, path)
+
+
+def _save_training_history(path, model):
+    from sklstm.plotting import plot_training_history
+
+    fig = _figure(figsize=(6, 4))
+    plot_training_history(model, ax=fig.subplots())
+    _save_figure(fig, path)
 
 
 def cmd_crossval(args):
@@ -337,8 +582,11 @@ def cmd_crossval(args):
         GroupKFold(args.folds).split(beats.X, groups=beats.groups)
     ):
         seed = fold + 1000 * args.seed
-        model = fit_model(beats.X[train], beats.y[train], random_state=seed, **params)
-        pred[test] = model.predict(beats.X[test])
+        with interruptible() as state:
+            model = fit_model(beats.X[train], beats.y[train], random_state=seed, **params)
+        if state["interrupted"]:
+            raise KeyboardInterrupt
+        pred[test] = predict(model, beats.X[test])
         print(f"fold {fold}: records {sorted(set(beats.groups[test]))}", file=sys.stderr)
     report = classification_statistics(beats.y, pred)
     report["params"] = params
@@ -379,26 +627,44 @@ def parse_args(argv):
         p.add_argument("--hidden-size", type=int, default=NETWORK["hidden_size"])
         p.add_argument("--max-iter", type=int, default=NETWORK["max_iter"])
         p.add_argument("--pooling", default="last", choices=["last", "mean", "max", "attention"])
+        p.add_argument("--seed", type=int, default=0, help="seed of the N sampling and network")
+
+    def plots(p):
+        p.add_argument("--plots", type=Path, metavar="DIR", help="also save PNG plots in DIR")
+
+    def chunks(p):
+        p.add_argument(
+            "--chunk-minutes",
+            type=float,
+            default=60.0,
+            help="longer records are read a stretch at a time (bounded memory); 0: never",
+        )
 
     p = sub.add_parser("train", help="train a beat classifier")
     common(p)
     training(p)
     p.add_argument("--search", action="store_true", help="grid search grouped by record")
+    p.add_argument("--checkpoint", type=Path, metavar="CKPT", help="checkpoint every epoch")
+    p.add_argument("--resume", action="store_true", help="resume from the --checkpoint")
+    plots(p)
     p = sub.add_parser("evaluate", help="EC57 statistics against the reference annotations")
     common(p)
     p.add_argument("--detect", action="store_true", help="detect the beats instead")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    plots(p)
+    chunks(p)
     p = sub.add_parser("annotate", help="write predicted beat annotations")
     common(p)
     p.add_argument("--out-dir", required=True, type=Path)
     p.add_argument("--ext", default="pred", help="annotation file extension (default pred)")
     p.add_argument("--detect", action="store_true", help="detect the beats instead")
+    plots(p)
+    chunks(p)
     p = sub.add_parser("crossval", help="record-grouped cross-validation")
     common(p, model=False)
     training(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("--out", type=Path, help="also save the report as JSON")
-    p.add_argument("--seed", type=int, default=0, help="another seed gauges the noise")
     return parser.parse_args(argv)
 
 
@@ -406,13 +672,20 @@ def main(argv=None):
     args = parse_args(argv)
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
+    if getattr(args, "plots", None):
+        require_matplotlib()
     commands = {
         "train": cmd_train,
         "evaluate": cmd_evaluate,
         "annotate": cmd_annotate,
         "crossval": cmd_crossval,
     }
-    return commands[args.command](args)
+    try:
+        return commands[args.command](args)
+    except KeyboardInterrupt:
+        # Every file written so far is complete (atomic writes); nothing else was.
+        print(f"interrupted (Ctrl-C) during {args.command}: stopped.", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -1,14 +1,23 @@
 """The arrhythmia application end to end on three real records: train, evaluate, annotate."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import wfdb
-from _ecg_data import MITDB, requires_mitdb
+from _data import ROOT
+from _ecg_data import MITDB, concatenate_records, requires_mitdb
 
+import sklstm
 from pipelines.ecg_arrhythmia import main, summarize
-from sklstm.ecg import AAMI_CLASSES, detect_r_peaks, filter_ecg, read_record
+from sklstm.ecg import AAMI_CLASSES, detect_r_peaks, filter_ecg, read_beats, read_record
 
 pytestmark = requires_mitdb
 
@@ -86,7 +95,7 @@ def test_bad_records_are_listed_and_fail_at_the_end(model, tmp_path, capsys):
     assert (out / "119.pred").is_file() and not (out / "300.pred").exists()
     err = capsys.readouterr().err
     assert "2 file(s) could not be processed" in err and "300.dat" in err
-    assert "301.atr: fewer than two reference beats" in err
+    assert "301.atr: annotation file not found. Without annotations, use --detect" in err
     assert main(argv + ["--records", "301", "--detect"]) == 0
     assert len(wfdb.rdann(str(out / "301"), "pred").sample) > 1900
 
@@ -111,3 +120,241 @@ def test_train_search_groups_by_record(tmp_path, capsys):
 def test_train_without_records_fails_clearly(tmp_path):
     with pytest.raises(SystemExit, match="no readable record"):
         main(["train", "--data-dir", str(tmp_path), "--records", "1", "--model", "m"])
+
+
+# -- plots ---------------------------------------------------------------------------
+
+
+def _png(path):
+    """The image of a PNG file, after checking it is one."""
+    from matplotlib.image import imread
+
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+    image = imread(path)
+    assert image.ndim == 3 and min(image.shape[:2]) > 100
+    return image
+
+
+@pytest.fixture
+def saved_figures(monkeypatch):
+    """Every figure saved, by file name (the temporary name of an atomic write)."""
+    from matplotlib.figure import Figure
+
+    saved = {}
+    original = Figure.savefig
+
+    def spy(self, fname, *args, **kwargs):
+        saved[str(fname)] = self
+        return original(self, fname, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    return saved
+
+
+def test_evaluate_plots_confusion_matrix_and_strips(model, tmp_path, capsys, saved_figures):
+    plots = tmp_path / "plots"
+    argv = ["evaluate", "--model", str(model), "--data-dir", str(MITDB), "--records", "119"]
+    assert main(argv + ["209", "--json", "--plots", str(plots)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    names = sorted(p.name for p in plots.iterdir())
+    assert names == ["119.png", "209.png", "confusion_matrix.png"]
+    for png in plots.iterdir():
+        _png(png)
+    # The numbers drawn in the confusion matrix are the JSON's.
+    (figure,) = [f for name, f in saved_figures.items() if "confusion_matrix" in name]
+    drawn = [int(t.get_text()) for t in figure.axes[0].texts]
+    assert drawn == np.ravel(report["confusion_matrix"]).tolist()
+    assert [t.get_text() for t in figure.axes[0].get_xticklabels()] == list(AAMI_CLASSES)
+    # 119's strip shows its bigeminy: predicted and reference rows, V among them.
+    (strip,) = [f for name, f in saved_figures.items() if "119.png" in name]
+    marks = [t.get_text() for t in strip.axes[0].texts]
+    assert "predicted " in marks and "reference " in marks and "V" in marks
+    assert strip.axes[0].get_title().startswith("record 119, lead MLII")
+
+
+def test_annotate_and_train_plots(model, tmp_path, saved_figures):
+    plots = tmp_path / "plots"
+    argv = ["annotate", "--model", str(model), "--data-dir", str(MITDB), "--records", "119"]
+    assert main(argv + ["--out-dir", str(tmp_path / "out"), "--plots", str(plots)]) == 0
+    _png(plots / "119.png")
+    (strip,) = saved_figures.values()
+    marks = [t.get_text() for t in strip.axes[0].texts]
+    assert "predicted " in marks and "reference " not in marks  # no reference in annotate
+    assert len(strip.axes[0].lines[0].get_xdata()) == 3600  # 10 s at 360 Hz
+
+    argv = ["train", "--data-dir", str(MITDB), "--records", "119", "--model"]
+    argv += [str(tmp_path / "m"), "--max-iter", "2", "--hidden-size", "4", "--threads", "1"]
+    assert main(argv + ["--plots", str(plots)]) == 0
+    _png(plots / "training_history.png")
+    assert not [p for p in plots.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def test_plots_without_matplotlib_fail_first_naming_the_extra(model, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
+    argv = ["annotate", "--model", str(model), "--data-dir", str(MITDB), "--records", "119"]
+    with pytest.raises(SystemExit, match=r"--plots needs matplotlib.*sklstm\[plots\]"):
+        main(argv + ["--out-dir", str(tmp_path / "out"), "--plots", str(tmp_path / "p")])
+    assert not (tmp_path / "out").exists()  # before any work
+    from sklstm.ecg import plot_ecg_strip
+
+    with pytest.raises(ImportError, match=r"sklstm\[plots\]"):
+        plot_ecg_strip(np.zeros(10), fs=360, samples=[5], predicted=["N"])
+
+
+# -- reproducible and atomic outputs, long records -----------------------------------
+
+
+def test_annotate_twice_gives_identical_files(model, tmp_path):
+    argv = ["annotate", "--model", str(model), "--data-dir", str(MITDB), "--records", "119"]
+    for out in ("a", "b"):
+        extra = ["--out-dir", str(tmp_path / out), "--plots", str(tmp_path / out / "plots")]
+        assert main(argv + ["208", "--detect"] + extra) == 0
+    a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    assert a == b and len(a) == 6  # .pred, .pred.json, strip, for each record
+    for name in a:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_a_failed_annotation_write_leaves_the_old_file(model, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    argv = ["annotate", "--model", str(model), "--data-dir", str(MITDB), "--records", "119"]
+    assert main(argv + ["--out-dir", str(out)]) == 0
+    before = (out / "119.pred").read_bytes()
+    original = wfdb.wrann
+
+    def killed_midway(name, ext, *args, write_dir, **kwargs):
+        (Path(write_dir) / f"{name}.{ext}").write_bytes(b"\x00" * 10)  # half written
+        raise OSError("killed")
+
+    monkeypatch.setattr(wfdb, "wrann", killed_midway)
+    with pytest.raises(OSError, match="killed"):
+        main(argv + ["--out-dir", str(out), "--detect"])
+    monkeypatch.setattr(wfdb, "wrann", original)
+    assert (out / "119.pred").read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["119.pred", "119.pred.json"]
+
+
+def test_long_record_in_chunks_gives_the_same_annotations(model, tmp_path):
+    # 90 minutes from three records; 10-minute chunks against the record at once.
+    data = tmp_path / "data"
+    data.mkdir()
+    concatenate_records(["119", "208", "203"], data, "long")
+    argv = ["annotate", "--model", str(model), "--data-dir", str(data), "--records", "long"]
+    for mode in ([], ["--detect"]):
+        outputs = []
+        for chunk in ("10", "0"):
+            out = tmp_path / f"out{chunk}{len(mode)}"
+            assert main(argv + mode + ["--out-dir", str(out), "--chunk-minutes", chunk]) == 0
+            outputs.append(out)
+        chunked, whole = (wfdb.rdann(str(out / "long"), "pred") for out in outputs)
+        assert len(whole.sample) > 7800  # 7,922 reference beats
+        np.testing.assert_array_equal(chunked.sample, whole.sample)
+        assert chunked.symbol == whole.symbol
+        assert (outputs[0] / "long.pred").read_bytes() == (outputs[1] / "long.pred").read_bytes()
+
+
+# -- bad records ---------------------------------------------------------------------
+
+
+def test_evaluate_lists_every_kind_of_bad_record(model, tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+
+    def copy(source, name):
+        for ext in ("hea", "dat", "atr"):
+            content = (MITDB / f"{source}.{ext}").read_bytes()
+            if ext == "hea":
+                content = content.replace(source.encode(), name.encode())
+            (data / f"{name}.{ext}").write_bytes(content)
+
+    for name in ("good", "nodat", "short", "nolead", "noatr", "badatr"):
+        copy("119", name)
+    (data / "nodat.dat").unlink()
+    with open(data / "short.dat", "r+b") as f:
+        f.truncate(1000)
+    (data / "nolead.hea").write_text((data / "nolead.hea").read_text().replace("MLII", "V2"))
+    (data / "noatr.atr").unlink()
+    (data / "badatr.atr").write_bytes((data / "badatr.atr").read_bytes()[:101])
+    (data / "RECORDS").write_text("good\nnodat\nshort\nnolead\nnoatr\nbadatr\n")
+    argv = ["evaluate", "--model", str(model), "--data-dir", str(data), "--json"]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert set(report["per_record"]) == {"good"} and report["n_beats"] == 1987
+    err = captured.err
+    assert "5 file(s) could not be processed" in err
+    assert "nodat.dat: signal file named by nodat.hea not found" in err
+    assert "short.dat: truncated signal file (1000 bytes" in err
+    assert "nolead.hea: no lead named 'MLII' (leads: V2, V1)" in err
+    assert "noatr.atr: annotation file not found" in err
+    assert "badatr.atr: " in err
+
+
+# -- interruptions: Ctrl-C, checkpoints and --resume ----------------------------------
+
+RESUMABLE = ["--records", "119", "220", "--n-fraction", "0.3", "--hidden-size", "8"]
+RESUMABLE += ["--max-iter", "8", "--threads", "1", "--seed", "3"]
+
+
+def _proba(path, X):
+    return sklstm.load(path)["model"].predict_proba(X)
+
+
+def test_ctrl_c_saves_the_model_and_resume_ends_as_an_uninterrupted_run(tmp_path):
+    base = ["train", "--data-dir", str(MITDB), *RESUMABLE]
+    checkpoint, interrupted = tmp_path / "run.ckpt", tmp_path / "interrupted.model"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "pipelines.ecg_arrhythmia", *base]
+    argv += ["--model", str(interrupted), "--checkpoint", str(checkpoint)]
+    process = subprocess.Popen(argv, env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists():  # the first epoch is done: Ctrl-C in the second
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "interrupted (Ctrl-C) after" in err and "of 8 epochs" in err
+    assert f"saved to {interrupted}; resume with --checkpoint {checkpoint} --resume" in err
+    classifier = sklstm.load(interrupted)["model"].steps[-1][1]
+    assert 1 <= classifier.n_iter_ < 8
+
+    resumed, uninterrupted = tmp_path / "resumed.model", tmp_path / "uninterrupted.model"
+    resume = ["--model", str(resumed), "--checkpoint", str(checkpoint), "--resume"]
+    assert main(base + resume) == 0
+    assert main(base + ["--model", str(uninterrupted)]) == 0
+    X = read_beats(MITDB / "209").X
+    np.testing.assert_array_equal(_proba(resumed, X), _proba(uninterrupted, X))
+    assert sklstm.load(resumed)["model"].steps[-1][1].n_iter_ == 8
+
+
+def test_resume_refuses_what_it_cannot_continue(tmp_path):
+    base = ["train", "--data-dir", str(MITDB), *RESUMABLE, "--model", str(tmp_path / "m")]
+    checkpoint = tmp_path / "run.ckpt"
+    with pytest.raises(SystemExit, match="--resume needs --checkpoint"):
+        main(base + ["--resume"])
+    with pytest.raises(SystemExit, match="run.ckpt does not exist"):
+        main(base + ["--checkpoint", str(checkpoint), "--resume"])
+    (tmp_path / "m").unlink(missing_ok=True)
+    short = base + ["--max-iter", "1"]  # the last one counts
+    assert main(short + ["--checkpoint", str(checkpoint)]) == 0
+    with pytest.raises(SystemExit, match=r"other training settings: hidden_size=8 \(now 16\)"):
+        main(short + ["--checkpoint", str(checkpoint), "--resume", "--hidden-size", "16"])
+    with pytest.raises(SystemExit, match="cannot resume .*other data"):
+        main(short + ["--checkpoint", str(checkpoint), "--resume", "--n-fraction", "0.4"])
+    with pytest.raises(SystemExit, match="not an sklstm checkpoint"):
+        main(base + ["--checkpoint", str(tmp_path / "m"), "--resume"])
+
+
+def test_ctrl_c_during_a_search_stops_it_without_a_model(tmp_path, capsys):
+    model = tmp_path / "m"
+    argv = ["train", "--data-dir", str(MITDB), "--records", *TRAIN, "--model", str(model)]
+    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        assert main(argv + ["--search", "--folds", "3", "--max-iter", "200"]) == 130
+    finally:
+        timer.cancel()
+    assert "interrupted (Ctrl-C) during train: stopped." in capsys.readouterr().err
+    assert not model.exists()

@@ -4,6 +4,7 @@ from ._beats import RR_FEATURES, RR_RATIOS, BeatSequences, extract_beats, rr_fea
 from ._collection import load_beats, read_beats
 from ._detect import detect_r_peaks, match_beats
 from ._filters import ECGFilter, filter_ecg
+from ._plot import plot_ecg_strip
 from ._records import (
     AAMI_CLASSES,
     AAMI_SYMBOLS,
@@ -37,6 +38,7 @@ __all__ = [
     "list_records",
     "load_beats",
     "match_beats",
+    "plot_ecg_strip",
     "read_beats",
     "read_record",
     "read_signal",
