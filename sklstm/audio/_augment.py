@@ -65,6 +65,7 @@ def add_noise(y, *, snr_db, noise=None, random_state=None):
     Returns
     -------
     y_noisy : ndarray of float32 [shape=(n,)]
+        The waveform with the noise added.
 
     Examples
     --------
@@ -98,6 +99,7 @@ def time_shift(y, *, before, after):
     Parameters
     ----------
     y : ndarray [shape=(n,)]
+        The waveform.
     before : int
         Samples of silence added at the start; negative cuts as many.
     after : int
@@ -106,6 +108,7 @@ def time_shift(y, *, before, after):
     Returns
     -------
     y_shifted : ndarray of float32 [shape=(max(1, n + before + after),)]
+        The shifted waveform; at least one sample.
 
     Examples
     --------
@@ -130,12 +133,14 @@ def change_speed(y, *, rate):
     Parameters
     ----------
     y : ndarray [shape=(n,)]
+        The waveform.
     rate : float
         Speed factor, > 0.
 
     Returns
     -------
     y_fast : ndarray of float32 [shape=(ceil(n / rate),)]
+        The waveform played ``rate`` times faster (pitch moves with it).
 
     Examples
     --------
@@ -201,12 +206,14 @@ def change_tempo(y, *, rate):
     Parameters
     ----------
     y : ndarray [shape=(n,)]
+        The waveform.
     rate : float
         Tempo factor, > 0.
 
     Returns
     -------
     y_stretched : ndarray of float32 [shape=(round(n / rate),)]
+        The waveform ``rate`` times faster at the same pitch.
 
     Examples
     --------
@@ -231,12 +238,14 @@ def shift_pitch(y, *, n_steps):
     Parameters
     ----------
     y : ndarray [shape=(n,)]
+        The waveform.
     n_steps : float
         Semitones; negative lowers the pitch.
 
     Returns
     -------
     y_shifted : ndarray of float32 [shape=(n,)]
+        The waveform at the new pitch, same length and tempo.
 
     Examples
     --------
@@ -349,6 +358,8 @@ class WaveformAugmenter(BaseEstimator):
         Returns
         -------
         copies : list of ndarray of float32 [shape=(m_i,)]
+            One perturbed waveform per clip, in order; lengths change with
+            speed and tempo.
         """
         self._validate_params()
         rng = check_random_state(random_state)
@@ -505,6 +516,7 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Returns
         -------
         y : ndarray of shape (n_samples,)
+            Predicted labels.
         """
         check_is_fitted(self)
         return self.estimator_.predict(X)
@@ -528,6 +540,7 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
+            Probability of each class, columns in ``classes_`` order.
         """
         check_is_fitted(self)
         return self.estimator_.predict_proba(X)

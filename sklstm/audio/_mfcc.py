@@ -349,10 +349,12 @@ class MFCC(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         n_samples : int or ndarray of int
+            Length of the clip(s) in samples at ``sr``.
 
         Returns
         -------
         n_frames : int or ndarray of int
+            Number of MFCC frames, the same shape as ``n_samples``.
         """
         pad = self.n_fft // 2
         return 1 + (np.asarray(n_samples) + 2 * pad - self.n_fft) // self.hop_length
@@ -431,9 +433,10 @@ class MFCC(TransformerMixin, BaseEstimator):
         Returns
         -------
         features : list of ndarray of float32 [shape=(1 + n_i // hop_length, \
-                n_features_out_)], or ndarray of float32 of shape \
-                (n_clips, 1 + n_samples // hop_length, n_features_out_)
+                n_features)], or ndarray of float32 of shape \
+                (n_clips, 1 + n_samples // hop_length, n_features)
             A list for a list of clips; a 3D array for a 2D array.
+            ``n_features`` is ``n_features_out_``.
 
         Raises
         ------
@@ -461,8 +464,10 @@ class MFCC(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        features : list of ndarray of float32 [shape=(T_i, n_features_out_)], or \
-                ndarray of float32 of shape (n_clips, T, n_features_out_)
+        features : list of ndarray of float32 [shape=(T_i, n_features)], or \
+                ndarray of float32 of shape (n_clips, T, n_features)
+            The MFCCs (and deltas) of every clip, as :meth:`transform` returns
+            them; ``n_features`` is ``n_features_out_``.
         """
         return self.fit(X).transform(X)
 

@@ -53,6 +53,7 @@ def filter_ecg(x, *, fs, baseline="highpass", lowpass=35.0):
     Returns
     -------
     filtered : ndarray of float64 of shape (n_samples,) or (n_signals, n_samples)
+        The filtered signal(s), the shape of ``x``.
 
     Examples
     --------
@@ -159,6 +160,7 @@ class ECGFilter(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Returns
         -------
         X_filtered : ndarray of float64 of shape (n_signals, n_samples)
+            The filtered signals, as :func:`filter_ecg` returns them.
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)

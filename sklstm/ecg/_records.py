@@ -266,6 +266,9 @@ def read_record(path, *, lead="MLII", annotator="atr"):
     Returns
     -------
     record : Record
+        The lead's signal in physical units with its rate, the annotated beats
+        (samples and symbols; ``beat_classes`` maps them to AAMI classes) and
+        the ventricular flutter episodes.
 
     Raises
     ------
