@@ -22,6 +22,9 @@ from ._records import Record
 
 __all__ = ["RR_FEATURES", "RR_RATIOS", "BeatSequences", "extract_beats", "rr_features"]
 
+# Beats per block when the beat table is filled (bounds the temporaries).
+_TABLE_BLOCK = 8192
+
 #: Names of the columns :func:`rr_features` returns.
 RR_FEATURES = (
     "pre_rr",
@@ -313,20 +316,32 @@ def _beat_table(windows, zero, samples, labels, name, *, fs, local, relative, rr
     ``windows`` (float64, one row per beat, the R peak at column ``zero``) is
     normalized in place. Everything computed over the whole record (the
     amplitude, the median beat, the RR features) is computed here, so that a
-    record read in chunks gets the rows it would get read at once.
+    record read in chunks gets the rows it would get read at once. The rows
+    are written straight into the float32 table, a block of beats at a time:
+    beyond ``windows`` and the table, memory stays bounded however long the
+    record (a 24-hour record has over 100,000 beats).
     """
-    n_steps = windows.shape[1]
+    n_beats, n_steps = windows.shape
     amplitude = np.median(np.abs(windows[:, zero])) if len(samples) else 1.0
     windows /= amplitude if amplitude > 0 else 1.0
-    blocks, names = [windows], [f"t{k}" for k in range(n_steps)]
-    if relative:
-        blocks.append(windows - np.median(windows, axis=0))
-        names += [f"d{k}" for k in range(n_steps)]
+    n_signals = 2 if relative else 1
     columns = [RR_FEATURES.index(name) for name in rr]
-    blocks.append(rr_features(samples, fs=fs, local=local)[:, columns])
+    names = [f"t{k}" for k in range(n_steps)]
+    X = np.empty((n_beats, n_signals * n_steps + len(columns)), dtype=np.float32)
+    X[:, :n_steps] = windows
+    if relative:
+        names += [f"d{k}" for k in range(n_steps)]
+        # Column by column: the same medians as along axis 0, without a sorted
+        # copy of every window.
+        median = np.array([np.median(windows[:, k]) for k in range(n_steps)])
+        for start in range(0, n_beats, _TABLE_BLOCK):
+            block = slice(start, start + _TABLE_BLOCK)
+            X[block, n_steps : 2 * n_steps] = windows[block] - median
+    X[:, n_signals * n_steps :] = rr_features(samples, fs=fs, local=local)[:, columns]
     names += list(rr)
-    X = np.hstack(blocks).astype(np.float32)
-    if not np.isfinite(X).all():
+    if not all(
+        np.isfinite(X[i : i + _TABLE_BLOCK]).all() for i in range(0, n_beats, _TABLE_BLOCK)
+    ):
         raise ValueError(
             f"Record {name!r}: beat features out of the float32 range (a signal with "
             "samples far larger than its R peaks?)."

@@ -205,14 +205,15 @@ def _chunked(path, head, channel, dat, record, r_peaks, chunk_seconds, params):
     else:
         samples = record.beat_samples
     offsets = _window_offsets(fs, params["before"], params["after"], params["sampling_rate"])
-    windows = []
+    # Filled in place, stretch by stretch: no second copy of every window.
+    windows = np.empty((len(samples), len(offsets)))
     for start, stop, lo, x in _stretches(path, head, channel, dat, chunk, margin, *filters):
-        peaks = samples[(samples >= start) & (samples < stop)]
-        windows.append(x[np.clip(peaks[:, None] + offsets, 0, n - 1) - lo])
+        core = (samples >= start) & (samples < stop)
+        windows[core] = x[np.clip(samples[core, None] + offsets, 0, n - 1) - lo]
     labels = _labels(record, samples, reference=r_peaks == "reference")
     zero = int(np.flatnonzero(offsets == 0)[0])
     return _beat_table(
-        np.concatenate(windows),
+        windows,
         zero,
         samples,
         labels,
