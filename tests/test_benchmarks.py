@@ -24,3 +24,16 @@ def test_benchmark_script_runs_every_measure_at_tiny_sizes(tmp_path, capsys):
     assert results["g_flops"]["fused_training_gflops"] > 0
     table = capsys.readouterr().out
     assert "bucketing speedup per epoch" in table and "GridSearchCV" in table
+
+
+def test_memory_script_measures_predict_in_fresh_processes(tmp_path, capsys):
+    from benchmarks.memory import main as memory_main
+
+    out = tmp_path / "memory.json"
+    results = memory_main(["--quick", "--only", "a", "--json", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(results))
+    small, large = (results["a_predict"][f"predict {n}"] for n in (1_000, 5_000))
+    assert large["input_bytes"] > 4 * small["input_bytes"] > 0
+    for row in (small, large):
+        assert row["peak_rss"] >= row["rss_before"] > 0 and row["seconds"] > 0
+    assert "predict 5000 sequences" in capsys.readouterr().out
