@@ -33,7 +33,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 
-from ._io import resample
+from ._io import _check_length, _check_rate, _check_waveform, resample
 
 __all__ = [
     "AugmentedClassifier",
@@ -45,6 +45,9 @@ __all__ = [
     "shift_pitch",
     "time_shift",
 ]
+
+# Largest pitch shift: ten octaves, a factor of 1024 in frequency and length.
+_MAX_SEMITONES = 120
 
 
 def add_noise(y, *, snr_db, noise=None, random_state=None):
@@ -77,11 +80,19 @@ def add_noise(y, *, snr_db, noise=None, random_state=None):
     10
     """
     rng = check_random_state(random_state)
-    y = np.asarray(y, dtype=np.float32)
+    y = _check_waveform(y)
+    if isinstance(snr_db, bool) or not isinstance(snr_db, Real):
+        raise TypeError(f"snr_db must be a number of dB, got {snr_db!r}.")
+    if not np.isfinite(snr_db):
+        raise ValueError(f"snr_db must be a finite number of dB, got {snr_db!r}.")
+    if len(y) == 0:
+        return y.copy()
     if noise is None:
         excerpt = rng.standard_normal(len(y))
     else:
-        noise = np.asarray(noise, dtype=np.float32)
+        noise = _check_waveform(noise, "noise")
+        if len(noise) == 0:
+            raise ValueError("noise is empty: it holds no samples to draw an excerpt from.")
         if len(noise) < len(y):
             noise = np.tile(noise, -(-len(y) // len(noise)))
         start = rng.randint(len(noise) - len(y) + 1)
@@ -89,8 +100,14 @@ def add_noise(y, *, snr_db, noise=None, random_state=None):
     noise_power = np.mean(np.square(excerpt, dtype=np.float64))
     if noise_power == 0:
         return y.copy()
-    gain = np.sqrt(np.mean(np.square(y, dtype=np.float64)) / noise_power / 10 ** (snr_db / 10))
-    return (y + gain * excerpt).astype(np.float32)
+    with np.errstate(over="ignore"):
+        gain = np.sqrt(np.mean(np.square(y, dtype=np.float64)) / noise_power / 10 ** (snr_db / 10))
+        noisy = (y + gain * excerpt).astype(np.float32)
+    if not np.isfinite(noisy).all():
+        raise ValueError(
+            f"snr_db={snr_db!r} asks for noise beyond the float32 range: raise the ratio."
+        )
+    return noisy
 
 
 def time_shift(y, *, before, after):
@@ -117,7 +134,11 @@ def time_shift(y, *, before, after):
     >>> time_shift(np.ones(4), before=2, after=-1)
     array([0., 0., 1., 1., 1.], dtype=float32)
     """
-    y = np.asarray(y, dtype=np.float32)
+    y = _check_waveform(y)
+    for name, value in (("before", before), ("after", after)):
+        if isinstance(value, bool) or not isinstance(value, Integral):
+            raise TypeError(f"{name} must be a whole number of samples, got {value!r}.")
+    _check_length(len(y) + max(0, before) + max(0, after), "The shifted waveform")
     y = y[max(0, -before) : len(y) - max(0, -after)]
     if len(y) == 0:
         return np.zeros(1, dtype=np.float32)
@@ -149,6 +170,9 @@ def change_speed(y, *, rate):
     >>> change_speed(np.zeros(8000), rate=1.25).shape
     (6400,)
     """
+    rate = _check_rate(rate, "rate")
+    y = _check_waveform(y)
+    _check_length(np.ceil(len(y) / rate), f"The waveform at rate={rate:g}")
     # Only the ratio of the two rates matters.
     return resample(y, orig_sr=rate * 1000.0, target_sr=1000.0)
 
@@ -224,7 +248,9 @@ def change_tempo(y, *, rate):
     >>> slow.shape, int(np.argmax(np.abs(np.fft.rfft(slow))) / 2)
     ((16000,), 440)
     """
-    y = np.asarray(y, dtype=np.float32)
+    rate = _check_rate(rate, "rate")
+    y = _check_waveform(y)
+    _check_length(round(len(y) / rate), f"The waveform at rate={rate:g}")
     return _stretch(y, rate) if len(y) > 1 else y.copy()
 
 
@@ -256,7 +282,14 @@ def shift_pitch(y, *, n_steps):
     >>> shifted.shape, int(np.argmax(np.abs(np.fft.rfft(shifted))))
     ((8000,), 880)
     """
-    y = np.asarray(y, dtype=np.float32)
+    y = _check_waveform(y)
+    if isinstance(n_steps, bool) or not isinstance(n_steps, Real):
+        raise TypeError(f"n_steps must be a number of semitones, got {n_steps!r}.")
+    if not np.isfinite(n_steps) or abs(n_steps) > _MAX_SEMITONES:
+        raise ValueError(
+            f"n_steps must be a finite number of semitones within +-{_MAX_SEMITONES} "
+            f"(a factor of {2 ** (_MAX_SEMITONES // 12)} in frequency), got {n_steps!r}."
+        )
     rate = 2.0 ** (n_steps / 12)
     fast = change_speed(y, rate=rate)
     stretched = _stretch(fast, 1 / rate) if len(fast) > 1 else fast
@@ -265,8 +298,17 @@ def shift_pitch(y, *, n_steps):
     return out
 
 
-def _pair(value, name):
+def _pair(value, name, *, positive=False):
+    """A range ``(low, high)`` of finite numbers (positive ones for factors)."""
+    if (
+        len(value) != 2
+        or any(isinstance(v, bool) or not isinstance(v, Real) for v in value)
+        or not np.isfinite(value).all()
+    ):
+        raise ValueError(f"{name}={value!r} must be a pair (low, high) of finite numbers.")
     low, high = value
+    if positive and low <= 0:
+        raise ValueError(f"{name}={value!r}: factors must be positive.")
     if low > high:
         raise ValueError(f"{name}={value!r}: the low end must not exceed the high end.")
     return float(low), float(high)
@@ -363,15 +405,18 @@ class WaveformAugmenter(BaseEstimator):
         """
         self._validate_params()
         rng = check_random_state(random_state)
-        speed = None if self.speed is None else _pair(self.speed, "speed")
-        tempo = None if self.tempo is None else np.log(_pair(self.tempo, "tempo"))
+        speed = None if self.speed is None else _pair(self.speed, "speed", positive=True)
+        tempo = None if self.tempo is None else np.log(_pair(self.tempo, "tempo", positive=True))
         pitch = None if self.pitch is None else _pair(self.pitch, "pitch")
         snr = None if self.snr_db is None else _pair(self.snr_db, "snr_db")
         noises = self.noises or []
         max_shift = int(self.shift * self.sr)
+        for k, noise in enumerate(noises):
+            if len(_check_waveform(noise, f"noises[{k}]")) == 0:
+                raise ValueError(f"noises[{k}] is empty: it holds no samples.")
         copies = []
-        for y in X:
-            y = np.asarray(y, dtype=np.float32)
+        for i, y in enumerate(X):
+            y = _check_waveform(y, f"Clip {i}")
             if speed is not None:
                 y = change_speed(y, rate=rng.uniform(*speed))
             if tempo is not None:

@@ -9,11 +9,17 @@ default (``res_type="soxr_hq"``), called directly to skip librosa's import.
 
 import os
 import struct
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
 
 __all__ = ["AudioFileError", "load_audio", "resample"]
+
+# Most samples a resampled waveform may have: soxr addresses its output with
+# 32-bit lengths, and a rate ratio that would go beyond is a mistake (a rate
+# in kHz for one in Hz, a speed factor of 1e-9), not a recording.
+_MAX_SAMPLES = 2**31 - 1
 
 
 class AudioFileError(ValueError):
@@ -88,6 +94,37 @@ def _read_file(path, dtype):
     return data.mean(axis=1, dtype=dtype) if data.shape[1] > 1 else data[:, 0], rate
 
 
+def _check_waveform(y, name="y"):
+    """A mono waveform as a finite 1D float32 array (possibly empty); else a clear error."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be a waveform of numbers, got dtype {y.dtype}.")
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be a mono waveform of shape (n,), got shape {y.shape}.")
+    with np.errstate(over="ignore"):
+        y = y.astype(np.float32, copy=False)
+    if not np.isfinite(y).all():
+        raise ValueError(f"{name} contains NaN or infinity (or values beyond the float32 range).")
+    return y
+
+
+def _check_rate(value, name):
+    """A rate or factor: a finite positive real number."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a positive number, got {value!r}.")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite positive number, got {value!r}.")
+    return float(value)
+
+
+def _check_length(n_samples, what):
+    if n_samples > _MAX_SAMPLES:
+        raise ValueError(
+            f"{what} would have {n_samples:.3g} samples, more than the {_MAX_SAMPLES} "
+            "a waveform may have: check the rates, factors or shifts."
+        )
+
+
 def resample(y, *, orig_sr, target_sr):
     """Resample a waveform with soxr's high-quality mode (librosa's default resampler).
 
@@ -105,6 +142,15 @@ def resample(y, *, orig_sr, target_sr):
     y_resampled : ndarray of float32 [shape=(ceil(n * target_sr / orig_sr),)]
         The waveform at ``target_sr``; ``y`` itself as float32 when the rates agree.
 
+    Raises
+    ------
+    ValueError
+        For a waveform that is not 1D or holds NaN or infinity, a rate that is
+        not a finite positive number, or an output of more than ``2**31 - 1``
+        samples.
+    TypeError
+        For a waveform that does not hold numbers, or a rate that is not a number.
+
     Examples
     --------
     >>> import numpy as np
@@ -112,9 +158,12 @@ def resample(y, *, orig_sr, target_sr):
     >>> resample(np.zeros(16000, dtype=np.float32), orig_sr=16000, target_sr=8000).shape
     (8000,)
     """
-    y = np.asarray(y, dtype=np.float32)
+    y = _check_waveform(y)
+    orig_sr = _check_rate(orig_sr, "orig_sr")
+    target_sr = _check_rate(target_sr, "target_sr")
     if orig_sr == target_sr:
         return y
+    _check_length(np.ceil(len(y) * (target_sr / orig_sr)), "The resampled waveform")
     import soxr
 
     return np.asarray(soxr.resample(y, orig_sr, target_sr, quality="HQ"), dtype=np.float32)
