@@ -250,17 +250,28 @@ def extract_beats(
     """
     fs = _check_record(record)
     n = len(record.signal)
+    if (before + after) * fs > n:
+        raise ValueError(
+            f"Record {record.name!r}: the window of before + after = {before + after:g} s "
+            f"is longer than the record ({n} samples at {fs:g} Hz)."
+        )
     if not (isinstance(r_peaks, str) and r_peaks == "detect"):
         # Fail before filtering: a 24-hour record takes seconds to filter.
         given = record.beat_samples if isinstance(r_peaks, str) else r_peaks
-        _check_peaks(given, "record.beat_samples" if isinstance(r_peaks, str) else "r_peaks", n)
+        _check_beat_count(
+            record,
+            _check_peaks(
+                given, "record.beat_samples" if isinstance(r_peaks, str) else "r_peaks", n
+            ),
+            "annotated" if isinstance(r_peaks, str) else "given",
+        )
     _check_rr_names(rr)
     x = filter_ecg(record.signal, fs=fs, baseline=baseline, lowpass=lowpass)
     reference = isinstance(r_peaks, str) and r_peaks == "reference"
     if reference:
         samples = _check_peaks(record.beat_samples, "record.beat_samples", n)
     elif isinstance(r_peaks, str):
-        samples = detect_r_peaks(x, fs=fs)
+        samples = _check_beat_count(record, detect_r_peaks(x, fs=fs), "detected")
     else:
         samples = _check_peaks(r_peaks, "r_peaks", n)
     offsets = _window_offsets(fs, before, after, sampling_rate)
@@ -284,12 +295,26 @@ def _check_record(record):
         raise ValueError(
             f"Record {record.name!r}: signal must be one non-empty lead, got shape {signal.shape}."
         )
+    if signal.dtype.kind not in "fiub":
+        raise TypeError(f"Record {record.name!r}: signal must hold numbers, got {signal.dtype}.")
+    if not np.isfinite(signal).all():
+        raise ValueError(f"Record {record.name!r}: signal contains NaN or infinity.")
     if len(record.beat_symbols) != len(record.beat_samples):
         raise ValueError(
             f"Record {record.name!r}: {len(record.beat_samples)} beat samples but "
             f"{len(record.beat_symbols)} beat symbols."
         )
     return float(fs)
+
+
+def _check_beat_count(record, samples, how):
+    """``samples`` when there are at least the two beats an RR interval needs."""
+    if len(samples) < 2:
+        raise ValueError(
+            f"Record {record.name!r}: {len(samples)} beat(s) {how}; beat features need "
+            "at least two (the RR intervals)."
+        )
+    return samples
 
 
 def _check_rr_names(rr):

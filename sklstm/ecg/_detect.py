@@ -40,6 +40,12 @@ def detect_r_peaks(x, *, fs):
         Sample of each beat's fiducial point: the largest deflection of the
         baseline-free signal within 80 ms of the QRS energy peak, increasing.
 
+    Raises
+    ------
+    ValueError
+        For a lead that is not 1D, not numbers, or holds NaN or infinity, and
+        for ``fs <= 30`` Hz, too low for the 5-15 Hz QRS band-pass.
+
     Examples
     --------
     >>> import numpy as np
@@ -51,7 +57,16 @@ def detect_r_peaks(x, *, fs):
     array([180, 468, 756])
     """
     x = _check_lead(x)
+    _check_fs(fs)
     return _decide_and_place(_candidates(x, fs), fs)
+
+
+def _check_fs(fs):
+    if fs <= 2 * _BAND[1]:
+        raise ValueError(
+            f"fs={fs} Hz is too low for R-peak detection: its {_BAND[0]}-{_BAND[1]} Hz "
+            f"QRS band-pass needs fs > {2 * _BAND[1]} Hz."
+        )
 
 
 def _check_lead(x):

@@ -5,6 +5,7 @@ from numbers import Real
 import numpy as np
 from scipy import ndimage, signal
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -13,6 +14,8 @@ __all__ = ["ECGFilter", "filter_ecg"]
 # The two median windows of de Chazal et al. (2004): the first removes QRS
 # complexes and P waves, the second T waves; what remains is the baseline.
 _MEDIAN_WINDOWS = (0.2, 0.6)
+# Cut-off of the baseline high-pass, in Hz.
+_HIGHPASS = 0.5
 
 
 def _odd(n):
@@ -55,6 +58,14 @@ def filter_ecg(x, *, fs, baseline="highpass", lowpass=35.0):
     filtered : ndarray of float64 of shape (n_samples,) or (n_signals, n_samples)
         The filtered signal(s), the shape of ``x``.
 
+    Raises
+    ------
+    ValueError
+        For a signal that is empty, not 1D or 2D, not numbers, or holds NaN or
+        infinity; and for a cut-off the filter cannot reach at ``fs`` (the
+        0.5 Hz high-pass needs ``fs > 1``; a cut-off too small a fraction of
+        ``fs`` gives an unstable filter).
+
     Examples
     --------
     >>> import numpy as np
@@ -64,8 +75,15 @@ def filter_ecg(x, *, fs, baseline="highpass", lowpass=35.0):
     >>> bool(np.abs(out[360:-360]).max() < 0.05 * np.abs(drift).max())
     True
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = check_array(x, ensure_2d=False, dtype=np.float64, ensure_min_samples=0, input_name="x")
     n = x.shape[-1]
+    if n == 0:
+        raise ValueError(f"x holds no samples (shape {x.shape}): nothing to filter.")
+    if baseline == "highpass" and fs <= 2 * _HIGHPASS:
+        raise ValueError(
+            f"baseline='highpass' cuts at {_HIGHPASS} Hz, which needs fs > {2 * _HIGHPASS} Hz, "
+            f"got fs={fs}."
+        )
     out = x
     if baseline == "median":
         base = x
@@ -75,16 +93,31 @@ def filter_ecg(x, *, fs, baseline="highpass", lowpass=35.0):
             base = ndimage.median_filter(base, size=size, mode="nearest")
         out = x - base
     elif baseline == "highpass":
-        out = _zero_phase(signal.butter(2, 0.5, btype="highpass", fs=fs, output="sos"), out)
+        sos = signal.butter(2, _HIGHPASS, btype="highpass", fs=fs, output="sos")
+        out = _zero_phase(sos, out, f"The {_HIGHPASS} Hz high-pass", fs)
     if lowpass is not None and lowpass < fs / 2:
-        out = _zero_phase(signal.butter(4, lowpass, btype="lowpass", fs=fs, output="sos"), out)
+        sos = signal.butter(4, lowpass, btype="lowpass", fs=fs, output="sos")
+        out = _zero_phase(sos, out, f"The lowpass={lowpass} Hz filter", fs)
     return out
 
 
-def _zero_phase(sos, x):
+def _zero_phase(sos, x, name, fs):
     # sosfiltfilt pads by a few filter lengths; short signals get what they have.
     padlen = min(3 * (2 * len(sos) + 1), x.shape[-1] - 1)
-    return signal.sosfiltfilt(sos, x, axis=-1, padlen=padlen)
+    try:
+        with np.errstate(all="ignore"):
+            out = signal.sosfiltfilt(sos, x, axis=-1, padlen=padlen)
+    except np.linalg.LinAlgError:
+        out = None
+    if out is None or not np.isfinite(out).all():
+        peak = np.abs(x).max()
+        cause = (
+            f"samples up to {peak:.3g} overflow it"
+            if peak > 1e150
+            else f"its cut-off is too small a fraction of fs={fs:g} Hz for a stable filter"
+        )
+        raise ValueError(f"{name} cannot filter this signal: {cause}.")
+    return out
 
 
 class ECGFilter(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
