@@ -24,6 +24,8 @@ import importlib
 import io
 import json
 import math
+import os
+import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -41,6 +43,9 @@ __all__ = ["FORMAT_VERSION", "ModelFileError", "load", "save"]
 FORMAT = "sklstm-model"
 #: Version of the file layout this release writes and the newest it reads.
 FORMAT_VERSION = 1
+# The process's umask, read once (reading it means setting it) for the files saved.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 _TRUSTED_PACKAGES = ("sklstm", "sklearn", "pipelines")
 _MAX_MANIFEST_BYTES = 64 * 2**20
 
@@ -90,16 +95,36 @@ def save(obj, path):
     }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("manifest.json", json.dumps(manifest), zipfile.ZIP_DEFLATED)
-        archive.writestr("arrays.safetensors", safetensors.numpy.save(arrays))
-    path = Path(path)
+        members = [
+            ("manifest.json", json.dumps(manifest).encode(), zipfile.ZIP_DEFLATED),
+            ("arrays.safetensors", safetensors.numpy.save(arrays), zipfile.ZIP_STORED),
+        ]
+        for name, data, compression in members:
+            # A fixed date instead of the time of writing: the same model, the same bytes.
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = compression
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    _write_atomically(Path(path), buffer.getvalue())
+
+
+def _write_atomically(path, data):
+    """Write ``data`` to a fresh temporary file beside ``path``, then rename it onto ``path``.
+
+    The temporary name is unique, so concurrent saves to one path do not write
+    into each other's file; the file gets the permissions of a plain ``open``.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        tmp.write_bytes(buffer.getvalue())
-        tmp.replace(path)
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        Path(tmp).unlink(missing_ok=True)
 
 
 def load(path):

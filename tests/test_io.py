@@ -1,7 +1,9 @@
 """Data-only model files: exact round trips, and files that must not load."""
 
 import json
+import os
 import pickle
+import time
 import zipfile
 
 import numpy as np
@@ -147,3 +149,15 @@ def test_loaded_model_predicts_without_an_optimizer_and_trains_on(tmp_path, pipe
     clf.set_params(warm_start=True, max_iter=1)
     loaded.fit(X, y)
     assert clf.n_iter_ == model[-1].n_iter_ + 1 and hasattr(clf.net_, "optimizer_")
+
+
+def test_saving_is_reproducible_and_leaves_a_plainly_readable_file(tmp_path, pipeline):
+    first, second = tmp_path / "a.sklstm", tmp_path / "b.sklstm"
+    save(pipeline, first)
+    time.sleep(2.1)  # zip timestamps have a 2-second resolution
+    save(pipeline, second)
+    assert first.read_bytes() == second.read_bytes()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert first.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.sklstm", "b.sklstm"]
