@@ -1,9 +1,11 @@
-"""Helpers shared by the command-line applications: atomic outputs and bad-file reports."""
+"""Helpers shared by the command-line applications: atomic outputs, bad-file reports, Ctrl-C."""
 
 import json
 import os
+import signal
 import sys
 import tempfile
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -11,13 +13,23 @@ import sklstm
 from sklstm.io import ModelFileError
 
 __all__ = [
+    "INTERRUPTED",
     "BadFiles",
+    "TrainingInterrupted",
+    "interruptible",
     "atomic_path",
     "load_model",
     "save_model",
     "write_json",
     "write_text",
 ]
+
+#: Exit status after Ctrl-C, as shells report a process ended by SIGINT.
+INTERRUPTED = 130
+
+# The process's umask, read once (reading it means setting it).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 @contextmanager
@@ -33,6 +45,8 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield Path(tmp)
+        # mkstemp creates the file private (0600); outputs get a plain open's mode.
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -51,7 +65,7 @@ def write_json(path, obj):
 
 
 def save_model(model, path):
-    """Save a fitted model in sklstm's data-only format, atomically.
+    """Save a fitted model in sklstm's data-only format, atomically and reproducibly.
 
     ``model`` is made of sklstm/scikit-learn estimators and pipelines, dicts,
     lists, tuples, numbers, strings and numpy arrays (see :func:`sklstm.save`).
@@ -59,15 +73,22 @@ def save_model(model, path):
     sklstm.save(model, path)
 
 
-def load_model(path):
-    """Load a model saved by :func:`save_model`; exit with a clear message if it can't."""
+def load_model(path, *, kind, keys):
+    """Load a model saved by :func:`save_model`; exit with a clear message if it can't.
+
+    The applications save a dict; one without all of ``keys`` is another
+    application's model (or no application's), refused as not a ``kind`` model.
+    """
     path = Path(path)
     if not path.is_file():
         raise SystemExit(f"error: model file {path} does not exist (train one first).")
     try:
-        return sklstm.load(path)
+        model = sklstm.load(path)
     except ModelFileError as exc:
         raise SystemExit(f"error: cannot load model {path}: {exc}") from None
+    if not isinstance(model, dict) or not set(keys) <= set(model):
+        raise SystemExit(f"error: {path} is not a {kind} model.")
+    return model
 
 
 class BadFiles:
@@ -96,3 +117,36 @@ class BadFiles:
     def exit_code(self):
         self.report()
         return 1 if self.failures else 0
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C during a grid search (skorch ends a fit on KeyboardInterrupt, not a search)."""
+
+
+@contextmanager
+def interruptible(exception=KeyboardInterrupt):
+    """Note whether Ctrl-C arrives in the block, raising ``exception`` when it does.
+
+    A KeyboardInterrupt during ``fit`` ends training with the model trained so
+    far (and a warning); the flag tells the caller that from a fit that ran
+    its course. Outside the main thread, where signals cannot be caught, the
+    block runs as it is.
+    """
+    state = {"interrupted": False}
+
+    def handler(signum, frame):
+        state["interrupted"] = True
+        raise exception
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        yield state
+        return
+    try:
+        with warnings.catch_warnings():
+            # The caller reports the interruption, with what it saved.
+            warnings.filterwarnings("ignore", "Training was interrupted", UserWarning)
+            yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -20,12 +20,10 @@ measured figures.
 import argparse
 import json
 import os
-import signal
 import sys
 import tempfile
 import time
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +52,16 @@ from sklstm.ecg._metrics import classification_statistics, detection_statistics
 from sklstm.ecg._plot import busiest_window
 from sklstm.io import ModelFileError
 
-from ._cli import BadFiles, atomic_path, load_model, save_model, write_json
+from . import _plots
+from ._cli import (
+    INTERRUPTED,
+    BadFiles,
+    TrainingInterrupted,
+    interruptible,
+    load_model,
+    save_model,
+    write_json,
+)
 
 # Chosen by record-grouped cross-validation on DS1 (docs/ecg_arrhythmia.md).
 EXTRACT = dict(
@@ -77,8 +84,8 @@ SEARCH_GRID = {
 PREDICT_BATCH = 8192
 # Length of the ECG strips drawn with --plots.
 STRIP_SECONDS = 10.0
-# Exit status after Ctrl-C, as shells report a process ended by SIGINT.
-INTERRUPTED = 130
+# What `train` saves and the other commands read.
+MODEL_KEYS = ("model", "extract", "lead")
 
 
 def build_model(*, static="repeat", random_state=0, **network):
@@ -119,39 +126,6 @@ def undersample(y, *, fraction, rng):
     """
     keep = np.isin(y, ["S", "V", "F"]) | ((y == "N") & (rng.random_sample(len(y)) < fraction))
     return np.flatnonzero(keep)
-
-
-class TrainingInterrupted(Exception):
-    """Ctrl-C during a grid search (skorch ends a fit on KeyboardInterrupt, not a search)."""
-
-
-@contextmanager
-def interruptible(exception=KeyboardInterrupt):
-    """Note whether Ctrl-C arrives in the block, raising ``exception`` when it does.
-
-    A KeyboardInterrupt during ``fit`` ends training with the model trained so
-    far (and a warning); the flag tells the caller that from a fit that ran
-    its course. Outside the main thread, where signals cannot be caught, the
-    block runs as it is.
-    """
-    state = {"interrupted": False}
-
-    def handler(signum, frame):
-        state["interrupted"] = True
-        raise exception
-
-    try:
-        previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread
-        yield state
-        return
-    try:
-        with warnings.catch_warnings():
-            # The caller reports the interruption, with what it saved.
-            warnings.filterwarnings("ignore", "Training was interrupted", UserWarning)
-            yield state
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def fit_model(
@@ -283,7 +257,7 @@ def cmd_train(args):
     elapsed = time.perf_counter() - start
     save_model({"model": model, "extract": EXTRACT, "lead": args.lead}, args.model)
     if args.plots:
-        _save_training_history(args.plots / "training_history.png", model)
+        _plots.save_training_history(args.plots / "training_history.png", model)
     if interrupted:
         classifier = model.steps[-1][1]
         resume_hint = f"; resume with --checkpoint {args.checkpoint} --resume"
@@ -313,7 +287,8 @@ def _search(args, beats):
     """Grid search grouped by record; Ctrl-C ends it without a model."""
     rng = np.random.RandomState(args.seed)
     idx = undersample(beats.y, fraction=args.n_fraction, rng=rng)
-    model = build_model(max_iter=args.max_iter, random_state=args.seed)
+    # The grid sets hidden_size and static; the other settings are the command's.
+    model = build_model(max_iter=args.max_iter, pooling=args.pooling, random_state=args.seed)
     model.set_params(
         lstmclassifier__class_weight=class_weights(
             beats.y[idx], power=args.weight_power, unweighted=args.unweighted
@@ -358,8 +333,12 @@ def predict(model, X, *, batch=PREDICT_BATCH):
     return np.concatenate(parts) if parts else np.zeros(0, dtype="<U1")
 
 
+def _load_model(path):
+    return load_model(path, kind="heartbeat-classification", keys=MODEL_KEYS)
+
+
 def cmd_evaluate(args):
-    bundle = load_model(args.model)
+    bundle = _load_model(args.model)
     bad = BadFiles()
     y_true, y_pred, per_record = [], [], {}
     n_ref = n_det = n_matched = n_excused = 0
@@ -373,7 +352,7 @@ def cmd_evaluate(args):
                 annotator="atr",
                 chunk_seconds=_chunk_seconds(args),
             )
-        except RecordError as exc:
+        except (RecordError, OSError, ValueError) as exc:
             bad.add(path, exc)
             continue
         matched = beats.y != ""
@@ -392,7 +371,10 @@ def cmd_evaluate(args):
         y_true.append(beats.y[matched])
         y_pred.append(beats.pred[matched])
         if args.plots:
-            _save_strip(args.plots / f"{name}.png", path, bundle, beats, reference=beats.y)
+            try:
+                _save_strip(args.plots / f"{name}.png", path, bundle, beats, reference=beats.y)
+            except (RecordError, OSError, ValueError) as exc:
+                bad.add(path, f"its strip could not be drawn: {exc}")
     if not per_record:
         bad.report()
         return 1
@@ -401,7 +383,12 @@ def cmd_evaluate(args):
         report["detection"] = detection_statistics(n_ref, n_det, n_matched, n_excused=n_excused)
     report["per_record"] = per_record
     if args.plots:
-        _save_confusion_matrix(args.plots / "confusion_matrix.png", report)
+        _plots.save_confusion_matrix(
+            args.plots / "confusion_matrix.png",
+            report["confusion_matrix"],
+            report["labels"],
+            title=f"{report['n_beats']} beats, accuracy {100 * report['accuracy']:.2f}%",
+        )
     if args.json:
         print(json.dumps(report))
     else:
@@ -467,7 +454,7 @@ def write_annotations(out_dir, name, ext, samples, symbols, fs):
 
 
 def cmd_annotate(args):
-    bundle = load_model(args.model)
+    bundle = _load_model(args.model)
     bad = BadFiles()
     out_dir = Path(args.out_dir)
     for name in _record_names(args):
@@ -481,15 +468,15 @@ def cmd_annotate(args):
                 annotator=None if args.detect else "atr",
                 chunk_seconds=_chunk_seconds(args),
             )
-        except RecordError as exc:
+            fs = beats.fs
+            write_annotations(out_dir, name, args.ext, beats.samples, beats.pred, fs)
+            summary = {"record": name, **summarize(beats.samples, beats.pred, fs)}
+            write_json(out_dir / f"{name}.{args.ext}.json", summary)
+            if args.plots:
+                _save_strip(args.plots / f"{name}.png", path, bundle, beats)
+        except (RecordError, OSError, ValueError) as exc:
             bad.add(path, exc)
             continue
-        fs = beats.fs
-        write_annotations(out_dir, name, args.ext, beats.samples, beats.pred, fs)
-        summary = {"record": name, **summarize(beats.samples, beats.pred, fs)}
-        write_json(out_dir / f"{name}.{args.ext}.json", summary)
-        if args.plots:
-            _save_strip(args.plots / f"{name}.png", path, bundle, beats)
         c = summary["beats_per_class"]
         print(
             f"{name}: {summary['n_beats']} beats ("
@@ -503,40 +490,6 @@ def cmd_annotate(args):
 # -- plots (--plots DIR) ------------------------------------------------------------
 
 
-def require_matplotlib():
-    """Fail before any work when --plots is asked for without matplotlib."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise SystemExit(
-            "error: --plots needs matplotlib, the 'plots' extra: pip install 'sklstm[plots]'"
-        ) from None
-
-
-def _figure(**kwargs):
-    # A bare Figure: no pyplot state, no GUI backend, nothing to close.
-    from matplotlib.figure import Figure
-
-    return Figure(layout="constrained", **kwargs)
-
-
-def _save_figure(fig, path):
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-
-
-def _save_confusion_matrix(path, report):
-    from sklearn.metrics import ConfusionMatrixDisplay
-
-    fig = _figure(figsize=(5, 4.5))
-    ax = fig.subplots()
-    matrix = np.asarray(report["confusion_matrix"])
-    display = ConfusionMatrixDisplay(matrix, display_labels=report["labels"])
-    display.plot(ax=ax, values_format="d", colorbar=False, cmap="Blues")
-    ax.set_title(f"{report['n_beats']} beats, accuracy {100 * report['accuracy']:.2f}%")
-    _save_figure(fig, path)
-
-
 def _save_strip(path, record_path, bundle, beats, reference=None):
     """A 10-s strip of the record where the classes are most worth seeing."""
     fs, n = beats.fs, beats.n_samples
@@ -544,12 +497,12 @@ def _save_strip(path, record_path, bundle, beats, reference=None):
         beats.samples, beats.pred, reference, fs=fs, n_samples=n, seconds=STRIP_SECONDS
     )
     stop = min(start + int(STRIP_SECONDS * fs), n)
-    # Filtered with 5 s on either side, as the beats were: no edge effects.
+    # Filtered with 5 s of margin on either side: the filters' edge effects stay outside.
     lo, hi = max(start - int(5 * fs), 0), min(stop + int(5 * fs), n)
     x, _ = read_signal(record_path, lead=bundle["lead"], start=lo, stop=hi)
     extract = bundle["extract"]
     x = filter_ecg(x, fs=fs, baseline=extract["baseline"], lowpass=extract["lowpass"])
-    fig = _figure(figsize=(12, 3.5))
+    fig = _plots.figure(figsize=(12, 3.5))
     plot_ecg_strip(
         x[start - lo : stop - lo],
         fs=fs,
@@ -560,15 +513,7 @@ def _save_strip(path, record_path, bundle, beats, reference=None):
         ax=fig.subplots(),
         title=f"record {beats.name}, lead {beats.lead}, {start / fs:.0f}-{stop / fs:.0f} s",
     )
-    _save_figure(fig, path)
-
-
-def _save_training_history(path, model):
-    from sklstm.plotting import plot_training_history
-
-    fig = _figure(figsize=(6, 4))
-    plot_training_history(model, ax=fig.subplots())
-    _save_figure(fig, path)
+    _plots.save_figure(fig, path)
 
 
 def cmd_crossval(args):
@@ -632,10 +577,16 @@ def parse_args(argv):
     def plots(p):
         p.add_argument("--plots", type=Path, metavar="DIR", help="also save PNG plots in DIR")
 
+    def chunk_minutes(text):
+        value = float(text)
+        if value != 0 and not 1 <= value < float("inf"):
+            raise argparse.ArgumentTypeError(f"0 (never) or at least 1 minute, got {text}")
+        return value
+
     def chunks(p):
         p.add_argument(
             "--chunk-minutes",
-            type=float,
+            type=chunk_minutes,
             default=60.0,
             help="longer records are read a stretch at a time (bounded memory); 0: never",
         )
@@ -673,7 +624,7 @@ def main(argv=None):
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
     if getattr(args, "plots", None):
-        require_matplotlib()
+        _plots.require()
     commands = {
         "train": cmd_train,
         "evaluate": cmd_evaluate,

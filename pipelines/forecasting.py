@@ -30,7 +30,7 @@ from threadpoolctl import threadpool_limits
 from sklstm import LSTMRegressor
 from sklstm.forecasting import LSTMForecaster
 
-from ._cli import atomic_path
+from . import _plots
 
 
 def load_electricity():
@@ -257,19 +257,11 @@ def backtest(series, dataset, *, horizon, n_origins, random_state=0):
 
 def plot_last_origin(path, series, result, horizon, context):
     """Save the last origin's forecasts against the actuals as a PNG, atomically."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise SystemExit(
-            "error: --plot needs matplotlib: pip install 'sklstm[plots]' (or matplotlib)."
-        ) from None
     origin = result["origins"][-1]
     shown = series.iloc[max(0, origin - context) : origin + horizon]
     x = shown.index.to_timestamp() if isinstance(shown.index, pd.PeriodIndex) else shown.index
-    fig, ax = plt.subplots(figsize=(10, 4), layout="constrained")
+    fig = _plots.figure(figsize=(10, 4))
+    ax = fig.subplots()
     ax.plot(x, shown.to_numpy(), color="black", lw=1.5, label="actual")
     ax.axvline(x[-horizon - 1], color="grey", ls=":", lw=1)
     for name, pred in result["forecasts"].items():
@@ -279,9 +271,7 @@ def plot_last_origin(path, series, result, horizon, context):
         f"{series.name}: {horizon}-step forecasts from the data up to {series.index[origin - 1]}"
     )
     ax.legend(ncol=4, fontsize=8)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    _plots.save_figure(fig, path)
 
 
 def format_table(name, dataset, horizon, series, result):
@@ -319,6 +309,8 @@ def main(argv=None):
     n_origins = args.origins or dataset.origins
     if horizon < 1 or n_origins < 1 or args.threads < 1:
         parser.error("--horizon, --origins and --threads must be positive")
+    if args.plot:
+        _plots.require("--plot")  # before the backtest, not after it
     series = dataset.load()
     torch.set_num_threads(args.threads)
     try:

@@ -22,18 +22,24 @@ docs/keyword_spotting.md for the design and the measured figures.
 
 import argparse
 import functools
-import io
 import json
 import math
 import sys
 import time
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from ._cli import BadFiles, atomic_path, load_model
+from . import _kws_plots, _plots
+from ._cli import (
+    INTERRUPTED,
+    BadFiles,
+    TrainingInterrupted,
+    interruptible,
+    load_model,
+    save_model,
+)
 
 BACKGROUND = "_background_"
 NOISE_FOLDER = "_background_noise_"
@@ -44,6 +50,8 @@ NETWORK = dict(hidden_size=128, pooling="max", learning_rate_init=3e-3, max_iter
 AUGMENT = dict(speed=(0.9, 1.1), shift=0.1, snr_db=(0.0, 20.0), noise_prob=0.5)
 N_COPIES = 2
 BACKGROUND_SHARE = 0.1
+# What `train` saves and the other commands read.
+MODEL_KEYS = ("pipeline", "sample_rate", "background_label", "threshold", "segment_params")
 SEARCH_GRID = {
     "estimator__lstmclassifier__hidden_size": [64, 128],
     "estimator__lstmclassifier__learning_rate_init": [1e-3, 3e-3],
@@ -288,7 +296,14 @@ def fit_pipeline(
             verbose=2 if progress else 0,
             error_score="raise",
         )
-        searcher.fit(X, y, groups=groups)
+        # skorch ends a fit at Ctrl-C and keeps its model; the search must stop instead.
+        with warnings.catch_warnings(), interruptible(TrainingInterrupted):
+            # The schedule runs a fixed number of epochs by design.
+            warnings.filterwarnings("ignore", "Stochastic Optimizer: Maximum iterations")
+            try:
+                searcher.fit(X, y, groups=groups)
+            except TrainingInterrupted:
+                raise KeyboardInterrupt from None
         pipeline = searcher.best_estimator_.estimator_
         info.update(best_params=searcher.best_params_, best_score=float(searcher.best_score_))
     else:
@@ -366,28 +381,6 @@ def _fit_reporting_warnings(pipeline, X, y, progress):
     return interrupted
 
 
-def save_model(model, path):
-    """Save a model in sklstm's data-only format, atomically and reproducibly.
-
-    ``sklstm.save`` stamps the archive's members with the time of writing; they
-    get a fixed date here, so that the same training gives the same bytes.
-    """
-    import sklstm
-
-    with atomic_path(path) as tmp:
-        sklstm.save(model, tmp)
-        with zipfile.ZipFile(tmp) as archive:
-            members = [(info, archive.read(info)) for info in archive.infolist()]
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w") as archive:
-            for info, data in members:
-                fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-                fixed.compress_type = info.compress_type
-                fixed.external_attr = info.external_attr
-                archive.writestr(fixed, data)
-        tmp.write_bytes(buffer.getvalue())
-
-
 def _read_training_data(data, sr, bad, progress):
     paths, labels, groups, noise_paths = find_clips(data)
     waves, kept = load_clips(paths, sr, bad, progress=progress)
@@ -419,7 +412,7 @@ def train(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.plots:
-        _plots().require()  # before training, not after it
+        _plots.require()  # before training, not after it
     checkpoint = _checkpoint_path(args)
     started = time.perf_counter()
     bad = BadFiles()
@@ -443,11 +436,14 @@ def train(args):
         )
     except KeyboardInterrupt:
         bad.report()
-        kept = f"; {checkpoint} holds the last completed epoch" if checkpoint else ""
+        if args.search:
+            print("\ninterrupted during the grid search: no model saved.", file=sys.stderr)
+            return INTERRUPTED
+        kept = ""
         if checkpoint and checkpoint.is_file():
-            kept += " (continue with --resume)"
+            kept = f"; {checkpoint} holds the last completed epoch (continue with --resume)"
         print(f"\ninterrupted before a first epoch ended: no model saved{kept}.", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     seconds = time.perf_counter() - started
     interrupted = info.pop("interrupted")
     classifier = pipeline[-1]
@@ -468,27 +464,23 @@ def train(args):
     }
     save_model(saved, args.model)
     if args.plots:
-        path = _plots().save_training_history(pipeline, Path(args.plots) / "training_history.png")
+        path = _plots.save_training_history(Path(args.plots) / "training_history.png", pipeline)
         print(f"training history drawn in {path}", file=sys.stderr)
     if interrupted:
         bad.report()
+        resume = ""
+        if checkpoint is not None:
+            resume = f"; run the same command with --resume to finish training from {checkpoint}"
         print(
             f"\ninterrupted after epoch {classifier.n_iter_} of {classifier.max_iter}: the model "
-            f"trained so far is saved to {args.model}; run the same command with --resume to "
-            f"finish training from {checkpoint}.",
+            f"trained so far is saved to {args.model}{resume}.",
             file=sys.stderr,
         )
-        return 130
+        return INTERRUPTED
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)  # the run is complete: nothing left to resume
     print(f"model saved to {args.model} ({seconds:.0f} s)", file=sys.stderr)
     return bad.exit_code()
-
-
-def _plots():
-    from . import _kws_plots
-
-    return _kws_plots
 
 
 # -- using a model -------------------------------------------------------------------
@@ -500,17 +492,14 @@ def _load(path):
     # One clip or one recording's segments: one thread is fastest, and 2 threads
     # under load made a 1-s prediction 8x slower (median 64 ms instead of 8 ms).
     torch.set_num_threads(1)
-    model = load_model(path)
-    if not isinstance(model, dict) or "pipeline" not in model:
-        raise SystemExit(f"error: {path} is not a keyword-spotting model.")
-    return model
+    return load_model(path, kind="keyword-spotting", keys=MODEL_KEYS)
 
 
 def evaluate(args):
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
     if args.plots:
-        _plots().require()
+        _plots.require()
     model = _load(args.model)
     bad = BadFiles()
     paths, labels, _, _ = find_clips(args.data)
@@ -550,10 +539,10 @@ def evaluate(args):
             print(f"{label:>{width}}" + "".join(f"{n:>{width}}" for n in row))
     if args.plots:
         path = Path(args.plots) / "confusion_matrix.png"
-        _plots().save_confusion_matrix(
+        _plots.save_confusion_matrix(
+            path,
             report["confusion_matrix"],
             order,
-            path,
             title=f"{Path(args.data).name}: accuracy {report['accuracy']:.4f} "
             f"on {report['n_clips']} clips",
         )
@@ -588,7 +577,7 @@ def spot(args):
 
     reference = None
     if args.plots:
-        _plots().require()
+        _plots.require()
         reference = _read_reference(args.reference) if args.reference else None
     elif args.reference:
         raise SystemExit("error: --reference is drawn in the plot: give --plots DIR too.")
@@ -616,7 +605,7 @@ def spot(args):
         )
     if args.plots:
         name = Path(args.recording).stem
-        path = _plots().save_spotting(
+        path = _kws_plots.save_spotting(
             y,
             model["sample_rate"],
             events,
@@ -754,7 +743,12 @@ def main(argv=None):
     p.set_defaults(run=crossval)
 
     args = parser.parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        # Every file written so far is complete (atomic writes); nothing else was.
+        print(f"\ninterrupted (Ctrl-C) during {args.command}: stopped.", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

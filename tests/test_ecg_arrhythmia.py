@@ -216,7 +216,7 @@ def test_annotate_twice_gives_identical_files(model, tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
-def test_a_failed_annotation_write_leaves_the_old_file(model, tmp_path, monkeypatch):
+def test_a_failed_annotation_write_leaves_the_old_file(model, tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
     argv = ["annotate", "--model", str(model), "--data-dir", str(MITDB), "--records", "119"]
     assert main(argv + ["--out-dir", str(out)]) == 0
@@ -228,8 +228,9 @@ def test_a_failed_annotation_write_leaves_the_old_file(model, tmp_path, monkeypa
         raise OSError("killed")
 
     monkeypatch.setattr(wfdb, "wrann", killed_midway)
-    with pytest.raises(OSError, match="killed"):
-        main(argv + ["--out-dir", str(out), "--detect"])
+    capsys.readouterr()
+    assert main(argv + ["--out-dir", str(out), "--detect"]) == 1  # listed, not a traceback
+    assert f"{MITDB / '119'}: killed" in capsys.readouterr().err
     monkeypatch.setattr(wfdb, "wrann", original)
     assert (out / "119.pred").read_bytes() == before
     assert sorted(p.name for p in out.iterdir()) == ["119.pred", "119.pred.json"]
@@ -358,3 +359,16 @@ def test_ctrl_c_during_a_search_stops_it_without_a_model(tmp_path, capsys):
         timer.cancel()
     assert "interrupted (Ctrl-C) during train: stopped." in capsys.readouterr().err
     assert not model.exists()
+
+
+def test_bad_chunk_lengths_and_models_of_another_application_are_refused(tmp_path, capsys):
+    argv = ["annotate", "--data-dir", str(MITDB), "--records", "119", "--out-dir", str(tmp_path)]
+    for bad in ("0.5", "-1", "nan"):
+        with pytest.raises(SystemExit):
+            main([*argv, "--model", str(tmp_path / "m"), "--chunk-minutes", bad])
+        assert "0 (never) or at least 1 minute" in capsys.readouterr().err
+    other = tmp_path / "kws.sklstm"
+    sklstm.save({"pipeline": None, "sample_rate": 8000}, other)
+    with pytest.raises(SystemExit, match="kws.sklstm is not a heartbeat-classification model"):
+        main([*argv, "--model", str(other)])
+    assert list(tmp_path.iterdir()) == [other]  # nothing written

@@ -13,9 +13,9 @@ import pytest
 import soundfile as sf
 from _data import DATA
 
-from pipelines import _kws_plots
+import sklstm
+from pipelines import _plots
 from pipelines import keyword_spotting as kws
-from pipelines._cli import load_model
 from sklstm.audio import event_scores, make_stream, resample, speech_segments, spot_keywords
 
 RECORDINGS = DATA / "fsdd" / "recordings"
@@ -96,7 +96,7 @@ def test_train_shows_progress_and_saves_the_pipeline(trained):
     assert "reading clips" in result.stderr  # file progress bar
     assert "training on 480 clips of 4 keywords and 48 background clips" in result.stderr
     assert "train_loss" in result.stdout + result.stderr  # per-epoch table
-    model = load_model(model_path)
+    model = sklstm.load(model_path)
     pipeline = model["pipeline"]
     assert [name for name, _ in pipeline.steps] == ["mfcc", "sequencescaler", "lstmclassifier"]
     assert list(pipeline.classes_) == [*KEYWORDS, kws.BACKGROUND]
@@ -152,8 +152,8 @@ def test_evaluate_draws_the_confusion_matrix_it_reports(trained, monkeypatch, ca
         drawn.append(original(*args, **kwargs))
         return drawn[-1]
 
-    original = _kws_plots.save_confusion_matrix
-    monkeypatch.setattr(_kws_plots, "save_confusion_matrix", spy)
+    original = _plots.save_confusion_matrix
+    monkeypatch.setattr(_plots, "save_confusion_matrix", spy)
     plots = tmp / "evaluate_plots"
     argv = ["evaluate", "--model", str(model), "--data", str(test_dir), "--json"]
     assert kws.main([*argv, "--plots", str(plots)]) == 0
@@ -280,7 +280,7 @@ def test_ctrl_c_saves_the_model_so_far_and_resume_ends_as_an_uninterrupted_run(t
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert "interrupted after epoch" in stderr and "--resume" in stderr
-    partial = load_model(model)["pipeline"]
+    partial = sklstm.load(model)["pipeline"]
     assert 1 <= partial[-1].n_iter_ < 5
     assert checkpoint.exists()
     clips = [str(p) for p in sorted(tiny_dir.iterdir())[:12]]
@@ -290,7 +290,7 @@ def test_ctrl_c_saves_the_model_so_far_and_resume_ends_as_an_uninterrupted_run(t
     assert not checkpoint.exists()
     uninterrupted = tmp_path / "uninterrupted.sklstm"
     assert kws.main([*argv, "--model", str(uninterrupted)]) == 0
-    resumed, reference = load_model(model)["pipeline"], load_model(uninterrupted)["pipeline"]
+    resumed, reference = sklstm.load(model)["pipeline"], sklstm.load(uninterrupted)["pipeline"]
     assert resumed[-1].n_iter_ == reference[-1].n_iter_ == 5
     np.testing.assert_array_equal(resumed.predict_proba(clips), reference.predict_proba(clips))
     assert model.read_bytes() == uninterrupted.read_bytes()
@@ -370,7 +370,7 @@ def test_train_and_evaluate_use_every_good_file_and_list_the_bad_ones(tiny_dir, 
     assert "5 file(s) could not be processed" in err
     for name, reason in reasons.items():
         assert f"{tiny_dir / name}: {reason}" in err
-    assert load_model(model)["trained_on"]["n_clips"] == 38  # 36 + stereo + 16 kHz
+    assert sklstm.load(model)["trained_on"]["n_clips"] == 38  # 36 + stereo + 16 kHz
 
     argv = ["evaluate", "--model", str(model), "--data", str(tiny_dir), "--json"]
     assert kws.main(argv) == 1
@@ -449,3 +449,32 @@ def test_speech_segments_and_rejection():
     )
     assert [e["label"] for e in events] == ["stop"]  # background rejected
     assert spot_keywords(Fixed([]), np.zeros(sr), sr=sr, background_label="x") == []
+
+
+@needs_fsdd
+def test_ctrl_c_during_a_search_stops_it_without_a_model(tiny_dir, tmp_path, monkeypatch, capsys):
+    from skorch.callbacks import Callback
+
+    class CtrlC(Callback):
+        """Ctrl-C as the user sends it: SIGINT, at the end of the first epoch."""
+
+        def on_epoch_end(self, net, **kwargs):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    original = kws.training_callbacks
+    monkeypatch.setattr(kws, "training_callbacks", lambda **kw: original(**kw) + [CtrlC()])
+    model = tmp_path / "kws.sklstm"
+    argv = ["train", "--data", str(tiny_dir), "--model", str(model), *TINY, "--search"]
+    assert kws.main(argv) == 130
+    assert "interrupted during the grid search: no model saved" in capsys.readouterr().err
+    assert not model.exists()
+
+
+@needs_fsdd
+def test_commands_refuse_a_model_of_another_application(tmp_path):
+    from pipelines._cli import save_model
+
+    other = tmp_path / "ecg.sklstm"
+    save_model({"model": None, "extract": {}, "lead": "MLII"}, other)
+    with pytest.raises(SystemExit, match="ecg.sklstm is not a keyword-spotting model"):
+        kws.main(["predict", "--model", str(other), str(RECORDINGS / "1_theo_7.wav")])
