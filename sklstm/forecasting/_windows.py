@@ -15,12 +15,22 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_array
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["SlidingWindows", "make_windows"]
 
 
+@validate_params(
+    {
+        "y": ["array-like"],
+        "X": ["array-like", None],
+        "lookback": [Interval(Integral, 1, None, closed="left")],
+        "horizon": [Interval(Integral, 1, None, closed="left")],
+        "stride": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_windows(y, X=None, *, lookback, horizon, stride=1):
     """Cut one series into (inputs, targets) windows for direct multi-step forecasting.
 
@@ -65,14 +75,37 @@ def make_windows(y, X=None, *, lookback, horizon, stride=1):
     >>> origins
     array([3, 5])
     """
-    y = np.asarray(y, dtype=np.float64)
-    values = y[:, None] if X is None else np.column_stack([y, np.asarray(X, dtype=np.float64)])
+    y = check_array(y, ensure_2d=False, dtype=np.float64, ensure_min_samples=0, input_name="y")
+    if y.ndim != 1:
+        raise ValueError(f"y must be one series of shape (n_timesteps,), got shape {y.shape}.")
+    if X is None:
+        values = y[:, None]
+    else:
+        X = check_array(X, dtype=np.float64, ensure_min_samples=0, input_name="X")
+        if len(X) != len(y):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y)} values.")
+        values = np.column_stack([y, X])
     # Every origin from the last possible one backwards, so the end is never skipped.
     origins = np.arange(len(y) - horizon, lookback - 1, -stride)[::-1]
+    if len(origins) == 0:
+        return np.zeros((0, lookback, values.shape[1])), np.zeros((0, horizon)), origins
     steps = np.arange(-lookback, 0)
     inputs = values[origins[:, None] + steps]
     targets = y[origins[:, None] + np.arange(horizon)]
     return inputs.reshape(len(origins), lookback, values.shape[1]), targets, origins
+
+
+def _mean_std(values):
+    """Mean and standard deviation of each column, without overflow for huge values."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = values.mean(axis=0), values.std(axis=0)
+    if np.isfinite(mean).all() and np.isfinite(std).all():
+        return mean, std
+    # Squares (or sums) beyond float64: the same statistics of the values scaled down.
+    peak = np.abs(values).max(axis=0)
+    peak[peak == 0] = 1.0
+    scaled = values / peak
+    return scaled.mean(axis=0) * peak, scaled.std(axis=0) * peak
 
 
 def _is_collection(y):
@@ -277,16 +310,21 @@ class SlidingWindows(BaseEstimator):
         if len({x is None for x in Xs}) > 1 or len({x.shape[1] for x in Xs if x is not None}) > 1:
             raise ValueError("Give exogenous features with the same columns for every series.")
         diffs = np.concatenate([self._difference(s) for s in ys])
-        self.mean_ = float(diffs.mean())
-        self.scale_ = float(diffs.std()) or 1.0
+        if not np.isfinite(diffs).all():
+            raise ValueError(
+                f"y: the seasonal differences (season={self.season}) of values up to "
+                f"{max(np.abs(s).max() for s in ys):.3g} overflow float64."
+            )
+        mean, scale = _mean_std(diffs[:, None])
+        self.mean_ = float(mean[0])
+        self.scale_ = float(scale[0]) or 1.0
         if Xs[0] is None:
             self.n_exog_ = 0
             self.exog_mean_ = self.exog_scale_ = np.zeros(0)
         else:
             exog = np.concatenate(Xs)
             self.n_exog_ = exog.shape[1]
-            self.exog_mean_ = exog.mean(axis=0)
-            scale = exog.std(axis=0)
+            self.exog_mean_, scale = _mean_std(exog)
             self.exog_scale_ = np.where(scale > 0, scale, 1.0)
         return self
 
@@ -302,10 +340,15 @@ class SlidingWindows(BaseEstimator):
     def _scaled(self, y, X):
         """The model-space values ``(n_valid, 1 + n_exog)`` and the offset of their first step."""
         offset = self.season or 0
-        z = (self._difference(y) - self.mean_) / self.scale_
-        if X is None:
-            return z, None, offset
-        return z, (X[offset:] - self.exog_mean_) / self.exog_scale_, offset
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = (self._difference(y) - self.mean_) / self.scale_
+            zx = None if X is None else (X[offset:] - self.exog_mean_) / self.exog_scale_
+        if not np.isfinite(z).all() or (zx is not None and not np.isfinite(zx).all()):
+            raise ValueError(
+                "y or X holds values too far from the training data's for float64 once "
+                f"standardized (training mean {self.mean_:.3g}, scale {self.scale_:.3g})."
+            )
+        return z, zx, offset
 
     def _finish(self, inputs, targets):
         """Subtract each window's level, patch the inputs; return the levels too."""
@@ -416,7 +459,19 @@ class SlidingWindows(BaseEstimator):
         check_is_fitted(self, "mean_")
         ys, _, several = check_series(y)
         originals = list(y) if several else [y]
-        y_pred = np.asarray(y_pred, dtype=np.float64).reshape(len(ys), -1)
+        y_pred = check_array(y_pred, ensure_2d=False, dtype=np.float64, input_name="y_pred")
+        if y_pred.ndim > 2 or y_pred.size % len(ys) or y_pred.size // len(ys) > self.horizon:
+            raise ValueError(
+                f"y_pred must have one row of at most horizon={self.horizon} steps per "
+                f"series ({len(ys)}), got shape {y_pred.shape}."
+            )
+        y_pred = y_pred.reshape(len(ys), -1)
+        need = (self.season or 0) + (self.window_level or 0)
+        if any(len(s) < need for s in ys):
+            raise ValueError(
+                f"A history of {min(len(s) for s in ys)} values is too short to undo the "
+                f"preprocessing: it needs season + window_level = {need}."
+            )
         if self.window_level is not None:
             levels = [
                 (self._difference(s)[-self.window_level :] - self.mean_) / self.scale_ for s in ys
@@ -436,4 +491,9 @@ class SlidingWindows(BaseEstimator):
                 index = future_index(original.index, len(diff))
                 diff = type(original)(diff, index=index, name=original.name)
             forecasts.append(diff)
+        if not all(np.isfinite(np.asarray(f, dtype=np.float64)).all() for f in forecasts):
+            raise ValueError(
+                "The forecast overflows float64: y_pred is too far out for the series' scale "
+                f"({self.scale_:.3g})."
+            )
         return forecasts if several else forecasts[0]
