@@ -85,14 +85,15 @@ def add_noise(y, *, snr_db, noise=None, random_state=None):
         raise TypeError(f"snr_db must be a number of dB, got {snr_db!r}.")
     if not np.isfinite(snr_db):
         raise ValueError(f"snr_db must be a finite number of dB, got {snr_db!r}.")
+    if noise is not None:
+        noise = _check_waveform(noise, "noise")
+        if len(noise) == 0:
+            raise ValueError("noise is empty: it holds no samples to draw an excerpt from.")
     if len(y) == 0:
         return y.copy()
     if noise is None:
         excerpt = rng.standard_normal(len(y))
     else:
-        noise = _check_waveform(noise, "noise")
-        if len(noise) == 0:
-            raise ValueError("noise is empty: it holds no samples to draw an excerpt from.")
         if len(noise) < len(y):
             noise = np.tile(noise, -(-len(y) // len(noise)))
         start = rng.randint(len(noise) - len(y) + 1)
@@ -139,9 +140,11 @@ def time_shift(y, *, before, after):
         if isinstance(value, bool) or not isinstance(value, Integral):
             raise TypeError(f"{name} must be a whole number of samples, got {value!r}.")
     _check_length(len(y) + max(0, before) + max(0, after), "The shifted waveform")
-    y = y[max(0, -before) : len(y) - max(0, -after)]
+    n = len(y)
+    # A cut longer than the clip leaves nothing (not a slice counted from the end).
+    y = y[max(0, -before) : max(0, n - max(0, -after))]
     if len(y) == 0:
-        return np.zeros(1, dtype=np.float32)
+        return np.zeros(max(1, n + before + after), dtype=np.float32)
     return np.pad(y, (max(0, before), max(0, after)))
 
 
@@ -160,7 +163,7 @@ def change_speed(y, *, rate):
 
     Returns
     -------
-    y_fast : ndarray of float32 [shape=(ceil(n / rate),)]
+    y_fast : ndarray of float32 [shape=(floor(n / rate + 0.5),)]
         The waveform played ``rate`` times faster (pitch moves with it).
 
     Examples
@@ -408,6 +411,8 @@ class WaveformAugmenter(BaseEstimator):
         speed = None if self.speed is None else _pair(self.speed, "speed", positive=True)
         tempo = None if self.tempo is None else np.log(_pair(self.tempo, "tempo", positive=True))
         pitch = None if self.pitch is None else _pair(self.pitch, "pitch")
+        if pitch is not None and max(map(abs, pitch)) > _MAX_SEMITONES:
+            raise ValueError(f"pitch={self.pitch!r} must lie within +-{_MAX_SEMITONES} semitones.")
         snr = None if self.snr_db is None else _pair(self.snr_db, "snr_db")
         noises = self.noises or []
         max_shift = int(self.shift * self.sr)

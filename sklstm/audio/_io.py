@@ -139,7 +139,7 @@ def resample(y, *, orig_sr, target_sr):
 
     Returns
     -------
-    y_resampled : ndarray of float32 [shape=(ceil(n * target_sr / orig_sr),)]
+    y_resampled : ndarray of float32 [shape=(floor(n * target_sr / orig_sr + 0.5),)]
         The waveform at ``target_sr``; ``y`` itself as float32 when the rates agree.
 
     Raises

@@ -28,6 +28,13 @@ _AMIN = 1e-10
 _MAX_AMPLITUDE = 1e12
 
 
+def _amplitude_error(name, peak):
+    return ValueError(
+        f"{name}: samples of magnitude up to {peak:.3g}, beyond the {_MAX_AMPLITUDE:.0e} "
+        "MFCC accepts (audio is within +-1, or +-2**31 as integers): scale the waveform."
+    )
+
+
 def _is_clip(item):
     return isinstance(item, (np.ndarray, str, os.PathLike))
 
@@ -255,6 +262,10 @@ class MFCC(TransformerMixin, BaseEstimator):
             X = check_array(X, dtype=(np.float32, np.float64))
         if reset:
             self._fit_ndim = 2
+        if X.size and np.abs(X).max() > _MAX_AMPLITUDE:
+            # Before the cast to float32, which would turn them into infinities.
+            row = int(np.abs(X).max(axis=1).argmax())
+            raise _amplitude_error(f"Clip {row}", float(np.abs(X[row]).max()))
         return [np.asarray(x, dtype=np.float32) for x in X], False
 
     def _load(self, clips):
@@ -280,11 +291,7 @@ class MFCC(TransformerMixin, BaseEstimator):
             peak = float(np.max(np.abs(wave)))
             if peak > _MAX_AMPLITUDE:
                 name = clip if isinstance(clip, (str, os.PathLike)) else f"Clip {i}"
-                raise ValueError(
-                    f"{name}: samples of magnitude up to {peak:.3g}, beyond the "
-                    f"{_MAX_AMPLITUDE:.0e} MFCC accepts (audio is within +-1, or +-2**31 "
-                    "as integers): scale the waveform."
-                )
+                raise _amplitude_error(name, peak)
             waves.append(wave)
         return waves
 
