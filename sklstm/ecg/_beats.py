@@ -91,33 +91,35 @@ def rr_features(r_peaks, *, fs, local=10):
     r_peaks = _check_peaks(r_peaks, "r_peaks")
     if len(r_peaks) < 2:
         raise ValueError(f"RR features need at least two beats, got {r_peaks.size}.")
-    rr = np.diff(r_peaks) / fs
-    pre = np.concatenate([rr[:1], rr])
-    post = np.concatenate([rr, rr[-1:]])
-    csum = np.concatenate([[0.0], np.cumsum(pre)])
-    idx = np.arange(len(pre))
-    start = np.maximum(idx + 1 - local, 0)
-    local_rr = (csum[idx + 1] - csum[start]) / (idx + 1 - start)
-    record_rr = np.full_like(pre, rr.mean())
-    # Changes between successive previous RR, over the beats before this one.
-    dsum = np.concatenate([[0.0, 0.0], np.cumsum(np.abs(np.diff(pre)))])
-    before = np.maximum(idx - local, 0)
-    count = np.maximum(idx - before, 1)
-    irregularity = (dsum[idx] - dsum[before]) / count / local_rr
-    features = np.column_stack(
-        [
-            pre,
-            post,
-            local_rr,
-            record_rr,
-            pre / local_rr,
-            post / local_rr,
-            pre / record_rr,
-            post / record_rr,
-            post / pre,
-            irregularity,
-        ]
-    )
+    # Overflow is caught below, with a message, rather than warned about.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        rr = np.diff(r_peaks) / fs
+        pre = np.concatenate([rr[:1], rr])
+        post = np.concatenate([rr, rr[-1:]])
+        csum = np.concatenate([[0.0], np.cumsum(pre)])
+        idx = np.arange(len(pre))
+        start = np.maximum(idx + 1 - local, 0)
+        local_rr = (csum[idx + 1] - csum[start]) / (idx + 1 - start)
+        record_rr = np.full_like(pre, rr.mean())
+        # Changes between successive previous RR, over the beats before this one.
+        dsum = np.concatenate([[0.0, 0.0], np.cumsum(np.abs(np.diff(pre)))])
+        before = np.maximum(idx - local, 0)
+        count = np.maximum(idx - before, 1)
+        irregularity = (dsum[idx] - dsum[before]) / count / local_rr
+        features = np.column_stack(
+            [
+                pre,
+                post,
+                local_rr,
+                record_rr,
+                pre / local_rr,
+                post / local_rr,
+                pre / record_rr,
+                post / record_rr,
+                post / pre,
+                irregularity,
+            ]
+        )
     if not np.isfinite(features).all():
         # Only beats sample numbers apart at an extreme fs get here (overflow).
         raise ValueError(
@@ -449,7 +451,7 @@ class BeatSequences(TransformerMixin, BaseEstimator):
         self : object
             Fitted transformer.
         """
-        X = validate_data(self, X, dtype=(np.float32, np.float64))
+        X = validate_data(self, X, dtype=(np.float64, np.float32))
         n_signal_columns = X.shape[1] - self.n_static
         if n_signal_columns <= 0 or n_signal_columns % self.n_signals:
             raise ValueError(
@@ -473,10 +475,10 @@ class BeatSequences(TransformerMixin, BaseEstimator):
         sequences : ndarray of shape (n_beats, n_steps, n_channels)
             ``n_channels`` is ``n_signals + n_static`` with ``static="repeat"``,
             else ``n_signals``.
-            Same float dtype as ``X``.
+            float32 for float32 ``X``, else float64.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=(np.float32, np.float64), reset=False)
+        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
         n, T, S = len(X), self.n_steps_, self.n_signals
         signals = X[:, : S * T].reshape(n, S, T).transpose(0, 2, 1)
         if self.static == "drop" or self.n_static == 0:

@@ -85,7 +85,9 @@ def _candidates(x, fs):
     so that a long record can be scanned in stretches and decided at once.
     """
     empty = np.zeros(0, dtype=np.int64)
-    if len(x) < int(2 * fs):
+    if len(x) < int(2 * fs) or np.ptp(x) == 0:
+        # Too short for the thresholds to settle, or flat: no beats (rounding
+        # noise of the band-pass on a flat line would make some).
         return empty, np.zeros(0), np.zeros(0), empty
     peak = np.abs(x).max()
     if peak > 1e100:
@@ -97,7 +99,7 @@ def _candidates(x, fs):
     refractory = int(_REFRACTORY * fs)
     candidates, _ = signal.find_peaks(energy, distance=refractory)
     # On an amplitude scale, small beats are not crushed by squaring.
-    heights = np.sqrt(energy[candidates])
+    heights = np.sqrt(np.maximum(energy[candidates], 0))  # rounding leaves tiny negatives
     keep = _dominant(candidates, heights, int(_NMS_WINDOW * fs), _NMS_RATIO) & (heights > 0)
     candidates, heights = candidates[keep], heights[keep]
     abs_slope = np.abs(slope)
