@@ -34,6 +34,8 @@ from sklstm.audio import (
     load_audio,
     resample,
     shift_pitch,
+    speech_segments,
+    spot_keywords,
     time_shift,
 )
 from sklstm.ecg import (
@@ -496,6 +498,81 @@ def test_augmented_classifier_accepts_or_clearly_refuses(data):
             assert set(out) <= set(model.classes_)
     score, _ = _outcome(model.score, clips, np.array(["never-seen"] * n, dtype=object))
     assert score is None or 0.0 <= score <= 1.0
+
+
+SEGMENT_PARAMS = [
+    ({}, None),
+    ({}, None),
+    ({"margin_db": 3.0, "min_pause": 0.0, "pad": 0.0}, None),
+    ({"max_duration": 0.05, "min_duration": 0.0}, None),
+    ({"margin_db": float("nan")}, "margin_db"),
+    ({"pad": -0.1}, "pad"),
+    ({"max_duration": float("inf")}, "max_duration"),
+    ({"min_pause": "0.1"}, "min_pause"),
+]
+
+
+def _check_segments(segments, n):
+    assert segments.dtype == np.int64 and segments.ndim == 2 and segments.shape[1] == 2
+    assert ((0 <= segments) & (segments <= n)).all()
+    assert (segments[:, 0] < segments[:, 1]).all()
+    assert (np.diff(segments[:, 0]) >= 0).all()  # in order of time
+
+
+@SETTINGS
+@given(data=st.data())
+def test_speech_segments_accept_or_clearly_refuse(data):
+    y, bad = data.draw(any_waveform())
+    if data.draw(st.booleans()) and bad is None and np.ndim(y) == 1 and len(y) >= 300:
+        y = np.array(y, dtype=np.float32)  # a loud burst in the middle, often
+        y[len(y) // 3 : len(y) // 2] += np.sin(np.arange(len(y) // 2 - len(y) // 3) / 3)
+    sr = data.draw(st.sampled_from([8000, 8000, 16000, 0, -1, float("nan"), 10]))
+    params, bad_param = _draw_param(data, SEGMENT_PARAMS)
+    segments, error = _outcome(speech_segments, y, sr=sr, **params)
+    if bad is not None:
+        _refused(error, bad, f"speech_segments({y!r})")
+        return
+    if not (sr >= 100):
+        _refused(error, "sr", f"sr={sr}")
+        return
+    if bad_param is not None:
+        _refused(error, bad_param, f"speech_segments(**{params})")
+        return
+    assert error is None, f"a valid recording was refused: {error}"
+    _check_segments(segments, len(y))
+
+
+@pytest.fixture(scope="module")
+def tiny_spotter():
+    """A fitted clip classifier with a background class, trained for two epochs."""
+    rng = np.random.RandomState(0)
+    t = np.arange(2000) / 8000
+    clips = [0.01 * rng.randn(2000).astype(np.float32) for _ in range(6)]
+    clips += [np.sin(2 * np.pi * f * t).astype(np.float32) for f in (300, 320, 1200, 1250)]
+    labels = ["_bg_"] * 6 + ["low", "low", "high", "high"]
+    model = make_pipeline(MFCC(n_mfcc=4, n_mels=8), LSTMClassifier(hidden_size=2, max_iter=2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # stops after 2 epochs: on purpose
+        return model.fit(clips, labels)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_spot_keywords_accepts_or_clearly_refuses(tiny_spotter, data):
+    y, bad = data.draw(any_waveform())
+    threshold = data.draw(st.sampled_from([0.0, 0.5, 1.0]))
+    events, error = _outcome(
+        spot_keywords, tiny_spotter, y, sr=8000, background_label="_bg_", threshold=threshold
+    )
+    if bad is not None:
+        _refused(error, bad, f"spot_keywords({y!r})")
+        return
+    assert error is None, f"a valid recording was refused: {error}"
+    duration = len(np.atleast_1d(y)) / 8000
+    for e in events:
+        assert set(e) == {"start", "end", "label", "score"}
+        assert 0 <= e["start"] < e["end"] <= duration + 1e-3
+        assert e["label"] in {"low", "high"} and threshold <= e["score"] <= 1
 
 
 @SETTINGS

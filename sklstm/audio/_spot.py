@@ -14,7 +14,11 @@ Two stages, each doing what it is good at:
    lets through are rejected here, not by argmax over keywords alone.
 """
 
+from numbers import Real
+
 import numpy as np
+
+from ._io import _check_rate, _check_waveform
 
 __all__ = ["event_scores", "make_stream", "speech_segments", "spot_keywords"]
 
@@ -91,7 +95,22 @@ def speech_segments(
     >>> speech_segments(y, sr=8000) / 8000
     array([[0.31 , 0.945]])
     """
-    y = np.asarray(y, dtype=np.float32)
+    y = _check_waveform(y)
+    sr = _check_rate(sr, "sr")
+    if sr < 100:
+        raise ValueError(f"sr={sr} Hz is too low for 10 ms frames: give the rate in Hz.")
+    for name, value in [
+        ("margin_db", margin_db),
+        ("range_db", range_db),
+        ("min_pause", min_pause),
+        ("min_duration", min_duration),
+        ("max_duration", max_duration),
+        ("pad", pad),
+    ]:
+        if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < np.inf:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
+    if len(y) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
     frame, hop = int(0.025 * sr), int(0.01 * sr)
     energy = _frame_energy_db(y, frame, hop)
     smooth = np.convolve(energy, np.ones(5) / 5, mode="same") if len(energy) >= 5 else energy
@@ -164,6 +183,7 @@ def spot_keywords(
         ``{"start": seconds, "end": seconds, "label": str, "score": float}``
         in order of time; empty when nothing but silence and noise is heard.
     """
+    y = _check_waveform(y)
     segments = speech_segments(y, sr=sr, **(segment_params or {}))
     if len(segments) == 0:
         return []
