@@ -1,15 +1,14 @@
 """Helpers shared by the command-line applications: atomic outputs, bad-file reports, Ctrl-C."""
 
 import json
-import os
 import signal
 import sys
-import tempfile
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
 import sklstm
+from sklstm._atomic import atomic_path
 from sklstm.io import ModelFileError
 
 __all__ = [
@@ -26,31 +25,6 @@ __all__ = [
 
 #: Exit status after Ctrl-C, as shells report a process ended by SIGINT.
 INTERRUPTED = 130
-
-# The process's umask, read once (reading it means setting it).
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-
-
-@contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside ``path``; move it onto ``path`` on success.
-
-    A crash or kill while writing leaves the previous file (or none) in place,
-    never a half-written one. On error the temporary file is removed.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        # mkstemp creates the file private (0600); outputs get a plain open's mode.
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_text(path, text):
@@ -139,14 +113,14 @@ def interruptible(exception=KeyboardInterrupt):
         raise exception
 
     try:
-        previous = signal.signal(signal.SIGINT, handler)
+        previous, installed = signal.signal(signal.SIGINT, handler), True
     except ValueError:  # not the main thread
-        yield state
-        return
+        previous, installed = None, False
     try:
         with warnings.catch_warnings():
             # The caller reports the interruption, with what it saved.
             warnings.filterwarnings("ignore", "Training was interrupted", UserWarning)
             yield state
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if installed:
+            signal.signal(signal.SIGINT, previous)

@@ -31,6 +31,7 @@ import torch
 from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted
 
+from ._atomic import atomic_path
 from .nn import SequenceNetwork
 
 __all__ = ["export_onnx"]
@@ -122,9 +123,7 @@ def export_onnx(estimator, path, *, opset=17):
     dynamic = {"x": {0: "batch", 1: "time"}, "lengths": {0: "batch"}}
     dynamic.update({name: {0: "batch"} for name in outputs})
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         with warnings.catch_warnings():
             # The TorchScript exporter (the one that maps packed sequences onto the
             # ONNX RNN operators' sequence_lens) narrates its tracing at length.
@@ -141,9 +140,6 @@ def export_onnx(estimator, path, *, opset=17):
             )
         if classifier:
             _add_metadata(tmp, classes=json.dumps(_jsonable(estimator.classes_)))
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -24,8 +24,6 @@ import importlib
 import io
 import json
 import math
-import os
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -36,6 +34,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from . import _distributed
+from ._atomic import atomic_path
 from ._base import _BaseLSTM
 
 __all__ = ["FORMAT_VERSION", "ModelFileError", "load", "save"]
@@ -43,9 +42,6 @@ __all__ = ["FORMAT_VERSION", "ModelFileError", "load", "save"]
 FORMAT = "sklstm-model"
 #: Version of the file layout this release writes and the newest it reads.
 FORMAT_VERSION = 1
-# The process's umask, read once (reading it means setting it) for the files saved.
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 _TRUSTED_PACKAGES = ("sklstm", "sklearn", "pipelines")
 _MAX_MANIFEST_BYTES = 64 * 2**20
 
@@ -105,26 +101,8 @@ def save(obj, path):
             info.compress_type = compression
             info.external_attr = 0o644 << 16
             archive.writestr(info, data)
-    _write_atomically(Path(path), buffer.getvalue())
-
-
-def _write_atomically(path, data):
-    """Write ``data`` to a fresh temporary file beside ``path``, then rename it onto ``path``.
-
-    The temporary name is unique, so concurrent saves to one path do not write
-    into each other's file; the file gets the permissions of a plain ``open``.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
 
 
 def load(path):

@@ -27,6 +27,13 @@ def test_atomic_outputs_replace_the_old_file_whole_and_are_not_private(tmp_path)
     write_json(path, {"a": 1})
     assert path.read_text() == '{\n  "a": 1\n}\n'
     assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    previous = os.umask(0o077)  # the umask of the moment applies
+    try:
+        write_json(path.with_name("private.json"), {})
+    finally:
+        os.umask(previous)
+    assert path.with_name("private.json").stat().st_mode & 0o777 == 0o600
+    path.with_name("private.json").unlink()
     with pytest.raises(RuntimeError, match="killed"):
         with atomic_path(path) as tmp:
             tmp.write_text("half")
@@ -61,3 +68,22 @@ def test_interruptible_raises_its_exception_at_ctrl_c_and_restores_the_handler()
         pass
     assert state["interrupted"] is False
     assert INTERRUPTED == 130
+
+
+def test_interruptible_off_the_main_thread_runs_the_block_as_it_is():
+    import threading
+
+    seen = []
+
+    def run():
+        try:
+            with interruptible() as state:
+                raise RuntimeError("boom")
+        except RuntimeError as exc:
+            # Not chained onto "signal only works in main thread".
+            seen.append((str(exc), exc.__context__, state["interrupted"]))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert seen == [("boom", None, False)]
