@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from _ecg_data import MITDB, requires_mitdb
 
-from sklstm.ecg import detect_r_peaks, filter_ecg, match_beats, read_record
+from sklstm.ecg import Record, detect_r_peaks, extract_beats, filter_ecg, match_beats, read_record
 from sklstm.ecg._metrics import detection_statistics
 
 
@@ -24,6 +24,24 @@ def test_match_beats_pairs_nearest_once():
 def test_no_beats_in_a_flat_line():
     assert detect_r_peaks(np.zeros(3600), fs=360).size == 0
     assert detect_r_peaks(np.ones(100), fs=360).size == 0
+    # A constant lead (an electrode off) keeps only rounding noise once filtered.
+    flat = filter_ecg(np.full(36000, -0.3), fs=360)
+    assert 0 < np.ptp(flat) < 1e-9
+    assert detect_r_peaks(flat, fs=360).size == 0
+
+
+def test_a_flat_record_has_no_beats_to_extract():
+    record = Record(
+        name="flat",
+        signal=np.full(36000, -0.3),
+        fs=360.0,
+        lead="MLII",
+        beat_samples=np.zeros(0, dtype=np.int64),
+        beat_symbols=np.zeros(0, dtype=str),
+        vf_episodes=np.zeros((0, 2), dtype=np.int64),
+    )
+    with pytest.raises(ValueError, match="0 beat"):
+        extract_beats(record, r_peaks="detect")
 
 
 # Record 208 is among the hardest of DS1 (multiform PVCs, fusion, noise).

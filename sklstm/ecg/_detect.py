@@ -85,9 +85,10 @@ def _candidates(x, fs):
     so that a long record can be scanned in stretches and decided at once.
     """
     empty = np.zeros(0, dtype=np.int64)
-    if len(x) < int(2 * fs) or np.ptp(x) == 0:
-        # Too short for the thresholds to settle, or flat: no beats (rounding
-        # noise of the band-pass on a flat line would make some).
+    if len(x) < int(2 * fs) or np.ptp(x) < _FLAT:
+        # Too short for the thresholds to settle, or flat: no beats. The detector
+        # is otherwise scale-free, and would find "beats" in the rounding noise
+        # that filtering leaves of a constant lead (a disconnected electrode).
         return empty, np.zeros(0), np.zeros(0), empty
     peak = np.abs(x).max()
     if peak > 1e100:
@@ -125,6 +126,9 @@ _REFRACTORY = 0.25
 _NMS_WINDOW = 0.3
 _NMS_RATIO = 0.4
 _THRESHOLD = 0.3
+# A lead whose peak-to-peak swing is below this is flat: 1e-9 of any unit ECGs
+# are stored in (V, mV, ADC counts) is far below a real signal's resolution.
+_FLAT = 1e-9
 
 
 def _dominant(peaks, heights, window, ratio):
