@@ -159,7 +159,7 @@ def change_speed(y, *, rate):
     y : ndarray [shape=(n,)]
         The waveform.
     rate : float
-        Speed factor, > 0.
+        Speed factor, between 1e-6 and 1e6.
 
     Returns
     -------
@@ -174,6 +174,8 @@ def change_speed(y, *, rate):
     (6400,)
     """
     rate = _check_rate(rate, "rate")
+    if not 1e-6 <= rate <= 1e6:  # what resample accepts, said in terms of rate
+        raise ValueError(f"rate={rate:g} is beyond the speed factors of 1e-06 to 1e+06.")
     y = _check_waveform(y)
     _check_length(np.ceil(len(y) / rate), f"The waveform at rate={rate:g}")
     # Only the ratio of the two rates matters.
@@ -416,8 +418,10 @@ class WaveformAugmenter(BaseEstimator):
         snr = None if self.snr_db is None else _pair(self.snr_db, "snr_db")
         noises = self.noises or []
         max_shift = int(self.shift * self.sr)
+        # Checked and cast once here, not by add_noise for every clip.
+        noises = [_check_waveform(noise, f"noises[{k}]") for k, noise in enumerate(noises)]
         for k, noise in enumerate(noises):
-            if len(_check_waveform(noise, f"noises[{k}]")) == 0:
+            if len(noise) == 0:
                 raise ValueError(f"noises[{k}] is empty: it holds no samples.")
         copies = []
         for i, y in enumerate(X):

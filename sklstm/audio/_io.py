@@ -94,6 +94,10 @@ def _read_file(path, dtype):
     return data.mean(axis=1, dtype=dtype) if data.shape[1] > 1 else data[:, 0], rate
 
 
+# Smallest ratio of two sampling rates resample accepts (and the inverse, the largest).
+_MIN_RATIO = 1e-6
+
+
 def _check_waveform(y, name="y"):
     """A mono waveform as a finite 1D float32 array (possibly empty); else a clear error."""
     y = np.asarray(y)
@@ -146,8 +150,8 @@ def resample(y, *, orig_sr, target_sr):
     ------
     ValueError
         For a waveform that is not 1D or holds NaN or infinity, a rate that is
-        not a finite positive number, or an output of more than ``2**31 - 1``
-        samples.
+        not a finite positive number, rates more than a factor of ``1e6``
+        apart, or an output of more than ``2**31 - 1`` samples.
     TypeError
         For a waveform that does not hold numbers, or a rate that is not a number.
 
@@ -163,7 +167,14 @@ def resample(y, *, orig_sr, target_sr):
     target_sr = _check_rate(target_sr, "target_sr")
     if orig_sr == target_sr:
         return y
-    _check_length(np.ceil(len(y) * (target_sr / orig_sr)), "The resampled waveform")
+    ratio = target_sr / orig_sr
+    if not _MIN_RATIO <= ratio <= 1 / _MIN_RATIO:
+        # soxr hangs on ratios around 1e-10; no audio is resampled that far.
+        raise ValueError(
+            f"Resampling from {orig_sr:g} Hz to {target_sr:g} Hz is a factor of {ratio:.3g}, "
+            f"beyond the {_MIN_RATIO:g} to {1 / _MIN_RATIO:g} that audio rates span: check them."
+        )
+    _check_length(np.ceil(len(y) * ratio), "The resampled waveform")
     import soxr
 
     return np.asarray(soxr.resample(y, orig_sr, target_sr, quality="HQ"), dtype=np.float32)

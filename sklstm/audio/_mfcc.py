@@ -262,8 +262,9 @@ class MFCC(TransformerMixin, BaseEstimator):
             X = check_array(X, dtype=(np.float32, np.float64))
         if reset:
             self._fit_ndim = 2
-        if X.size and np.abs(X).max() > _MAX_AMPLITUDE:
-            # Before the cast to float32, which would turn them into infinities.
+        if X.dtype == np.float64 and X.size and max(X.max(), -X.min()) > _MAX_AMPLITUDE:
+            # Before the cast to float32, which would turn them into infinities
+            # (float32 input is checked clip by clip as it is loaded).
             row = int(np.abs(X).max(axis=1).argmax())
             raise _amplitude_error(f"Clip {row}", float(np.abs(X[row]).max()))
         return [np.asarray(x, dtype=np.float32) for x in X], False

@@ -139,14 +139,21 @@ def speech_segments(
 
 
 def _split_long(energy, start, stop, max_frames, min_frames):
-    """Split ``[start, stop)`` at its deepest inner dip until parts fit ``max_frames``."""
-    if stop - start <= max_frames or stop - start < 3 * min_frames:
-        return [(start, stop)]
-    inner = energy[start + min_frames : stop - min_frames]
-    cut = start + min_frames + int(np.argmin(inner))
-    return _split_long(energy, start, cut, max_frames, min_frames) + _split_long(
-        energy, cut, stop, max_frames, min_frames
-    )
+    """Split ``[start, stop)`` at its deepest inner dip until parts fit ``max_frames``.
+
+    No part is shorter than ``min_frames`` (at least one frame). A loop, not
+    recursion: a long stretch of steady noise may split into very many parts.
+    """
+    edge = max(min_frames, 1)
+    parts, todo = [], [(start, stop)]
+    while todo:
+        a, b = todo.pop()
+        if b - a <= max_frames or b - a < 3 * edge:
+            parts.append((a, b))
+            continue
+        cut = a + edge + int(np.argmin(energy[a + edge : b - edge]))
+        todo += [(cut, b), (a, cut)]  # the earlier part next: parts stay in order
+    return parts
 
 
 def spot_keywords(
