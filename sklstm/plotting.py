@@ -2,17 +2,9 @@
 
 from sklearn.utils.validation import check_is_fitted
 
+from ._matplotlib import pyplot
+
 __all__ = ["plot_training_history"]
-
-
-def _pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError(
-            "Plotting needs matplotlib: pip install 'sklstm[plots]' (or matplotlib)."
-        ) from None
-    return plt
 
 
 def plot_training_history(estimator, *, ax=None):
@@ -51,7 +43,7 @@ def plot_training_history(estimator, *, ax=None):
     if hasattr(estimator, "steps"):
         estimator = estimator.steps[-1][1]
     check_is_fitted(estimator, "loss_curve_")
-    plt = _pyplot()
+    plt = pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
     epochs = range(1, len(estimator.loss_curve_) + 1)

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from .._matplotlib import pyplot
+
 __all__ = ["plot_keywords"]
 
 # Beyond this many samples the waveform is drawn as its per-column envelope: a
@@ -9,16 +11,6 @@ __all__ = ["plot_keywords"]
 _MAX_POINTS = 20_000
 # Most columns of the spectrogram: an hour-long recording stays a small image.
 _MAX_COLUMNS = 4_000
-
-
-def _pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError(
-            "Plotting needs matplotlib: pip install 'sklstm[plots]' (or matplotlib)."
-        ) from None
-    return plt
 
 
 def _envelope(y, sr):
@@ -92,7 +84,7 @@ def plot_keywords(y, *, sr, events, reference=None, kind="both", n_fft=256, axes
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1 or len(y) == 0:
         raise ValueError(f"y must be a non-empty 1D waveform, got shape {y.shape}.")
-    plt = _pyplot()
+    plt = pyplot()
     panels = ["waveform", "spectrogram"] if kind == "both" else [kind]
     if axes is None:
         _, axes = plt.subplots(

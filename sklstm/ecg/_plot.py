@@ -2,20 +2,12 @@
 
 import numpy as np
 
+from .._matplotlib import pyplot
+
 __all__ = ["plot_ecg_strip"]
 
 # One colour per AAMI class, so that ectopic beats stand out of a strip of N.
 _COLORS = {"N": "0.35", "S": "tab:blue", "V": "tab:red", "F": "tab:orange", "Q": "tab:purple"}
-
-
-def _pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError(
-            "Plotting needs matplotlib, the 'plots' extra: pip install 'sklstm[plots]'."
-        ) from None
-    return plt
 
 
 def plot_ecg_strip(
@@ -86,7 +78,7 @@ def plot_ecg_strip(
                 f"{len(samples)} beat samples but {len(reference)} reference classes."
             )
     if ax is None:
-        _, ax = _pyplot().subplots(figsize=(12, 3.5))
+        _, ax = pyplot().subplots(figsize=(12, 3.5))
     t = (start + np.arange(len(signal))) / fs
     ax.plot(t, signal, color="black", lw=0.8)
     low, high = float(signal.min()), float(signal.max())
