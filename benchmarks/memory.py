@@ -221,36 +221,26 @@ def _mitdb():
     return Path(os.environ.get("SKLSTM_DATA", ROOT.parent / "shared" / "data")) / "mitdb"
 
 
-def _record_names(mitdb):
-    names_file = mitdb / "RECORDS"
-    if names_file.is_file():
-        return names_file.read_text().split()
-    return sorted(p.stem for p in mitdb.glob("*.hea"))
+def concatenate_records(mitdb, names, directory, name):
+    """Write one long record: the MLII lead of the named records, end to end.
 
-
-def long_record(mitdb, hours, directory, name):
-    """One record of at least ``hours``: the MLII lead of MIT-BIH records end to end.
-
-    The records are taken in order, again from the first when all are used;
-    their beat annotations (.atr) come along, shifted. All share MIT-BIH's
-    gain, baseline and rate (checked), so the digital samples join as they are.
+    Their beat annotations (``.atr``, shifted) come along, so that the long
+    record can be evaluated as well as annotated. All share MIT-BIH's gain,
+    baseline and rate (checked), so the digital samples join as they are.
     Returns the number of samples.
     """
     import wfdb
 
-    target = int(hours * 3600 * 360)
+    from sklstm.ecg import AAMI_SYMBOLS
+
     parts, samples, symbols, offset = [], [], [], 0
-    names = _record_names(mitdb)
-    i = 0
-    while offset < target:
-        record = names[i % len(names)]
-        i += 1
+    for record in names:
         rec = wfdb.rdrecord(str(mitdb / record), channel_names=["MLII"], physical=False)
         if (rec.adc_gain[0], rec.baseline[0], rec.fs) != (200.0, 1024, 360):
             raise ValueError(f"record {record} has another gain, baseline or rate")
         ann = wfdb.rdann(str(mitdb / record), "atr")
         parts.append(rec.d_signal[:, 0].astype(np.int16))
-        beat = np.isin(ann.symbol, list("NLRejAaJSVEF/fQ"))
+        beat = np.isin(ann.symbol, list(AAMI_SYMBOLS))
         samples.append(ann.sample[beat] + offset)
         symbols += [s for s, b in zip(ann.symbol, beat) if b]
         offset += rec.sig_len
@@ -267,6 +257,23 @@ def long_record(mitdb, hours, directory, name):
     )
     wfdb.wrann(name, "atr", np.concatenate(samples), symbol=symbols, write_dir=str(directory))
     return offset
+
+
+def long_record(mitdb, hours, directory, name):
+    """One record of at least ``hours`` from the records of ``mitdb``, in order, repeated.
+
+    Returns the number of samples.
+    """
+    import wfdb
+
+    from sklstm.ecg import list_records
+
+    available = list_records(mitdb)
+    target, total, names = int(hours * 3600 * 360), 0, []
+    while total < target:
+        names.append(available[len(names) % len(available)])
+        total += wfdb.rdheader(str(mitdb / names[-1])).sig_len
+    return concatenate_records(mitdb, names, directory, name)
 
 
 def train_ecg_model(mitdb, path, quick):
