@@ -85,14 +85,16 @@ def make_windows(y, X=None, *, lookback, horizon, stride=1):
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)} values.")
         values = np.column_stack([y, X])
+    return _cut_windows(y, values, lookback=lookback, horizon=horizon, stride=stride)
+
+
+def _cut_windows(y, values, *, lookback, horizon, stride):
+    """:func:`make_windows` of validated arrays: ``values`` holds ``y`` and its features."""
     # Every origin from the last possible one backwards, so the end is never skipped.
     origins = np.arange(len(y) - horizon, lookback - 1, -stride)[::-1]
-    if len(origins) == 0:
-        return np.zeros((0, lookback, values.shape[1])), np.zeros((0, horizon)), origins
-    steps = np.arange(-lookback, 0)
-    inputs = values[origins[:, None] + steps]
+    inputs = values[origins[:, None] + np.arange(-lookback, 0)]
     targets = y[origins[:, None] + np.arange(horizon)]
-    return inputs.reshape(len(origins), lookback, values.shape[1]), targets, origins
+    return inputs, targets, origins
 
 
 def _mean_std(values):
@@ -373,8 +375,9 @@ class SlidingWindows(BaseEstimator):
             z, zx, offset = self._scaled(series, exog)
             if len(z) < self.lookback + self.horizon:
                 continue
-            inputs, targets, origins = make_windows(
-                z, zx, lookback=self.lookback, horizon=self.horizon, stride=self.stride
+            values = z[:, None] if zx is None else np.column_stack([z, zx])
+            inputs, targets, origins = _cut_windows(
+                z, values, lookback=self.lookback, horizon=self.horizon, stride=self.stride
             )
             inputs, targets, _ = self._finish(inputs, targets)
             parts.append((inputs, targets, origins + offset, np.full(len(origins), i)))
