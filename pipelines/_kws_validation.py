@@ -74,8 +74,14 @@ def _index_of(path):
         return None
 
 
-def validate(waves, labels, groups, noises, paths, *, sr, splits, test_indices, **fit):
-    """Train and score every fold of the requested splits; returns a JSON-able dict."""
+def validate(
+    waves, labels, groups, noises, paths, *, sr, splits, test_indices, speakers=None, **fit
+):
+    """Train and score every fold of the requested splits; returns a JSON-able dict.
+
+    ``speakers`` limits the ``speakers`` split to leaving out those speakers
+    (default: every speaker in turn).
+    """
     waves = list(waves)
     folds = []
     if "holdout" in splits:
@@ -87,7 +93,14 @@ def validate(waves, labels, groups, noises, paths, *, sr, splits, test_indices, 
             )
         folds.append(("holdout", test))
     if "speakers" in splits:
-        folds += [(f"speaker {g}", groups == g) for g in sorted(set(groups))]
+        chosen = sorted(set(groups)) if speakers is None else list(speakers)
+        unknown = sorted(set(chosen) - set(groups))
+        if unknown:
+            raise SystemExit(
+                f"error: --speakers {' '.join(unknown)}: no such speaker in the data "
+                f"({' '.join(sorted(set(groups)))})."
+            )
+        folds += [(f"speaker {g}", groups == g) for g in chosen]
     results = {}
     for name, test in folds:
         started = time.perf_counter()

@@ -655,8 +655,10 @@ def crossval(args):
         sr=args.sr,
         splits=splits,
         test_indices=test_indices,
+        speakers=args.speakers,
         epochs=args.epochs,
         hidden_size=args.hidden_size,
+        copies=args.copies,
         seed=args.seed,
     )
     print(json.dumps(results, indent=None if args.json else 2))
@@ -734,9 +736,18 @@ def main(argv=None):
     p.add_argument("--data", required=True)
     p.add_argument("--split", choices=["holdout", "speakers", "both"], default="both")
     p.add_argument("--test-indices", default="5-9", help="held-out takes, e.g. 5-9 (FSDD)")
+    p.add_argument(
+        "--speakers",
+        nargs="+",
+        metavar="SPEAKER",
+        help="leave out only these speakers in the speakers split (default: each in turn)",
+    )
     p.add_argument("--sr", type=int, default=8000)
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--hidden-size", type=int, default=None)
+    p.add_argument(
+        "--copies", type=int, default=N_COPIES, help=f"augmented copies per clip ({N_COPIES})"
+    )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="one JSON object, no progress")

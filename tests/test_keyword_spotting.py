@@ -408,6 +408,34 @@ def test_find_clips_in_both_layouts(tmp_path):
         kws.find_clips(tmp_path / "nowhere")
 
 
+def test_crossval_leaves_out_only_the_speakers_asked_for(monkeypatch):
+    from pipelines import _kws_validation
+
+    trained_without = []
+
+    def fit(waves, labels, groups, noises, **kwargs):
+        trained_without.append(sorted({"george", "theo", "lucas"} - set(groups)))
+        assert kwargs["copies"] == 3
+        return None, {}
+
+    monkeypatch.setattr(_kws_validation, "fit_pipeline", fit)
+    scores = dict.fromkeys(["accuracy", "accuracy_10db", "accuracy_0db"], 0.5)
+    scores.update(spot_f1_silence=1.0, spot_f1_10db=1.0)
+    monkeypatch.setattr(_kws_validation, "score_split", lambda *a, **k: dict(scores))
+    waves = [np.zeros(800, dtype=np.float32)] * 6
+    labels = np.array(["0", "1"] * 3)
+    groups = np.array(["george", "george", "theo", "theo", "lucas", "lucas"])
+    paths = [Path(f"{y}_{g}_{i}.wav") for i, (y, g) in enumerate(zip(labels, groups))]
+    common = dict(sr=8000, splits=("speakers",), test_indices={5}, copies=3)
+    results = _kws_validation.validate(
+        waves, labels, groups, [], paths, speakers=["theo", "george"], **common
+    )
+    assert trained_without == [["theo"], ["george"]]
+    assert list(results) == ["speaker theo", "speaker george", "speakers mean"]
+    with pytest.raises(SystemExit, match="--speakers nobody: no such speaker"):
+        _kws_validation.validate(waves, labels, groups, [], paths, speakers=["nobody"], **common)
+
+
 def test_background_clips():
     noise = np.ones(50000, dtype=np.float32)
     clips = kws.make_background(30, sr=8000, lengths=[4000, 6000], noises=[noise], random_state=0)
