@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import f1_score, make_scorer
 from sklearn.model_selection import GridSearchCV, GroupKFold
@@ -89,11 +90,23 @@ MODEL_KEYS = ("model", "extract", "lead")
 
 
 def build_model(*, static="repeat", random_state=0, **network):
-    """Beat table -> sequences with RR channels -> standardization -> LSTM."""
+    """Beat table -> sequences with RR channels -> standardization -> LSTM.
+
+    ``static``: the RR features repeated as channels at every step
+    (``"repeat"``), left out (``"drop"``), or given to the network's output
+    layer next to the pooled state only (``"head"``: repeated by
+    :class:`BeatSequences`, then read by the classifier's
+    ``n_static_features`` instead of the recurrent layers).
+    """
     params = {**NETWORK, **network}
+    n_static = len(EXTRACT["rr"])
+    if static == "head":
+        params["n_static_features"] = n_static
     return make_pipeline(
         BeatSequences(
-            n_signals=2 if EXTRACT["relative"] else 1, n_static=len(EXTRACT["rr"]), static=static
+            n_signals=2 if EXTRACT["relative"] else 1,
+            n_static=n_static,
+            static="drop" if static == "drop" else "repeat",
         ),
         SequenceScaler(),
         LSTMClassifier(random_state=random_state, **params),
@@ -118,13 +131,16 @@ def class_weights(y, *, power=0.5, unweighted=("F",)):
     return weights
 
 
-def undersample(y, *, fraction, rng):
-    """Indices keeping every S, V, F beat and ``fraction`` of the N beats.
+def undersample(y, *, fraction, rng, classes=("N", "S", "V", "F")):
+    """Indices keeping every beat of ``classes`` but N, and ``fraction`` of the N beats.
 
-    Q beats are left out: DS1 has 8, too few to learn a class from, and their
-    weight would only turn normal beats into Q.
+    Q beats are always left out: DS1 has 8, too few to learn a class from,
+    and their weight would only turn normal beats into Q. The N beats drawn
+    do not depend on ``classes``.
     """
-    keep = np.isin(y, ["S", "V", "F"]) | ((y == "N") & (rng.random_sample(len(y)) < fraction))
+    others = [c for c in classes if c not in ("N", "Q")]
+    sampled = rng.random_sample(len(y)) < fraction
+    keep = np.isin(y, others) | ((y == "N") & sampled & ("N" in classes))
     return np.flatnonzero(keep)
 
 
@@ -135,6 +151,7 @@ def fit_model(
     n_fraction=0.5,
     weight_power=0.5,
     unweighted=("F",),
+    train_classes=("N", "S", "V", "F"),
     random_state=0,
     callbacks=None,
     resume=None,
@@ -147,10 +164,12 @@ def fit_model(
     :func:`~sklstm.checkpoint.load_checkpoint` returns) trains on the same
     beats and ends as the uninterrupted fit would have. ``callbacks`` are the
     classifier's (e.g. a :class:`~sklstm.checkpoint.ResumableCheckpoint`);
-    the fitted model keeps none, so that it saves as data.
+    the fitted model keeps none, so that it saves as data. Beats of classes
+    not in ``train_classes`` are left out of training (the model never
+    predicts those classes).
     """
     rng = np.random.RandomState(random_state)
-    idx = undersample(y, fraction=n_fraction, rng=rng)
+    idx = undersample(y, fraction=n_fraction, rng=rng, classes=train_classes)
     model = build_model(random_state=random_state, **model_params)
     weights = class_weights(y[idx], power=weight_power, unweighted=unweighted)
     model.set_params(lstmclassifier__class_weight=weights, lstmclassifier__callbacks=callbacks)
@@ -169,6 +188,43 @@ def fit_model(
         model.steps[-1][1].fit(Xt, yt)
     model.steps[-1][1].set_params(callbacks=None)
     return model
+
+
+class SeedEnsemble(ClassifierMixin, BaseEstimator):
+    """Mean class probabilities of models fitted with different seeds.
+
+    Built by :func:`fit_ensemble` with ``ensemble > 1``: each member draws its
+    own N beats and initial weights. ``estimators_`` are the fitted members,
+    ``classes_`` the union of their classes.
+    """
+
+    def __init__(self, *, size=3):
+        self.size = size
+
+    def _set_members(self, estimators):
+        self.estimators_ = list(estimators)
+        self.classes_ = np.unique(np.concatenate([m.classes_ for m in self.estimators_]))
+        return self
+
+    def predict_proba(self, X):
+        proba = np.zeros((len(X), len(self.classes_)))
+        for member in self.estimators_:
+            cols = np.searchsorted(self.classes_, member.classes_)
+            proba[:, cols] += member.predict_proba(X)
+        return proba / len(self.estimators_)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def fit_ensemble(X, y, *, ensemble=1, random_state=0, **params):
+    """:func:`fit_model`, or a :class:`SeedEnsemble` of ``ensemble`` of them."""
+    if ensemble <= 1:
+        return fit_model(X, y, random_state=random_state, **params)
+    members = [
+        fit_model(X, y, random_state=random_state + 7919 * k, **params) for k in range(ensemble)
+    ]
+    return SeedEnsemble(size=ensemble)._set_members(members)
 
 
 def _check_same_settings(resumed, fresh):
@@ -191,10 +247,12 @@ def _training_params(args):
         n_fraction=args.n_fraction,
         weight_power=args.weight_power,
         unweighted=args.unweighted,
+        train_classes=args.train_classes,
         static=args.static,
         hidden_size=args.hidden_size,
         max_iter=args.max_iter,
         pooling=args.pooling,
+        ensemble=args.ensemble,
     )
 
 
@@ -228,6 +286,8 @@ def _load(args, bad, r_peaks="reference"):
 def cmd_train(args):
     if args.resume and not args.checkpoint:
         raise SystemExit("error: --resume needs --checkpoint CKPT (the interrupted run's).")
+    if args.ensemble > 1 and (args.checkpoint or args.search):
+        raise SystemExit("error: --ensemble does not go with --checkpoint or --search.")
     if args.search and args.checkpoint:
         raise SystemExit("error: --checkpoint and --resume are for one fit, not --search.")
     resume = _resumed_classifier(args.checkpoint) if args.resume else None
@@ -239,9 +299,12 @@ def cmd_train(args):
         model = _search(args, beats)
     else:
         callbacks = [ResumableCheckpoint(args.checkpoint)] if args.checkpoint else None
-        with interruptible() as state:
+        # A Ctrl-C that ends one member of an ensemble stops the whole run.
+        with interruptible(
+            KeyboardInterrupt if args.ensemble <= 1 else TrainingInterrupted
+        ) as state:
             try:
-                model = fit_model(
+                model = fit_ensemble(
                     beats.X,
                     beats.y,
                     random_state=args.seed,
@@ -249,6 +312,8 @@ def cmd_train(args):
                     resume=resume,
                     **_training_params(args),
                 )
+            except TrainingInterrupted:
+                raise KeyboardInterrupt from None
             except ValueError as exc:
                 if resume is None:
                     raise
@@ -257,7 +322,8 @@ def cmd_train(args):
     elapsed = time.perf_counter() - start
     save_model({"model": model, "extract": EXTRACT, "lead": args.lead}, args.model)
     if args.plots:
-        _plots.save_training_history(args.plots / "training_history.png", model)
+        first = model.estimators_[0] if isinstance(model, SeedEnsemble) else model
+        _plots.save_training_history(args.plots / "training_history.png", first)
     if interrupted:
         classifier = model.steps[-1][1]
         resume_hint = f"; resume with --checkpoint {args.checkpoint} --resume"
@@ -286,7 +352,7 @@ def _resumed_classifier(path):
 def _search(args, beats):
     """Grid search grouped by record; Ctrl-C ends it without a model."""
     rng = np.random.RandomState(args.seed)
-    idx = undersample(beats.y, fraction=args.n_fraction, rng=rng)
+    idx = undersample(beats.y, fraction=args.n_fraction, rng=rng, classes=args.train_classes)
     # The grid sets hidden_size and static; the other settings are the command's.
     model = build_model(max_iter=args.max_iter, pooling=args.pooling, random_state=args.seed)
     model.set_params(
@@ -527,10 +593,11 @@ def cmd_crossval(args):
         GroupKFold(args.folds).split(beats.X, groups=beats.groups)
     ):
         seed = fold + 1000 * args.seed
-        with interruptible() as state:
-            model = fit_model(beats.X[train], beats.y[train], random_state=seed, **params)
-        if state["interrupted"]:
-            raise KeyboardInterrupt
+        with interruptible(TrainingInterrupted):
+            try:
+                model = fit_ensemble(beats.X[train], beats.y[train], random_state=seed, **params)
+            except TrainingInterrupted:
+                raise KeyboardInterrupt from None
         pred[test] = predict(model, beats.X[test])
         print(f"fold {fold}: records {sorted(set(beats.groups[test]))}", file=sys.stderr)
     report = classification_statistics(beats.y, pred)
@@ -559,6 +626,12 @@ def parse_args(argv):
         if model:
             p.add_argument("--model", required=True, type=Path, help="model file")
 
+    def positive_int(text):
+        value = int(text)
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"at least 1, got {text}")
+        return value
+
     def training(p):
         p.add_argument("--lead", default="MLII", help="lead name (default MLII)")
         p.add_argument("--n-fraction", type=float, default=0.5, help="share of N beats kept")
@@ -568,11 +641,29 @@ def parse_args(argv):
         )
         p.add_argument("--folds", type=int, default=5, help="record-grouped folds")
         p.add_argument("--threads", type=int, default=None, help="torch threads")
-        p.add_argument("--static", choices=["repeat", "drop"], default="repeat")
+        p.add_argument(
+            "--train-classes",
+            nargs="+",
+            choices=["N", "S", "V", "F"],
+            default=["N", "S", "V", "F"],
+            help="classes whose beats are trained on (Q never is)",
+        )
+        p.add_argument(
+            "--static",
+            choices=["repeat", "drop", "head"],
+            default="repeat",
+            help="RR features: channels at every step, left out, or at the output layer only",
+        )
         p.add_argument("--hidden-size", type=int, default=NETWORK["hidden_size"])
         p.add_argument("--max-iter", type=int, default=NETWORK["max_iter"])
         p.add_argument("--pooling", default="last", choices=["last", "mean", "max", "attention"])
         p.add_argument("--seed", type=int, default=0, help="seed of the N sampling and network")
+        p.add_argument(
+            "--ensemble",
+            type=positive_int,
+            default=1,
+            help="models fitted with different seeds, their probabilities averaged",
+        )
 
     def plots(p):
         p.add_argument("--plots", type=Path, metavar="DIR", help="also save PNG plots in DIR")

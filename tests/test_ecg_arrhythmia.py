@@ -16,7 +16,14 @@ from _data import ROOT
 from _ecg_data import MITDB, concatenate_records, requires_mitdb
 
 import sklstm
-from pipelines.ecg_arrhythmia import main, summarize
+from pipelines.ecg_arrhythmia import (
+    SeedEnsemble,
+    fit_ensemble,
+    fit_model,
+    main,
+    summarize,
+    undersample,
+)
 from sklstm.ecg import AAMI_CLASSES, detect_r_peaks, filter_ecg, read_beats, read_record
 
 pytestmark = requires_mitdb
@@ -120,6 +127,42 @@ def test_train_search_groups_by_record(tmp_path, capsys):
 def test_train_without_records_fails_clearly(tmp_path):
     with pytest.raises(SystemExit, match="no readable record"):
         main(["train", "--data-dir", str(tmp_path), "--records", "1", "--model", "m"])
+
+
+def test_train_classes_leave_beats_out_and_static_head_feeds_the_output_layer():
+    y = np.array(list("NNNNSSVVFFQQ") * 50)
+    full = undersample(y, fraction=0.5, rng=np.random.RandomState(0))
+    no_f = undersample(y, fraction=0.5, rng=np.random.RandomState(0), classes=("N", "S", "V"))
+    assert set(y[full]) == {"N", "S", "V", "F"} and set(y[no_f]) == {"N", "S", "V"}
+    # The same N beats are drawn whichever classes are kept.
+    np.testing.assert_array_equal(full[y[full] == "N"], no_f[y[no_f] == "N"])
+
+    beats = read_beats(MITDB / "208")  # 373 of DS1's 415 F beats
+    model = fit_model(
+        beats.X, beats.y, train_classes=["N", "S", "V"], static="head", hidden_size=4, max_iter=1
+    )
+    classifier = model.steps[-1][1]
+    assert list(classifier.classes_) == ["N", "S", "V"] and "F" in beats.y
+    n_rr = beats.X.shape[1] - 2 * model.steps[0][1].n_steps_
+    assert classifier.n_static_features == n_rr > 0
+    assert model.steps[0][1].static == "repeat"
+    assert classifier.module_.head.in_features == 4 + n_rr
+    assert set(model.predict(beats.X[:200])) <= {"N", "S", "V"}
+
+
+def test_seed_ensemble_averages_its_members_and_saves_as_data(tmp_path):
+    beats = read_beats(MITDB / "119")
+    model = fit_ensemble(beats.X, beats.y, ensemble=2, hidden_size=4, max_iter=1)
+    assert isinstance(model, SeedEnsemble) and len(model.estimators_) == 2
+    first, second = (m.predict_proba(beats.X[:50]) for m in model.estimators_)
+    assert not np.allclose(first, second)  # other seeds, other N beats and weights
+    np.testing.assert_allclose(model.predict_proba(beats.X[:50]), (first + second) / 2)
+    sklstm.save({"model": model}, tmp_path / "m")
+    loaded = sklstm.load(tmp_path / "m")["model"]
+    np.testing.assert_array_equal(loaded.predict(beats.X), model.predict(beats.X))
+    with pytest.raises(SystemExit, match="--ensemble does not go with"):
+        main(["train", "--data-dir", str(MITDB), "--records", "119", "--model", "m"]
+             + ["--ensemble", "2", "--search"])  # fmt: skip
 
 
 # -- plots ---------------------------------------------------------------------------
