@@ -1,6 +1,8 @@
-"""PyTorch modules: the hand-written recurrences, their fused twins, pooling and the network."""
+"""PyTorch modules: the hand-written recurrences, their fused twins, the convolutional
+front end, pooling and the network."""
 
 from .cells import gru_recurrence, lstm_recurrence, rnn_recurrence
+from .frontend import ConvFrontEnd, MaskedBatchNorm, StepLayerNorm
 from .network import SequenceNetwork
 from .pooling import POOLINGS, AttentionPool, LastPool, MaxPool, MeanPool
 from .recurrent import CELLS, ExplicitRecurrent, FusedGRU, FusedLSTM, FusedRNN, make_recurrent
@@ -9,14 +11,17 @@ __all__ = [
     "CELLS",
     "POOLINGS",
     "AttentionPool",
+    "ConvFrontEnd",
     "ExplicitRecurrent",
     "FusedGRU",
     "FusedLSTM",
     "FusedRNN",
     "LastPool",
+    "MaskedBatchNorm",
     "MaxPool",
     "MeanPool",
     "SequenceNetwork",
+    "StepLayerNorm",
     "gru_recurrence",
     "lstm_recurrence",
     "make_recurrent",

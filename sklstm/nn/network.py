@@ -3,14 +3,16 @@
 import torch
 from torch import nn
 
-from .pooling import make_pooling
+from .frontend import ConvFrontEnd
+from .pooling import MeanPool, make_pooling
 from .recurrent import make_recurrent
 
 __all__ = ["SequenceNetwork"]
 
 
 class SequenceNetwork(nn.Module):
-    """Recurrent layers, pooled over each sequence's valid steps, then a linear head.
+    """An optional convolutional front end, recurrent layers pooled over each
+    sequence's valid steps, then a linear head.
 
     Parameters
     ----------
@@ -37,6 +39,15 @@ class SequenceNetwork(nn.Module):
         The last ``static_size`` of the ``input_size`` features describe the
         whole sequence: they are read at step 0 and concatenated to the pooled
         vector before the head, bypassing the recurrent layers.
+    frontend : {None, "conv"}, default=None
+        ``"conv"`` reads the step features with a :class:`ConvFrontEnd` before
+        the recurrent layers, and also joins the mean of its features over the
+        valid steps to the head's input (as LSTM-FCN joins its two branches).
+    frontend_channels : int, default=64
+        Feature maps of the front end.
+    frontend_stride : int, default=1
+        Downsampling of the front end: the recurrent layers read
+        ``ceil(T / frontend_stride)`` steps.
 
     Examples
     --------
@@ -60,13 +71,26 @@ class SequenceNetwork(nn.Module):
         backend="explicit",
         pooling="last",
         static_size=0,
+        frontend=None,
+        frontend_channels=64,
+        frontend_stride=1,
     ):
         super().__init__()
         self.static_size = static_size
+        step_size = input_size - static_size
+        self.frontend = None
+        if frontend == "conv":
+            self.frontend = ConvFrontEnd(
+                step_size, channels=frontend_channels, stride=frontend_stride
+            )
+            self.frontend_pool = MeanPool()
+            step_size = frontend_channels
+        elif frontend is not None:
+            raise ValueError(f"frontend must be None or 'conv', got {frontend!r}.")
         self.recurrent = make_recurrent(
             backend=backend,
             cell=cell,
-            input_size=input_size - static_size,
+            input_size=step_size,
             hidden_size=hidden_size,
             num_layers=num_layers,
             bidirectional=bidirectional,
@@ -75,7 +99,8 @@ class SequenceNetwork(nn.Module):
         num_directions = 2 if bidirectional else 1
         self.pool = make_pooling(pooling, hidden_size=hidden_size, num_directions=num_directions)
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size * num_directions + static_size, output_size)
+        skip_size = frontend_channels if self.frontend is not None else 0
+        self.head = nn.Linear(hidden_size * num_directions + skip_size + static_size, output_size)
 
     def forward(self, x, lengths):
         """Map a padded batch to one output vector per sequence.
@@ -95,7 +120,14 @@ class SequenceNetwork(nn.Module):
         if self.static_size:
             static = x[0, :, -self.static_size :]
             x = x[..., : -self.static_size]
-        pooled = self.dropout(self.pool(self.recurrent(x, lengths), lengths))
+        skip = None
+        if self.frontend is not None:
+            x, lengths = self.frontend(x, lengths)
+            skip = self.frontend_pool(x, lengths)
+        pooled = self.pool(self.recurrent(x, lengths), lengths)
+        if skip is not None:
+            pooled = torch.cat([pooled, skip], dim=-1)
+        pooled = self.dropout(pooled)
         if self.static_size:
             pooled = torch.cat([pooled, static], dim=-1)
         return self.head(pooled)

@@ -1,0 +1,186 @@
+"""A learnable convolutional front end that reads local shape before the recurrent layers.
+
+Long series (hundreds or thousands of steps) are hard for a recurrent layer to
+read one step at a time: gradients must flow through every step, and the
+shapes that tell classes apart are local (a peak, a notch, a slope). The front
+end, like the convolutional half of LSTM-FCN (Karim et al., 2018), turns each
+neighbourhood of steps into learned features and shortens the sequence by a
+stride, so that the recurrent layers see at most a few dozen steps.
+
+Variable lengths are first class here as everywhere in sklstm: every
+convolution sees zeros beyond a sequence's last valid step, exactly as it would
+if the sequence were alone in its batch (convolutions pad with zeros), and the
+normalization never mixes steps of different sequences: layer normalization
+over the channels of each step (the default) works on one step at a time, and
+the batch normalization offered as an alternative learns its statistics from
+valid steps only. A sequence's outputs therefore do not depend on the longer
+sequences it is batched with.
+
+Layer normalization is the default because it behaves the same in training
+and in evaluation: on small sets of heterogeneous series (52 pigs, two series
+each), a network trained with batch statistics fitted its training series in
+training mode and misclassified most of them with the running statistics
+(UCR PigCVP: 0.11 test accuracy with batch normalization, 0.37 with layer
+normalization).
+"""
+
+import torch
+from torch import nn
+
+__all__ = ["ConvFrontEnd", "MaskedBatchNorm", "StepLayerNorm", "frontend_lengths"]
+
+
+def _step_mask(lengths, total_length, dtype):
+    """``[shape=(B, 1, T)]``: 1 at valid steps, 0 at padding."""
+    steps = torch.arange(total_length, device=lengths.device)
+    return (steps < lengths.unsqueeze(1)).unsqueeze(1).to(dtype)
+
+
+class MaskedBatchNorm(nn.Module):
+    """Batch normalization per channel with statistics over valid steps only.
+
+    In training, the mean and variance of each channel are taken over the valid
+    steps of the batch (padding would otherwise pull them towards zero, by an
+    amount that depends on how the batch was formed); running estimates are kept
+    as ``torch.nn.BatchNorm1d`` keeps them and used in evaluation, where the
+    normalization is a fixed affine map of each step.
+
+    Parameters
+    ----------
+    num_features : int
+        Channels.
+    eps : float, default=1e-5
+        Added to the variance.
+    momentum : float, default=0.1
+        Weight of the current batch in the running estimates.
+    """
+
+    def __init__(self, num_features, *, eps=1e-5, momentum=0.1):
+        super().__init__()
+        self.eps = eps
+        self.momentum = momentum
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+
+    def forward(self, x, mask):
+        """Normalize ``x [shape=(B, C, T)]``; ``mask [shape=(B, 1, T)]`` marks valid steps."""
+        if self.training:
+            count = mask.sum()
+            mean = (x * mask).sum((0, 2)) / count
+            var = ((x - mean[:, None]).pow(2) * mask).sum((0, 2)) / count
+            with torch.no_grad():
+                unbiased = var * (count / (count - 1).clamp(min=1))
+                self.running_mean.lerp_(mean.detach(), self.momentum)
+                self.running_var.lerp_(unbiased.detach(), self.momentum)
+        else:
+            mean, var = self.running_mean, self.running_var
+        scale = self.weight * torch.rsqrt(var + self.eps)
+        return x * scale[:, None] + (self.bias - mean * scale)[:, None]
+
+
+class StepLayerNorm(nn.LayerNorm):
+    """Layer normalization over the channels of each step, the same in training and evaluation.
+
+    Parameters
+    ----------
+    num_features : int
+        Channels.
+    """
+
+    def __init__(self, num_features):
+        super().__init__(num_features)
+
+    def forward(self, x, mask):
+        """Normalize ``x [shape=(B, C, T)]`` step by step (``mask`` is not needed)."""
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+
+def frontend_lengths(lengths, stride):
+    """Valid output steps of a sequence of ``lengths`` steps: ``ceil(lengths / stride)``."""
+    return torch.div(lengths - 1, stride, rounding_mode="floor") + 1
+
+
+class ConvFrontEnd(nn.Module):
+    """Three convolution blocks (convolution, normalization, ReLU), the second strided.
+
+    The kernels span 7, then ``max(5, stride)`` (rounded up to odd, so that the
+    strided convolution skips no step), then 3 steps; a sequence of ``L`` valid
+    steps leaves ``ceil(L / stride)``.
+
+    Parameters
+    ----------
+    input_size : int
+        Features per time step.
+    channels : int, default=64
+        Feature maps of every block.
+    stride : int, default=1
+        Downsampling factor of the second block.
+    norm : {"layer", "batch"}, default="layer"
+        :class:`StepLayerNorm` over the channels of each step, or
+        :class:`MaskedBatchNorm` over the valid steps of the batch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> frontend = ConvFrontEnd(3, channels=8, stride=4).eval()
+    >>> out, lengths = frontend(torch.randn(100, 2, 3), torch.tensor([100, 37]))
+    >>> tuple(out.shape), lengths.tolist()
+    ((25, 2, 8), [25, 10])
+    """
+
+    def __init__(self, input_size, *, channels=64, stride=1, norm="layer"):
+        super().__init__()
+        if stride < 1:
+            raise ValueError(f"stride must be at least 1, got {stride}.")
+        if norm not in ("layer", "batch"):
+            raise ValueError(f"norm must be 'layer' or 'batch', got {norm!r}.")
+        self.input_size = input_size
+        self.channels = channels
+        self.stride = stride
+        self.norm = norm
+        strided_kernel = max(5, stride) | 1
+        specs = [(input_size, 7, 1), (channels, strided_kernel, stride), (channels, 3, 1)]
+        self.convs = nn.ModuleList(
+            nn.Conv1d(n_in, channels, k, stride=s, padding=k // 2) for n_in, k, s in specs
+        )
+        if norm == "batch":
+            self.norms = nn.ModuleList(MaskedBatchNorm(channels) for _ in specs)
+        else:
+            self.norms = nn.ModuleList(StepLayerNorm(channels) for _ in specs)
+
+    def forward(self, x, lengths):
+        """Convolve a time-major padded batch.
+
+        Parameters
+        ----------
+        x : Tensor [shape=(T, B, input_size)]
+            Padded batch.
+        lengths : Tensor [shape=(B,)]
+            Valid steps of each sequence, each in ``[1, T]``.
+
+        Returns
+        -------
+        output : Tensor [shape=(ceil(T / stride), B, channels)]
+            Features, zero at padded steps.
+        lengths : Tensor [shape=(B,)]
+            Valid steps of each output sequence.
+        """
+        lengths = lengths.to(x.device)
+        h = x.permute(1, 2, 0)
+        mask = _step_mask(lengths, h.shape[2], h.dtype)
+        h = h * mask  # whatever the caller padded with, the convolutions see zeros
+        for conv, norm in zip(self.convs, self.norms):
+            h = conv(h)
+            if conv.stride[0] > 1:
+                lengths = frontend_lengths(lengths, conv.stride[0])
+                mask = _step_mask(lengths, h.shape[2], h.dtype)
+            h = torch.relu(norm(h, mask)) * mask
+        return h.permute(2, 0, 1), lengths
+
+    def extra_repr(self):
+        return (
+            f"{self.input_size}, channels={self.channels}, stride={self.stride}, "
+            f"norm={self.norm!r}"
+        )
