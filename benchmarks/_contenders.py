@@ -61,6 +61,10 @@ def sklstm_classifier(X, y, *, hidden, batch, epochs, backend, seed=0):
         n_iter_no_change=epochs + 1,
         backend=backend,
         random_state=seed,
+        # The plain loop's network and rate: the recurrent layers alone, last state.
+        frontend=None,
+        pooling="last",
+        learning_rate="constant",
     ).fit(X, y)
 
 
@@ -118,7 +122,13 @@ class _RandomBatchClassifier(LSTMClassifier):
 def bucketing_classifier(X, y, *, bucketing, hidden, epochs, seed=0):
     cls = LSTMClassifier if bucketing else _RandomBatchClassifier
     return cls(
-        hidden_size=hidden, max_iter=epochs, n_iter_no_change=epochs + 1, random_state=seed
+        hidden_size=hidden,
+        max_iter=epochs,
+        n_iter_no_change=epochs + 1,
+        batch_size=64,
+        frontend=None,
+        pooling="last",
+        random_state=seed,
     ).fit(X, y)
 
 

@@ -189,7 +189,7 @@ def fit_sequence_model(cfg, path):
     shape = {k: cfg[k] for k in ("min_len", "max_len", "features")}
     X = ragged_sequences(512, seed=1, **shape)
     y = np.array([int(x[:, 0].mean() > 0) for x in X])
-    clf = LSTMClassifier(hidden_size=cfg["hidden"], max_iter=2, random_state=0)
+    clf = LSTMClassifier(hidden_size=cfg["hidden"], max_iter=2, frontend=None, random_state=0)
 
     try:
         with warnings.catch_warnings():

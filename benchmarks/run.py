@@ -165,7 +165,9 @@ def bench_latency(cfg, repeats, n_calls=300):
     y = np.arange(64) % 2
     out = {}
     for backend in ("fused", "explicit"):
-        clf = LSTMClassifier(hidden_size=64, max_iter=1, backend=backend, random_state=0)
+        clf = LSTMClassifier(
+            hidden_size=64, max_iter=1, backend=backend, frontend=None, random_state=0
+        )
         clf.fit(X, y)
         one = X[:1]
         for _ in range(20):

@@ -56,6 +56,11 @@ def load_inflation():
     return pd.Series(data["infl"].to_numpy(np.float64), index=index, name="inflation")
 
 
+# The training these figures were measured with, from before the library's
+# defaults gained a front end and a one-cycle budget.
+CLASSIC_TRAINING = dict(batch_size=64, frontend=None, learning_rate="constant")
+
+
 @dataclass(frozen=True)
 class Dataset:
     """A bundled series with its backtest settings and the LSTM chosen for it."""
@@ -87,7 +92,7 @@ DATASETS = {
         windows=dict(
             lookback=48, season=336, window_level=48, patch_size=6, validation_fraction=0.05
         ),
-        network=dict(hidden_size=64, max_iter=200),
+        network=dict(hidden_size=64, max_iter=200, **CLASSIC_TRAINING),
         ets=dict(trend=None, seasonal="add", seasonal_periods=336),
     ),
     # Chosen on the 20 origins before the reported ones: two years of lookback,
@@ -101,7 +106,7 @@ DATASETS = {
         step=1,
         origins=20,
         windows=dict(lookback=8, validation_fraction=0.1),
-        network=dict(hidden_size=16, max_iter=200),
+        network=dict(hidden_size=16, max_iter=200, **CLASSIC_TRAINING),
         ets=dict(trend="add", damped_trend=True),
         arima=True,
     ),

@@ -12,7 +12,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_consistent_length, check_is_fitted
-from skorch.callbacks import GradientNormClipping, ProgressBar
+from skorch.callbacks import GradientNormClipping, LRScheduler, ProgressBar
 
 from . import _distributed
 from ._resume import check_same_data, data_fingerprint, restore_training
@@ -20,6 +20,7 @@ from ._sequences import validate_sequences
 from ._training import (
     BucketIterator,
     EpochSeeding,
+    OneCycleSchedule,
     SequenceDataset,
     SequenceNet,
     TrainingMonitor,
@@ -38,6 +39,28 @@ _SOLVERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "lbfgs": torch.opt
 # bounded whatever the number and lengths of the sequences.
 _PREDICT_BATCH_SIZE = 512
 _PREDICT_BATCH_FLOATS = 2**25
+
+# max_iter="auto": enough epochs for about this many optimizer updates (small
+# data sets need many epochs of a few mini-batches), within these bounds.
+AUTO_UPDATES = 1500
+AUTO_MIN_EPOCHS = 10
+AUTO_MAX_EPOCHS = 500
+# frontend="auto": the convolutional front end reads sequences of at least this
+# many steps, and strides them down to at most about FRONTEND_TARGET_STEPS.
+FRONTEND_AUTO_MIN_LENGTH = 8
+FRONTEND_TARGET_STEPS = 64
+
+
+def auto_batch_size(n_train):
+    """``batch_size="auto"``: small sets need small batches (many updates, some
+    gradient noise); larger ones get up to 64 sequences per update."""
+    return min(n_train, int(np.clip(n_train // 16, 16, 64)))
+
+
+def auto_epochs(batches_per_epoch):
+    """``max_iter="auto"``: epochs for about AUTO_UPDATES updates, within bounds."""
+    epochs = -(-AUTO_UPDATES // batches_per_epoch)
+    return int(np.clip(epochs, AUTO_MIN_EPOCHS, AUTO_MAX_EPOCHS))
 
 
 def resolve_device(device):
@@ -70,13 +93,15 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         "cell": [StrOptions(set(CELLS))],
         "backend": [StrOptions({"explicit", "fused"})],
         "pooling": [StrOptions(set(POOLINGS))],
+        "frontend": [None, StrOptions({"conv", "auto"})],
         "n_static_features": [Interval(Integral, 0, None, closed="left")],
         "solver": [StrOptions(set(_SOLVERS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "one_cycle"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="both")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -100,10 +125,12 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         cell,
         backend,
         pooling,
+        frontend,
         n_static_features,
         solver,
         alpha,
         batch_size,
+        learning_rate,
         learning_rate_init,
         momentum,
         max_iter,
@@ -125,10 +152,12 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         self.cell = cell
         self.backend = backend
         self.pooling = pooling
+        self.frontend = frontend
         self.n_static_features = n_static_features
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.momentum = momentum
         self.max_iter = max_iter
@@ -251,12 +280,14 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
                 sequences.subset(valid_idx), y_encoded[valid_idx], sample_weight[valid_idx]
             )
         batch_size = self._effective_batch_size(len(train))
-        epochs = 1 if incremental else self.max_iter
+        batches_per_epoch = -(-len(train) // batch_size)
+        epochs = 1 if incremental else self._planned_epochs(batches_per_epoch)
 
         # Seed torch for this fit only: the caller's global generators are restored.
         with torch.random.fork_rng(devices=_cuda_devices(self.device)):
             torch.manual_seed(seed)
             if first_call:
+                self.frontend_, self.frontend_stride_ = self._resolve_frontend(sequences)
                 self.net_ = self._build_net(sequences.n_features, batch_size)
                 self.loss_curve_ = []
                 self.n_iter_ = 0
@@ -270,7 +301,9 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             net.batch_size = batch_size
             net.weight_scale = float(np.mean(train.sample_weight))
             net.validation_data = valid
-            dict(net.callbacks_)["seeding"].start(seed, self.n_iter_ + done)
+            callbacks = dict(net.callbacks_)
+            callbacks["seeding"].start(seed, self.n_iter_ + done)
+            self._plan_schedule(callbacks, incremental, done, epochs, batches_per_epoch)
             for _, callback in net.callbacks_:
                 if hasattr(callback, "bind_fit"):
                     fingerprint = data_fingerprint(sequences, y_encoded, sample_weight)
@@ -283,8 +316,48 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             finally:
                 net.validation_data = None  # never pickle the validation data
                 net.module_ = _distributed.unwrap(net.module_)
-        self._record_history(net, rows_before, len(train), incremental, first_call)
+        self._record_history(net, rows_before, len(train), incremental, first_call, epochs)
         return self
+
+    def _planned_epochs(self, batches_per_epoch):
+        """``max_iter``, or for ``"auto"`` enough epochs for about AUTO_UPDATES updates."""
+        if self.max_iter != "auto":
+            return self.max_iter
+        if self.solver == "lbfgs":
+            return 200  # one full-batch quasi-Newton iteration per epoch
+        return auto_epochs(batches_per_epoch)
+
+    def _schedules_rate(self):
+        """Whether the one-cycle schedule sets the rate (a user's LRScheduler takes precedence)."""
+        user = [c[1] if isinstance(c, tuple) else c for c in self.callbacks or []]
+        return (
+            self.learning_rate == "one_cycle"
+            and self.solver != "lbfgs"
+            and not any(isinstance(c, LRScheduler) for c in user)
+        )
+
+    def _uses_schedule(self, incremental):
+        return self._schedules_rate() and not incremental
+
+    def _plan_schedule(self, callbacks, incremental, done, epochs, batches_per_epoch):
+        """Plan the one-cycle schedule over this fit's epochs, or hold the initial rate."""
+        monitor = callbacks["monitor"]
+        monitor.stop = not self._uses_schedule(incremental)
+        schedule = callbacks.get("schedule")
+        if schedule is None:
+            return
+        # partial_fit steps at the initial rate, whatever an earlier fit scheduled.
+        schedule.start(done, epochs, batches_per_epoch, active=self._uses_schedule(incremental))
+
+    def _resolve_frontend(self, sequences):
+        """The front end to build (None or "conv") and its stride, from the training lengths."""
+        longest = int(sequences.lengths.max())
+        frontend = self.frontend
+        if frontend == "auto":
+            frontend = "conv" if longest >= FRONTEND_AUTO_MIN_LENGTH else None
+        if frontend is None:
+            return None, 1
+        return frontend, max(1, -(-longest // FRONTEND_TARGET_STEPS))
 
     def _target_weight(self, y_encoded):
         """Extra weight of each sample from its target (class weights), or 1."""
@@ -309,7 +382,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         if self.solver == "lbfgs":
             return n_train
         if self.batch_size == "auto":
-            return min(64, n_train)
+            return auto_batch_size(n_train)
         return min(self.batch_size, n_train)
 
     def _callbacks(self):
@@ -325,6 +398,8 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
                 ),
             ),
         ]
+        if self._schedules_rate():
+            callbacks.append(("schedule", OneCycleSchedule(self.learning_rate_init)))
         if self.clip_grad_norm is not None:
             callbacks.append(("clip_grad_norm", GradientNormClipping(self.clip_grad_norm)))
         if self.verbose:
@@ -343,6 +418,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             backend=self.backend,
             pooling=self.pooling,
             static_size=self.n_static_features,
+            **self._frontend_params(),
         )
         if self.solver == "lbfgs":
             # L-BFGS's line search compares losses that float32 rounding blurs.
@@ -373,7 +449,15 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         )
         return net.initialize(optimizer=optimizer)
 
-    def _record_history(self, net, first_row, n_train, incremental, first_call):
+    def _frontend_params(self):
+        """The fitted front end's arguments of :class:`~sklstm.nn.SequenceNetwork`."""
+        # Models saved before the front end existed have none.
+        frontend = getattr(self, "frontend_", None)
+        if frontend is None:
+            return {}
+        return {"frontend": frontend, "frontend_stride": self.frontend_stride_}
+
+    def _record_history(self, net, first_row, n_train, incremental, first_call, epochs):
         monitor = dict(net.callbacks_)["monitor"]
         if monitor.diverged_ and first_call and monitor.completed_epochs_ == 0:
             del self.net_
@@ -407,9 +491,9 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             self.validation_loss_curve_ = None
             self.best_validation_score_ = None
             self.best_loss_ = min(self.loss_curve_)
-        self._warn_about_outcome(monitor, len(new_epochs), incremental)
+        self._warn_about_outcome(monitor, len(new_epochs), incremental, epochs)
 
-    def _warn_about_outcome(self, monitor, epochs, incremental):
+    def _warn_about_outcome(self, monitor, epochs, incremental, planned):
         if monitor.diverged_:
             warnings.warn(
                 f"Training diverged after {epochs} epoch(s) (the loss became NaN or "
@@ -419,16 +503,17 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             )
         elif incremental or monitor.converged_:
             return
-        elif epochs == self.max_iter:
-            warnings.warn(
-                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
-                "the optimization hasn't converged yet.",
-                ConvergenceWarning,
-            )
+        elif epochs == planned:
+            if monitor.stop:  # a schedule planned for all epochs ends there by design
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({planned}) reached and "
+                    "the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                )
         else:
             kept = "best validation epoch" if self.early_stopping else "last completed epoch"
             warnings.warn(
-                f"Training was interrupted after {epochs} of {self.max_iter} epochs; the "
+                f"Training was interrupted after {epochs} of {planned} epochs; the "
                 f"weights of the {kept} were kept.",
                 UserWarning,
             )
@@ -502,11 +587,25 @@ _NETWORK_PARAMETERS = """\
         ``RNN``. Both hold the same parameters under the same names and give
         the same outputs and gradients.
 
-    pooling : {"last", "mean", "max", "attention"}, default="last"
+    pooling : {"last", "mean", "max", "attention"}, default="mean"
         How the outputs of all time steps become one vector per sequence:
         the state after the last valid step (of each direction), the mean or
         maximum over valid steps, or additive attention over valid steps.
         Padding never contributes.
+
+    frontend : {"auto", "conv"} or None, default="auto"
+        A learnable convolutional front end before the recurrent layers
+        (:class:`~sklstm.nn.ConvFrontEnd`: three blocks of 64-channel
+        convolutions with layer normalization over each step's channels, the
+        second strided so that at most about 64 steps reach the recurrent
+        layers, whose pooled output is joined at the head by the mean of the
+        convolution features, as in LSTM-FCN). It reads local shape (peaks,
+        slopes, notches) that a recurrent layer finds hard to learn one step
+        at a time over hundreds of steps. ``"auto"`` uses it when the longest
+        training sequence has at least 8 steps, with stride
+        ``ceil(longest / 64)``; ``"conv"`` always (same stride); None never.
+        Padding never changes a prediction. Fixed at the first fit: see
+        ``frontend_``.
 
     n_static_features : int, default=0
         Number of trailing features that describe a whole sequence rather
@@ -528,31 +627,52 @@ _TRAINING_PARAMETERS = """\
         ||W||^2`` divided by the (weighted) number of samples in the batch.
 
     batch_size : int or "auto", default="auto"
-        Sequences per mini-batch; ``"auto"`` is ``min(64, n_samples)``. Larger
-        values are clipped to the training set size. Ignored by ``"lbfgs"``.
+        Sequences per mini-batch; ``"auto"`` is ``n_samples // 16`` within
+        ``[16, 64]`` (and at most ``n_samples``): small sets get small batches,
+        hence more updates. Larger values are clipped to the training set size.
+        Ignored by ``"lbfgs"``.
+
+    learning_rate : {"one_cycle", "constant"}, default="one_cycle"
+        Schedule of the step size of ``"adam"`` and ``"sgd"``.
+        ``"one_cycle"`` warms up from ``learning_rate_init / 25`` to
+        ``learning_rate_init`` over the first 30% of the planned updates, then
+        anneals it to almost zero (a cosine each way), and trains every planned
+        epoch: ``tol`` and ``n_iter_no_change`` do not stop it, and with
+        ``early_stopping`` the best validation epoch's weights are restored at
+        the end. ``"constant"`` keeps ``learning_rate_init`` and stops by
+        ``tol``/``n_iter_no_change``, as :class:`~sklearn.neural_network.MLPClassifier`
+        does. ``partial_fit`` always steps at ``learning_rate_init``, and a
+        skorch ``LRScheduler`` among ``callbacks`` takes precedence over
+        ``"one_cycle"``.
 
     learning_rate_init : float, default=1e-3
-        Step size of ``"adam"`` and ``"sgd"``.
+        Step size of ``"adam"`` and ``"sgd"`` (with ``"one_cycle"``, its peak).
 
     momentum : float, default=0.9
         Momentum of ``"sgd"``.
 
-    max_iter : int, default=200
+    max_iter : int or "auto", default="auto"
         Maximum number of epochs (passes over the training set; for
-        ``"lbfgs"``, iterations).
+        ``"lbfgs"``, iterations). ``"auto"`` plans enough epochs for about
+        1,500 optimizer updates, at least 10 and at most 500 epochs (200
+        iterations for ``"lbfgs"``): small data sets need many epochs of a few
+        mini-batches to learn, large ones few. The number trained is
+        ``n_iter_``.
 
     tol : float, default=1e-4
         Improvement of the training loss (or, with ``early_stopping``, of the
         validation score) below which an epoch counts as no improvement.
+        Used with ``learning_rate="constant"`` only.
 
     n_iter_no_change : int, default=10
-        Training stops after more than this many consecutive epochs without
-        improvement.
+        With ``learning_rate="constant"``, training stops after more than this
+        many consecutive epochs without improvement.
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified for
-        classifiers), stop when the validation score stalls, and restore the
-        weights of the epoch with the best validation score.
+        classifiers) and restore the weights of the epoch with the best
+        validation score; with ``learning_rate="constant"``, also stop when
+        the validation score stalls.
 
     validation_fraction : float, default=0.1
         Share of the training data held out when ``early_stopping`` is True.
@@ -601,6 +721,12 @@ _FITTED_ATTRIBUTES = """\
 
     module_ : sklstm.nn.SequenceNetwork
         The trained PyTorch network.
+
+    frontend_ : {"conv"} or None
+        The front end the network was built with (``frontend`` resolved).
+
+    frontend_stride_ : int
+        Downsampling of the front end (1 without one).
 
     loss_ : float
         Training loss of the last epoch.

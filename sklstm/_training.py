@@ -14,6 +14,7 @@ module supplies what is particular to sequences and to scikit-learn semantics:
 """
 
 import copy
+import math
 
 import numpy as np
 import torch
@@ -27,6 +28,7 @@ __all__ = [
     "BucketIterator",
     "EpochSeeding",
     "HalfSquaredError",
+    "OneCycleSchedule",
     "PaddedBatch",
     "SequenceDataset",
     "SequenceNet",
@@ -289,6 +291,61 @@ class EpochSeeding(Callback):
         self.next_epoch += 1
 
 
+def one_cycle_rate(progress, peak):
+    """The one-cycle learning rate at ``progress`` (0 to 1) of the training budget.
+
+    A cosine warm-up from ``peak / 25`` to ``peak`` over the first 30% of the
+    updates, then a cosine annealing down to ``peak / 25e4`` (the shape of
+    ``torch.optim.lr_scheduler.OneCycleLR`` with its default settings).
+    """
+    warmup, start, end = 0.3, peak / 25, peak / 25e4
+    if progress < warmup:
+        return start + (peak - start) * (1 - math.cos(math.pi * progress / warmup)) / 2
+    rest = min((progress - warmup) / (1 - warmup), 1.0)
+    return end + (peak - end) * (1 + math.cos(math.pi * rest)) / 2
+
+
+class OneCycleSchedule(Callback):
+    """Set the learning rate of every update from its place in the planned budget.
+
+    The rate is a function of the update's index only (epoch of this fit times
+    updates per epoch, plus the batch), so a fit resumed from a checkpoint takes
+    exactly the steps the uninterrupted one would have taken.
+
+    Parameters
+    ----------
+    peak : float
+        The highest learning rate, reached after 30% of the updates.
+    """
+
+    def __init__(self, peak):
+        self.peak = peak
+
+    def start(self, epochs_done, epochs, batches_per_epoch, *, active=True):
+        """Plan ``epochs`` epochs of ``batches_per_epoch`` updates, ``epochs_done`` of them done.
+
+        With ``active=False`` every update takes the peak rate (``partial_fit``).
+        """
+        self.active = active
+        self.epoch = epochs_done
+        self.total = max(epochs * batches_per_epoch, 1)
+        self.batches_per_epoch = batches_per_epoch
+
+    def on_epoch_begin(self, net, **kwargs):
+        self._step = self.epoch * self.batches_per_epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epoch += 1
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if not training:
+            return
+        rate = one_cycle_rate(self._step / self.total, self.peak) if self.active else self.peak
+        for group in net.optimizer_.param_groups:
+            group["lr"] = rate
+        self._step += 1
+
+
 class TrainingMonitor(Callback):
     """MLPClassifier's stopping rule, best-weights restoring, and divergence guard.
 
@@ -308,13 +365,18 @@ class TrainingMonitor(Callback):
     tol : float
     n_iter_no_change : int
     restore_best : bool
+    stop : bool, default=True
+        Whether a stall stops training; False runs every planned epoch (a
+        learning-rate schedule planned for them), still keeping the best epoch's
+        weights with ``restore_best``.
     """
 
-    def __init__(self, monitor, tol, n_iter_no_change, restore_best):
+    def __init__(self, monitor, tol, n_iter_no_change, restore_best, stop=True):
         self.monitor = monitor
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.restore_best = restore_best
+        self.stop = stop
 
     def initialize(self):
         self.best_ = None
@@ -359,7 +421,7 @@ class TrainingMonitor(Callback):
             self.best_ = value
             if self.restore_best:
                 self.best_state_ = self._good_state
-        if self.no_improvement_ > self.n_iter_no_change:
+        if self.stop and self.no_improvement_ > self.n_iter_no_change:
             self.converged_ = True
 
     def on_train_end(self, net, **kwargs):

@@ -19,6 +19,7 @@ Examples
 >>> X, y = rng.randn(40, 5, 2), rng.randn(40)
 >>> path = os.path.join(tempfile.mkdtemp(), "run.ckpt")
 >>> reg = LSTMRegressor(hidden_size=4, tol=10.0, n_iter_no_change=1,
+...                     learning_rate="constant",
 ...                     callbacks=[ResumableCheckpoint(path)], random_state=0)
 >>> reg = reg.fit(X, y)  # stops after 3 epochs, checkpointing after each
 >>> resumed = load_checkpoint(path)  # as a restarted process would

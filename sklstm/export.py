@@ -68,6 +68,7 @@ def _fused_copy(estimator):
         backend="fused",
         pooling=estimator.pooling,
         static_size=estimator.n_static_features,
+        **estimator._frontend_params(),
     )
     state = {k: v.detach().float().cpu() for k, v in estimator.module_.state_dict().items()}
     network.load_state_dict(state)
@@ -114,11 +115,12 @@ def export_onnx(estimator, path, *, opset=17):
         y_mean=getattr(estimator, "_y_mean", None),
         y_scale=getattr(estimator, "_y_scale", None),
     ).eval()
-    # Two sequences of different lengths, so that tracing takes the packed path
-    # that bidirectional layers need for variable lengths.
-    steps = 3
+    # Two sequences whose lengths still differ after the front end's stride, so
+    # that tracing takes the packed path bidirectional layers need for variable lengths.
+    stride = estimator._frontend_params().get("frontend_stride", 1)
+    steps = 2 * stride + 1
     x = torch.zeros(2, steps, estimator._n_step_features)
-    lengths = torch.tensor([steps, steps - 1])
+    lengths = torch.tensor([steps, stride + 1])
     outputs = ["probabilities", "label"] if classifier else ["predictions"]
     dynamic = {"x": {0: "batch", 1: "time"}, "lengths": {0: "batch"}}
     dynamic.update({name: {0: "batch"} for name in outputs})

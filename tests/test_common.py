@@ -8,14 +8,17 @@ import pytest
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklstm import LSTMClassifier, LSTMRegressor, PadTruncate, SequenceScaler
+from sklstm import FromChannelsFirst, LSTMClassifier, LSTMRegressor, PadTruncate, SequenceScaler
 
 FAST = dict(hidden_size=8, random_state=0, learning_rate_init=0.02, max_iter=60)
 
 ESTIMATORS = [
     LSTMClassifier(**FAST),
     LSTMRegressor(**FAST),
+    LSTMClassifier(frontend="conv", **FAST),
+    LSTMRegressor(frontend="conv", **FAST),
     SequenceScaler(),
+    FromChannelsFirst(),
     PadTruncate(),
 ]
 

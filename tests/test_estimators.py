@@ -155,14 +155,16 @@ def test_stops_when_training_loss_stalls_without_warning():
     X, y = ragged_problem(60)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        clf = LSTMClassifier(max_iter=500, tol=10.0, n_iter_no_change=2, **FAST).fit(X, y)
+        clf = LSTMClassifier(
+            max_iter=500, tol=10.0, n_iter_no_change=2, learning_rate="constant", **FAST
+        ).fit(X, y)
     assert clf.n_iter_ == 4  # the first epoch sets the best, then 3 without improvement
 
 
 def test_maximum_iterations_warns_convergence():
     X, y = ragged_problem(30)
     with pytest.warns(ConvergenceWarning, match=re.escape("Maximum iterations (2) reached")):
-        LSTMClassifier(max_iter=2, **FAST).fit(X, y)
+        LSTMClassifier(max_iter=2, learning_rate="constant", **FAST).fit(X, y)
 
 
 def test_warm_start_and_partial_fit_continue_training():
@@ -345,7 +347,7 @@ def test_static_features_are_validated_and_used():
     rng = np.random.RandomState(0)
     X = [np.c_[rng.randn(n, 2), np.full((n, 1), rng.randn())] for n in rng.randint(3, 15, 80)]
     y = np.array([int(x[0, 2] > 0) for x in X])
-    clf = LSTMClassifier(n_static_features=1, max_iter=40, **FAST).fit(X, y)
+    clf = LSTMClassifier(n_static_features=1, max_iter=40, frontend=None, **FAST).fit(X, y)
     assert clf.module_.head.in_features == 12 + 1 and clf.score(X, y) > 0.85
     with pytest.raises(ValueError, match="n_static_features=3 leaves no step features"):
         LSTMClassifier(n_static_features=3, **FAST).fit(X, y)

@@ -34,6 +34,8 @@ def _padded(X):
         dict(cell="gru", bidirectional=True, pooling="mean"),
         dict(cell="rnn", pooling="max"),
         dict(cell="lstm", n_static_features=1),
+        dict(frontend="conv", bidirectional=True, pooling="mean"),
+        dict(frontend="conv", backend="explicit", cell="gru", pooling="attention"),
     ],
 )
 def test_classifier_onnx_matches_predict_proba_on_ragged_batches(params, tmp_path):

@@ -43,8 +43,9 @@ class LSTMForecaster(BaseEstimator):
         n_features)``; others get them flattened to ``(n_windows, n_steps *
         n_features)``, so that lag features of the same windows feed e.g. a
         ``MultiOutputRegressor(HistGradientBoostingRegressor())``. None means
-        ``LSTMRegressor()``. With early stopping, its ``max_iter``, ``tol`` and
-        ``n_iter_no_change`` bound and stop the epochs.
+        ``LSTMRegressor()``. With early stopping, its ``max_iter`` (200 for
+        ``"auto"``), ``tol`` and ``n_iter_no_change`` bound and stop the epochs,
+        which step at its ``learning_rate_init``.
     lookback : int, default=24
         Input steps per window.
     horizon : int, default=1
@@ -219,6 +220,9 @@ class LSTMForecaster(BaseEstimator):
     def _fit_early_stopping(self, estimator, inputs, targets, train, valid):
         params = estimator.get_params()
         max_iter = params.get("max_iter", 200)
+        if max_iter == "auto":
+            # Epochs of partial_fit at a constant rate, which the validation error stops.
+            max_iter = 200
         tol = params.get("tol", 1e-4)
         patience = params.get("n_iter_no_change", 10)
         if isinstance(params.get("random_state"), Integral):

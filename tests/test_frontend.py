@@ -1,0 +1,206 @@
+"""The convolutional front end: lengths, masking, backends, estimators, export and files."""
+
+import numpy as np
+import pytest
+import torch
+
+import sklstm
+from sklstm import LSTMClassifier, LSTMRegressor
+from sklstm._base import FRONTEND_AUTO_MIN_LENGTH, FRONTEND_TARGET_STEPS
+from sklstm.nn import ConvFrontEnd, MaskedBatchNorm, SequenceNetwork
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _padded(sequences):
+    """Time-major padded tensor and lengths of a list of ``(T_i, F)`` arrays."""
+    lengths = torch.tensor([len(s) for s in sequences])
+    x = torch.zeros(int(lengths.max()), len(sequences), sequences[0].shape[1])
+    for b, s in enumerate(sequences):
+        x[: len(s), b] = torch.as_tensor(s)
+    return x, lengths
+
+
+def _trained_batch_norm(frontend, x, lengths):
+    """Move the running statistics away from (0, 1) with a few training passes."""
+    frontend.train()
+    with torch.no_grad():
+        for _ in range(3):
+            frontend(x, lengths)
+    return frontend.eval()
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3, 7])
+def test_output_lengths_are_ceil_of_length_over_stride_and_padding_is_zero(stride):
+    frontend = ConvFrontEnd(2, channels=5, stride=stride)
+    x, lengths = _padded([np.ones((n, 2)) for n in (1, 2, 13, 20)])
+    out, out_lengths = frontend(x, lengths)
+    expected = [-(-n // stride) for n in (1, 2, 13, 20)]
+    assert out_lengths.tolist() == expected
+    assert out.shape == (max(expected), 4, 5)
+    for b, n in enumerate(expected):
+        assert torch.all(out[n:, b] == 0)
+
+
+def test_masked_batch_norm_uses_the_valid_steps_only():
+    torch.manual_seed(0)
+    x = torch.randn(3, 4, 6)  # (B, C, T)
+    lengths = torch.tensor([6, 2, 4])
+    mask = (torch.arange(6) < lengths[:, None]).unsqueeze(1).float()
+    garbage = x.masked_fill(mask == 0, 1e3)  # padding must not move the statistics
+    norm, reference = MaskedBatchNorm(4), torch.nn.BatchNorm1d(4)
+    valid = torch.cat([x[b, :, :n] for b, n in enumerate(lengths.tolist())], dim=1)
+    out = norm(garbage, mask)
+    expected = reference(valid.unsqueeze(0))[0]
+    got = torch.cat([out[b, :, :n] for b, n in enumerate(lengths.tolist())], dim=1)
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(norm.running_mean, reference.running_mean)
+    torch.testing.assert_close(norm.running_var, reference.running_var)
+    norm.eval(), reference.eval()
+    torch.testing.assert_close(norm(x, mask), reference(x))
+
+
+@pytest.mark.parametrize("backend", ["explicit", "fused"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("stride", [1, 3])
+def test_a_sequence_gives_the_same_output_alone_or_batched_with_longer_ones(
+    backend, bidirectional, stride
+):
+    torch.manual_seed(0)
+    rng = np.random.RandomState(0)
+    sequences = [rng.randn(n, 3).astype(np.float32) for n in (5, 40, 17, 64, 1, 33)]
+    net = SequenceNetwork(
+        input_size=3,
+        output_size=2,
+        hidden_size=6,
+        bidirectional=bidirectional,
+        backend=backend,
+        pooling="mean",
+        frontend="conv",
+        frontend_channels=8,
+        frontend_stride=stride,
+    )
+    x, lengths = _padded(sequences)
+    _trained_batch_norm(net.frontend, x, lengths)
+    net.eval()
+    with torch.inference_mode():
+        batched = net(x, lengths)
+        for b, s in enumerate(sequences):
+            alone = net(*_padded([s]))
+            torch.testing.assert_close(alone[0], batched[b], atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_both_backends_give_the_same_outputs_and_gradients_behind_the_front_end(cell):
+    torch.manual_seed(0)
+    kwargs = dict(
+        input_size=2, output_size=3, hidden_size=5, cell=cell, bidirectional=True,
+        frontend="conv", frontend_channels=4, frontend_stride=2,
+    )  # fmt: skip
+    fused = SequenceNetwork(backend="fused", **kwargs)
+    explicit = SequenceNetwork(backend="explicit", **kwargs)
+    explicit.load_state_dict(fused.state_dict())
+    x, lengths = _padded([np.random.RandomState(n).randn(n, 2) for n in (9, 4, 12)])
+    outputs = []
+    for net in (fused, explicit):
+        out = net(x, lengths)
+        out.square().sum().backward()
+        outputs.append((out, net.frontend.convs[0].weight.grad))
+    torch.testing.assert_close(outputs[0][0], outputs[1][0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(outputs[0][1], outputs[1][1], atol=1e-5, rtol=1e-5)
+
+
+def _long_ragged(n=24, seed=0):
+    rng = np.random.RandomState(seed)
+    X = [
+        np.cumsum(rng.randn(rng.randint(70, 200), 2), axis=0).astype(np.float32) for _ in range(n)
+    ]
+    y = np.array([int(x[-1, 0] > x[0, 0]) for x in X])
+    return X, y
+
+
+def test_auto_front_end_follows_the_documented_rule():
+    X, y = _long_ragged()
+    clf = LSTMClassifier(hidden_size=4, max_iter=1, random_state=0).fit(X, y)
+    longest = max(len(x) for x in X)
+    assert clf.frontend_ == "conv"
+    assert clf.frontend_stride_ == -(-longest // FRONTEND_TARGET_STEPS)
+    assert clf.module_.frontend is not None
+    short = [x[: FRONTEND_AUTO_MIN_LENGTH - 1] for x in X]
+    clf = LSTMClassifier(hidden_size=4, max_iter=1, random_state=0).fit(short, y)
+    assert clf.frontend_ is None and clf.module_.frontend is None
+    clf = LSTMClassifier(hidden_size=4, max_iter=1, frontend=None).fit(X, y)
+    assert clf.frontend_ is None
+    clf = LSTMClassifier(hidden_size=4, max_iter=1, frontend="conv").fit(short, y)
+    assert clf.frontend_ == "conv" and clf.frontend_stride_ == 1
+
+
+@pytest.mark.parametrize("backend", ["explicit", "fused"])
+def test_estimator_predictions_do_not_depend_on_the_batch(backend):
+    X, y = _long_ragged()
+    clf = LSTMClassifier(
+        hidden_size=6, max_iter=3, backend=backend, bidirectional=True, random_state=0
+    ).fit(X, y)
+    batched = clf.predict_proba(X)
+    for i in (0, 5, 11):
+        np.testing.assert_allclose(clf.predict_proba([X[i]])[0], batched[i], atol=1e-6)
+
+
+def test_front_end_model_round_trips_through_a_model_file(tmp_path):
+    X, y = _long_ragged()
+    reg = LSTMRegressor(hidden_size=6, max_iter=3, random_state=0).fit(X, y.astype(float))
+    sklstm.save(reg, tmp_path / "reg.sklstm")
+    loaded = sklstm.load(tmp_path / "reg.sklstm")
+    assert loaded.frontend_ == "conv" and loaded.frontend_stride_ == reg.frontend_stride_
+    np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_onnx_export_with_a_strided_front_end_matches_predict(bidirectional, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    X, y = _long_ragged()
+    clf = LSTMClassifier(
+        hidden_size=6, max_iter=3, bidirectional=bidirectional, random_state=0
+    ).fit(X, y)
+    assert clf.frontend_stride_ > 1
+    session = ort.InferenceSession(str(clf.to_onnx(tmp_path / "clf.onnx")))
+    x, lengths = _padded(X)
+    proba, _ = session.run(
+        None, {"x": x.transpose(0, 1).numpy(), "lengths": lengths.numpy().astype(np.int64)}
+    )
+    np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-5)
+
+
+def test_static_features_bypass_the_front_end():
+    X, y = _long_ragged()
+    X = [np.column_stack([x, np.full(len(x), float(label))]) for x, label in zip(X, y)]
+    clf = LSTMClassifier(hidden_size=4, max_iter=2, n_static_features=1, random_state=0)
+    clf.fit(X, y)
+    assert clf.module_.frontend.input_size == 2
+    assert clf.module_.head.in_features == 4 + 64 + 1
+
+
+@pytest.mark.parametrize("norm", ["layer", "batch"])
+def test_front_end_features_of_a_sequence_do_not_depend_on_its_batch(norm):
+    torch.manual_seed(0)
+    rng = np.random.RandomState(1)
+    sequences = [rng.randn(n, 2).astype(np.float32) for n in (3, 50, 21, 8)]
+    frontend = ConvFrontEnd(2, channels=6, stride=4, norm=norm)
+    x, lengths = _padded(sequences)
+    _trained_batch_norm(frontend, x, lengths)
+    with torch.inference_mode():
+        batched, out_lengths = frontend(x, lengths)
+        for b, s in enumerate(sequences):
+            alone, (n,) = frontend(*_padded([s]))
+            assert n == out_lengths[b]
+            torch.testing.assert_close(alone[:n, 0], batched[:n, b], atol=1e-6, rtol=1e-6)
+
+
+def test_front_end_refuses_bad_settings_by_name():
+    with pytest.raises(ValueError, match="stride must be at least 1"):
+        ConvFrontEnd(2, stride=0)
+    with pytest.raises(ValueError, match="norm must be 'layer' or 'batch'"):
+        ConvFrontEnd(2, norm="group")
+    with pytest.raises(ValueError, match="frontend must be None or 'conv'"):
+        SequenceNetwork(input_size=2, output_size=2, frontend="rocket")
