@@ -3,12 +3,13 @@
 from .classifier import LSTMClassifier
 from .forecasting import LSTMForecaster
 from .io import load, save
-from .preprocessing import PadTruncate, SequenceScaler
+from .preprocessing import FromChannelsFirst, PadTruncate, SequenceScaler
 from .regressor import LSTMRegressor
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "FromChannelsFirst",
     "LSTMClassifier",
     "LSTMForecaster",
     "LSTMRegressor",

@@ -1,4 +1,5 @@
-"""Transformers for sequences: standardization and fixed-length padding."""
+"""Transformers for sequences: standardization, fixed-length padding, and the
+channels-first layout of aeon and sktime."""
 
 from numbers import Integral, Real
 
@@ -11,11 +12,11 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._sequences import validate_sequences
 
-__all__ = ["PadTruncate", "SequenceScaler"]
+__all__ = ["FromChannelsFirst", "PadTruncate", "SequenceScaler"]
 
 # Transformers keep float64 and float32 as they come; anything else becomes float64.
 _FLOATS = (np.float64, np.float32)
@@ -266,5 +267,143 @@ class PadTruncate(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+class FromChannelsFirst(TransformerMixin, BaseEstimator):
+    """Read aeon's and sktime's channels-first series into sklstm's time-major layout.
+
+    aeon and sktime hold a collection of series as a 3D array ``(n_cases,
+    n_channels, n_timepoints)`` or, for unequal lengths, a list of
+    ``(n_channels, n_timepoints_i)`` arrays; sklstm's estimators read
+    ``(n_samples, n_timesteps, n_features)`` and lists of ``(n_timesteps_i,
+    n_features)`` arrays. This transformer swaps the last two axes, and says so
+    explicitly: the layout is never guessed from the shapes, which are
+    ambiguous whenever a series has as many steps as channels. 2D input
+    (univariate series, one per row) means the same in both layouts and passes
+    unchanged.
+
+    Put it first in a pipeline: ``make_pipeline(FromChannelsFirst(),
+    SequenceScaler(), LSTMClassifier())``.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Channels of each series seen in ``fit`` (for 2D input, its columns).
+
+    See Also
+    --------
+    SequenceScaler : Standardize the sequences next.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklstm import FromChannelsFirst
+    >>> X = np.zeros((5, 3, 100))  # aeon: 5 series, 3 channels, 100 time points
+    >>> FromChannelsFirst().fit_transform(X).shape
+    (5, 100, 3)
+    >>> ragged = [np.zeros((3, 40)), np.zeros((3, 25))]
+    >>> [x.shape for x in FromChannelsFirst().fit_transform(ragged)]
+    [(40, 3), (25, 3)]
+    """
+
+    _parameter_constraints: dict = {}
+
+    def __init__(self):
+        pass
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Record the number of channels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_cases, n_channels, n_timepoints), list of \
+                arrays of shape (n_channels, n_timepoints_i), or array-like of \
+                shape (n_cases, n_timepoints)
+            Series in the channels-first layout.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            Fitted transformer.
+        """
+        self._swap(X, reset=True)
+        return self
+
+    def transform(self, X):
+        """Swap channels and time.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_cases, n_channels, n_timepoints), list of \
+                arrays of shape (n_channels, n_timepoints_i), or array-like of \
+                shape (n_cases, n_timepoints)
+            Series in the channels-first layout.
+
+        Returns
+        -------
+        X_time_major : ndarray of shape (n_cases, n_timepoints, n_channels), \
+                list of ndarray of shape (n_timepoints_i, n_channels), or the 2D input
+            The same series, time before channels.
+        """
+        check_is_fitted(self)
+        return self._swap(X, reset=False)
+
+    def inverse_transform(self, X):
+        """Swap back to channels-first.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_timesteps, n_features), list of \
+                ndarray of shape (n_timesteps_i, n_features), or 2D array
+            Time-major sequences.
+
+        Returns
+        -------
+        X_channels_first : ndarray or list of ndarray
+            The same series, channels before time.
+        """
+        check_is_fitted(self)
+        return self._swap(X, reset=False, inverse=True)
+
+    def _swap(self, X, *, reset, inverse=False):
+        channel_axis = -1 if inverse else 0  # of each series
+        if isinstance(X, (list, tuple)) and len(X) and np.asarray(X[0]).ndim == 2:
+            series = [np.asarray(x) for x in X]
+            for i, x in enumerate(series):
+                if x.ndim != 2:
+                    raise ValueError(
+                        f"Series {i} has shape {x.shape}; each series must be a 2D array "
+                        "(n_channels, n_timepoints)."
+                    )
+            self._check_channels({x.shape[channel_axis] for x in series}, reset)
+            return [np.ascontiguousarray(x.T) for x in series]
+        if hasattr(X, "__array__") and np.asarray(X).ndim == 3:
+            X = np.asarray(X)
+            self._check_channels({X.shape[2 if inverse else 1]}, reset)
+            return np.ascontiguousarray(X.transpose(0, 2, 1))
+        # 2D: univariate series, one per row, in both layouts.
+        return validate_data(self, X, reset=reset, dtype=_FLOATS)
+
+    def _check_channels(self, channels, reset):
+        if len(channels) != 1:
+            raise ValueError(f"The series have different numbers of channels: {sorted(channels)}.")
+        (n_channels,) = channels
+        if reset:
+            self.n_features_in_ = n_channels
+        elif n_channels != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_channels} channels, but FromChannelsFirst was fitted with "
+                f"{self.n_features_in_}."
+            )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.requires_fit = False
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags

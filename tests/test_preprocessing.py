@@ -71,3 +71,47 @@ def test_pad_truncate_learns_the_longest_length_and_pads_with_value():
     np.testing.assert_array_equal(out[0, :, 0], [1, -1, -1, -1, -1])
     X2 = np.arange(8.0).reshape(2, 4)
     np.testing.assert_array_equal(PadTruncate(length=2).fit_transform(X2), [[0, 1], [4, 5]])
+
+
+def test_from_channels_first_swaps_axes_of_arrays_and_lists_and_back():
+    from sklstm import FromChannelsFirst
+
+    X = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)  # 2 cases, 3 channels, 4 steps
+    swap = FromChannelsFirst().fit(X)
+    out = swap.transform(X)
+    assert out.shape == (2, 4, 3) and out.dtype == np.float32
+    assert out[1, 2, 0] == X[1, 0, 2]
+    np.testing.assert_array_equal(swap.inverse_transform(out), X)
+    ragged = [np.ones((3, 5)), np.zeros((3, 2))]
+    assert [x.shape for x in swap.transform(ragged)] == [(5, 3), (2, 3)]
+    univariate = np.ones((4, 7))
+    np.testing.assert_array_equal(swap.fit_transform(univariate), univariate)
+
+
+def test_from_channels_first_names_bad_input():
+    from sklstm import FromChannelsFirst
+
+    swap = FromChannelsFirst().fit(np.zeros((2, 3, 10)))
+    with pytest.raises(ValueError, match="4 channels, but FromChannelsFirst was fitted with 3"):
+        swap.transform(np.zeros((2, 4, 10)))
+    with pytest.raises(ValueError, match=r"different numbers of channels: \[2, 3\]"):
+        swap.transform([np.zeros((3, 5)), np.zeros((2, 5))])
+    with pytest.raises(ValueError, match="Series 1 has shape"):
+        swap.transform([np.zeros((3, 5)), np.zeros(5)])
+
+
+def test_from_channels_first_feeds_an_lstm_like_time_major_data():
+    from sklearn.pipeline import make_pipeline
+
+    from sklstm import FromChannelsFirst, LSTMClassifier
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(20, 8, 2).astype(np.float32)  # time-major
+    y = np.arange(20) % 2
+    params = dict(hidden_size=4, max_iter=2, random_state=0)
+    direct = LSTMClassifier(**params).fit(X, y)
+    aeon = make_pipeline(FromChannelsFirst(), LSTMClassifier(**params))
+    aeon.fit(X.transpose(0, 2, 1), y)
+    np.testing.assert_array_equal(
+        aeon.predict_proba(X.transpose(0, 2, 1)), direct.predict_proba(X)
+    )
