@@ -34,7 +34,9 @@ demo: install
 	$(PY) -m pipelines.demo
 
 bench: install
+	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.tsc
 
 clean:
 	rm -rf $(VENV) build *.egg-info docs/_build docs/generated docs/auto_examples

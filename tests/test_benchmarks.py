@@ -37,3 +37,25 @@ def test_memory_script_measures_predict_in_fresh_processes(tmp_path, capsys):
     for row in (small, large):
         assert row["peak_rss"] >= row["rss_before"] > 0 and row["seconds"] > 0
     assert "predict 5000 sequences" in capsys.readouterr().out
+
+
+def test_tsc_benchmark_scores_every_contender_on_every_shared_set(tmp_path, capsys):
+    from benchmarks.tsc import CONTENDERS, SETS
+    from benchmarks.tsc import main as tsc_main
+
+    out = tmp_path / "tsc.json"
+    results = tsc_main(["--quick", "--json", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(results))
+    assert set(results["sets"]) == set(SETS)
+    tasks = {name: row["task"] for name, row in results["sets"].items()}
+    assert tasks["Trace"] == "classification" and tasks["Covid3Month"] == "regression"
+    for row in results["sets"].values():
+        ran = set(row["contenders"])
+        assert {"default", "tuned", "ridge", "plain"} <= ran <= set(CONTENDERS)
+        for scores in row["contenders"].values():
+            assert scores["fit_s"] > 0 and scores["predict_s"] >= 0
+            if row["task"] == "classification":
+                assert 0 <= scores["score"] <= 1
+    assert set(results["summary"]) == {"classification", "regression"}
+    table = capsys.readouterr().out
+    assert "mean class" in table and "fit seconds per set" in table

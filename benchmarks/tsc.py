@@ -1,0 +1,346 @@
+"""Accuracy of the default settings on public time-series sets, side by side, in one process.
+
+    python -m benchmarks.tsc [--quick] [--sets A,B] [--only a,b] [--seeds N] [--json FILE]
+
+Each set of ``$SKLSTM_DATA/ucr`` (the archives' own train/test splits) is fitted
+by every contender in turn, in this process, and scored on its test part:
+accuracy for classification, R² for regression. Contenders:
+
+  default   make_pipeline(SequenceScaler(), LSTMClassifier()) (or LSTMRegressor()),
+            every setting at its default
+  tuned     the same with the setting the user guide recommends trying next
+            (BEST_SETTING below)
+  minirocket  aeon's MiniRocketClassifier / MiniRocketRegressor (optional: skipped,
+            with a note, when aeon is not installed: ``pip install aeon``)
+  ridge     RidgeClassifierCV / RidgeCV on the flattened, standardized series
+  plain     a hand-written PyTorch LSTM (last hidden state, Adam, constant rate)
+            given the default's budget of updates and batch size
+
+Fit and predict times are wall-clock seconds on this machine; the ratio of the
+default's fit time to MiniRocket's is printed per set. ``--quick`` shrinks
+every set and budget to a smoke test of a few seconds.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import RidgeClassifierCV, RidgeCV
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import LabelEncoder, StandardScaler
+
+from sklstm import LSTMClassifier, LSTMRegressor, SequenceScaler
+from sklstm._base import auto_batch_size, auto_epochs
+
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
+
+SETS = ("Coffee", "PigCVP", "Trace", "UnitTest", "Covid3Month", "CardanoSentiment")
+CONTENDERS = ("default", "tuned", "minirocket", "ridge", "plain")
+#: The setting the user guide suggests trying after the defaults.
+BEST_SETTING = dict(bidirectional=True)
+QUICK = dict(n_train=12, n_test=8, steps=40, max_iter=2)
+
+
+def data_dir():
+    return Path(os.environ.get("SKLSTM_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
+
+
+def load_set(name, quick=False):
+    """``(X_train, y_train, X_test, y_test, is_classification)`` of one ``.npz`` set."""
+    path = data_dir() / "ucr" / f"{name}.npz"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: set SKLSTM_DATA to the folder that holds ucr/ "
+            "(see the data README)."
+        )
+    with np.load(path) as data:
+        X_train, y_train, X_test, y_test = (
+            data[k] for k in ("X_train", "y_train", "X_test", "y_test")
+        )
+    classification = y_train.dtype.kind in "OUSb"
+    if quick:
+        # A random subset: the archives sort some sets by class.
+        rng = np.random.RandomState(0)
+        train = rng.permutation(len(X_train))[: QUICK["n_train"]]
+        test = rng.permutation(len(X_test))[: QUICK["n_test"]]
+        steps = QUICK["steps"]
+        X_train, y_train = X_train[train, :steps], y_train[train]
+        X_test, y_test = X_test[test, :steps], y_test[test]
+    return X_train, y_train, X_test, y_test, classification
+
+
+def _score(classification, y_true, y_pred):
+    return accuracy_score(y_true, y_pred) if classification else r2_score(y_true, y_pred)
+
+
+# -- contenders: each returns a fitted object with predict -------------------------
+
+
+def sklstm_model(classification, seed, quick, **settings):
+    cls = LSTMClassifier if classification else LSTMRegressor
+    if quick:
+        settings = dict(settings, max_iter=QUICK["max_iter"])
+    return make_pipeline(SequenceScaler(), cls(random_state=seed, **settings))
+
+
+def minirocket_model(classification, seed, quick):
+    if classification:
+        from aeon.classification.convolution_based import MiniRocketClassifier as cls
+    else:
+        from aeon.regression.convolution_based import MiniRocketRegressor as cls
+    kwargs = dict(random_state=seed)
+    if quick:
+        kwargs["n_kernels"] = 84 * 4
+    return _ChannelsFirst(cls(**kwargs))
+
+
+class _ChannelsFirst:
+    """aeon reads ``(n_cases, n_channels, n_timepoints)``."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def fit(self, X, y):
+        self.estimator.fit(np.ascontiguousarray(X.transpose(0, 2, 1), dtype=np.float64), y)
+        return self
+
+    def predict(self, X):
+        return self.estimator.predict(np.ascontiguousarray(X.transpose(0, 2, 1), np.float64))
+
+
+class _Flattened:
+    """A linear model with built-in cross-validation on the standardized, flattened series."""
+
+    def __init__(self, classification):
+        ridge = RidgeClassifierCV if classification else RidgeCV
+        self.model = make_pipeline(StandardScaler(), ridge(alphas=np.logspace(-3, 3, 10)))
+
+    def fit(self, X, y):
+        self.model.fit(X.reshape(len(X), -1), y)
+        return self
+
+    def predict(self, X):
+        return self.model.predict(X.reshape(len(X), -1))
+
+
+def default_budget(n_train):
+    """The batch size and epochs that ``batch_size="auto"``, ``max_iter="auto"`` give."""
+    batch = auto_batch_size(n_train)
+    return batch, auto_epochs(-(-n_train // batch))
+
+
+class PlainLSTM:
+    """What users write by hand: standardize, an LSTM, its last state, a linear layer, Adam.
+
+    Trained on padded full-length tensors for the default's number of epochs and
+    batch size, at the constant rate 1e-3.
+    """
+
+    def __init__(self, classification, seed, quick, hidden=64):
+        self.classification = classification
+        self.seed = seed
+        self.quick = quick
+        self.hidden = hidden
+
+    def fit(self, X, y):
+        torch.manual_seed(self.seed)
+        rng = np.random.RandomState(self.seed)
+        self.mean_ = X.mean(axis=(0, 1))
+        self.std_ = X.std(axis=(0, 1)) + 1e-8
+        if self.classification:
+            self.encoder_ = LabelEncoder().fit(y)
+            target = torch.from_numpy(self.encoder_.transform(y))
+            outputs = len(self.encoder_.classes_)
+        else:
+            self.y_mean_, self.y_std_ = y.mean(), y.std() + 1e-12
+            target = torch.from_numpy(((y - self.y_mean_) / self.y_std_).astype(np.float32))
+            outputs = 1
+        self.lstm_ = torch.nn.LSTM(X.shape[2], self.hidden, batch_first=True)
+        self.head_ = torch.nn.Linear(self.hidden, outputs)
+        params = list(self.lstm_.parameters()) + list(self.head_.parameters())
+        optimizer = torch.optim.Adam(params, lr=1e-3)
+        inputs = self._tensor(X)
+        batch, epochs = default_budget(len(X))
+        if self.quick:
+            epochs = QUICK["max_iter"]
+        for _ in range(epochs):
+            order = torch.from_numpy(rng.permutation(len(X)))
+            for start in range(0, len(X), batch):
+                idx = order[start : start + batch]
+                out = self._forward(inputs[idx])
+                if self.classification:
+                    loss = torch.nn.functional.cross_entropy(out, target[idx])
+                else:
+                    loss = torch.nn.functional.mse_loss(out[:, 0], target[idx])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        return self
+
+    def _tensor(self, X):
+        return torch.from_numpy(((X - self.mean_) / self.std_).astype(np.float32))
+
+    def _forward(self, x):
+        _, (h, _) = self.lstm_(x)
+        return self.head_(h[-1])
+
+    def predict(self, X):
+        with torch.inference_mode():
+            out = self._forward(self._tensor(X)).numpy()
+        if self.classification:
+            return self.encoder_.inverse_transform(out.argmax(axis=1))
+        return out[:, 0] * self.y_std_ + self.y_mean_
+
+
+def make_contender(name, classification, seed, quick):
+    if name == "default":
+        return sklstm_model(classification, seed, quick)
+    if name == "tuned":
+        return sklstm_model(classification, seed, quick, **BEST_SETTING)
+    if name == "minirocket":
+        return minirocket_model(classification, seed, quick)
+    if name == "ridge":
+        return _Flattened(classification)
+    if name == "plain":
+        return PlainLSTM(classification, seed, quick)
+    raise ValueError(f"unknown contender {name!r}; choose from {', '.join(CONTENDERS)}")
+
+
+def _aeon_available():
+    try:
+        import aeon  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run_set(name, contenders, seeds, quick):
+    X_train, y_train, X_test, y_test, classification = load_set(name, quick)
+    row = {
+        "task": "classification" if classification else "regression",
+        "n_train": len(X_train),
+        "n_test": len(X_test),
+        "steps": int(X_train.shape[1]),
+        "channels": int(X_train.shape[2]),
+        "contenders": {},
+    }
+    for contender in contenders:
+        scores, fits, predicts = [], [], []
+        for seed in range(seeds):
+            model = make_contender(contender, classification, seed, quick)
+            start = time.perf_counter()
+            model.fit(X_train, y_train)
+            fitted = time.perf_counter()
+            y_pred = model.predict(X_test)
+            predicts.append(time.perf_counter() - fitted)
+            fits.append(fitted - start)
+            scores.append(float(_score(classification, y_test, y_pred)))
+        row["contenders"][contender] = {
+            "score": statistics.mean(scores),
+            "scores": scores,
+            "fit_s": statistics.median(fits),
+            "predict_s": statistics.median(predicts),
+        }
+        print(
+            f"  {name:<17} {contender:<11} score {statistics.mean(scores):7.3f}   "
+            f"fit {statistics.median(fits):7.1f} s   predict {statistics.median(predicts):6.2f} s",
+            flush=True,
+        )
+    return row
+
+
+def summarize(results, contenders):
+    """Means of each contender over the classification and the regression sets."""
+    summary = {}
+    for task in ("classification", "regression"):
+        rows = [r for r in results.values() if r["task"] == task]
+        if not rows:
+            continue
+        summary[task] = {
+            c: {
+                "mean_score": statistics.mean(r["contenders"][c]["score"] for r in rows),
+                "mean_fit_s": statistics.mean(r["contenders"][c]["fit_s"] for r in rows),
+            }
+            for c in contenders
+        }
+    return summary
+
+
+def print_table(results, summary, contenders):
+    print()
+    header = f"{'set':<17} {'task':<5} " + " ".join(f"{c:>11}" for c in contenders)
+    if {"default", "minirocket"} <= set(contenders):
+        header += f" {'fit ratio':>10}"
+    print(header)
+    for name, row in results.items():
+        cells = " ".join(f"{row['contenders'][c]['score']:>11.3f}" for c in contenders)
+        line = f"{name:<17} {row['task'][:5]:<5} {cells}"
+        if {"default", "minirocket"} <= set(contenders):
+            ratio = (
+                row["contenders"]["default"]["fit_s"] / row["contenders"]["minirocket"]["fit_s"]
+            )
+            line += f" {ratio:>9.1f}x"
+        print(line)
+    for task, means in summary.items():
+        cells = " ".join(f"{means[c]['mean_score']:>11.3f}" for c in contenders)
+        print(f"{'mean ' + task[:5]:<23} {cells}")
+    print("\nfit seconds per set")
+    for name, row in results.items():
+        cells = " ".join(f"{row['contenders'][c]['fit_s']:>11.1f}" for c in contenders)
+        print(f"{name:<23} {cells}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.tsc", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny sets and budgets (smoke test)")
+    parser.add_argument("--sets", default=",".join(SETS), help="comma-separated set names")
+    parser.add_argument("--only", default=",".join(CONTENDERS), help="comma-separated contenders")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per contender (mean score)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's)"
+    )
+    parser.add_argument("--json", type=Path, default=Path("benchmarks/tsc.json"))
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    contenders = [c for c in args.only.split(",") if c]
+    for c in contenders:
+        if c not in CONTENDERS:
+            parser.error(f"unknown contender {c!r}; choose from {', '.join(CONTENDERS)}")
+    if "minirocket" in contenders and not _aeon_available():
+        print("note: aeon is not installed (pip install aeon): MiniRocket is skipped")
+        contenders.remove("minirocket")
+    sets = [s for s in args.sets.split(",") if s]
+    print(
+        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads"
+    )
+    results = {name: run_set(name, contenders, args.seeds, args.quick) for name in sets}
+    summary = summarize(results, contenders)
+    print_table(results, summary, contenders)
+    output = {
+        "machine": {"platform": platform.platform(), "threads": torch.get_num_threads()},
+        "quick": args.quick,
+        "seeds": args.seeds,
+        "best_setting": BEST_SETTING,
+        "sets": results,
+        "summary": summary,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(output, indent=2))
+    return output
+
+
+if __name__ == "__main__":
+    main()
