@@ -596,8 +596,7 @@ _NETWORK_PARAMETERS = """\
     frontend : {"auto", "conv"} or None, default="auto"
         A learnable convolutional front end before the recurrent layers
         (:class:`~sklstm.nn.ConvFrontEnd`: three blocks of 64-channel
-        convolutions with layer normalization over each step's channels, the
-        second strided so that at most about 64 steps reach the recurrent
+        convolutions and ReLUs, the second strided so that at most about 64 steps reach the recurrent
         layers, whose pooled output is joined at the head by the mean of the
         convolution features, as in LSTM-FCN). It reads local shape (peaks,
         slopes, notches) that a recurrent layer finds hard to learn one step

@@ -181,7 +181,7 @@ def test_static_features_bypass_the_front_end():
     assert clf.module_.head.in_features == 4 + 64 + 1
 
 
-@pytest.mark.parametrize("norm", ["layer", "batch"])
+@pytest.mark.parametrize("norm", [None, "layer", "batch"])
 def test_front_end_features_of_a_sequence_do_not_depend_on_its_batch(norm):
     torch.manual_seed(0)
     rng = np.random.RandomState(1)
@@ -200,7 +200,7 @@ def test_front_end_features_of_a_sequence_do_not_depend_on_its_batch(norm):
 def test_front_end_refuses_bad_settings_by_name():
     with pytest.raises(ValueError, match="stride must be at least 1"):
         ConvFrontEnd(2, stride=0)
-    with pytest.raises(ValueError, match="norm must be 'layer' or 'batch'"):
+    with pytest.raises(ValueError, match="norm must be 'layer', 'batch' or None"):
         ConvFrontEnd(2, norm="group")
     with pytest.raises(ValueError, match="frontend must be None or 'conv'"):
         SequenceNetwork(input_size=2, output_size=2, frontend="rocket")

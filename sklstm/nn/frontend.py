@@ -10,19 +10,22 @@ stride, so that the recurrent layers see at most a few dozen steps.
 Variable lengths are first class here as everywhere in sklstm: every
 convolution sees zeros beyond a sequence's last valid step, exactly as it would
 if the sequence were alone in its batch (convolutions pad with zeros), and the
-normalization never mixes steps of different sequences: layer normalization
-over the channels of each step (the default) works on one step at a time, and
-the batch normalization offered as an alternative learns its statistics from
-valid steps only. A sequence's outputs therefore do not depend on the longer
-sequences it is batched with.
+normalization, if any, never mixes steps of different sequences: layer
+normalization over the channels of each step works on one step at a time, and
+batch normalization learns its statistics from valid steps only. A sequence's
+outputs therefore do not depend on the longer sequences it is batched with.
 
-Layer normalization is the default because it behaves the same in training
-and in evaluation: on small sets of heterogeneous series (52 pigs, two series
-each), a network trained with batch statistics fitted its training series in
-training mode and misclassified most of them with the running statistics
-(UCR PigCVP: 0.11 test accuracy with batch normalization, 0.37 with layer
+By default the blocks have no normalization layer. On the shared UCR sets
+(four seeds each), plain convolutions averaged 0.890 accuracy over the four
+classification sets, layer normalization 0.780 (it rescales each step's
+channels, so the amplitude of a local window is lost) and batch normalization
+0.743: on PigCVP (52 pigs, two training series each) a network trained with
+batch statistics fitted its training series in training mode and missed most
+of them with the running statistics (0.09 against 0.66 without
 normalization).
 """
+
+import contextlib
 
 import torch
 from torch import nn
@@ -97,13 +100,40 @@ class StepLayerNorm(nn.LayerNorm):
         return super().forward(x.transpose(1, 2)).transpose(1, 2)
 
 
+class _NoNorm(nn.Module):
+    def __init__(self, num_features):
+        super().__init__()
+
+    def forward(self, x, mask):
+        return x
+
+
 def frontend_lengths(lengths, stride):
     """Valid output steps of a sequence of ``lengths`` steps: ``ceil(lengths / stride)``."""
     return torch.div(lengths - 1, stride, rounding_mode="floor") + 1
 
 
+def _full_precision_convolutions(x):
+    """cuDNN's convolutions in float32 rather than TF32 for CUDA tensors.
+
+    TF32 (PyTorch's default for cuDNN convolutions) rounds inputs to 10-bit
+    mantissas in kernels chosen by shape, so a sequence alone and in a batch
+    differed by up to 4e-5 in probability on an H200; in float32 they agree to
+    1e-7.
+    """
+    if not x.is_cuda:
+        return contextlib.nullcontext()
+    cudnn = torch.backends.cudnn
+    return cudnn.flags(
+        enabled=cudnn.enabled,
+        benchmark=cudnn.benchmark,
+        deterministic=cudnn.deterministic,
+        allow_tf32=False,
+    )
+
+
 class ConvFrontEnd(nn.Module):
-    """Three convolution blocks (convolution, normalization, ReLU), the second strided.
+    """Three convolution blocks (convolution, optional normalization, ReLU), the second strided.
 
     The kernels span 7, then ``max(5, stride)`` (rounded up to odd, so that the
     strided convolution skips no step), then 3 steps; a sequence of ``L`` valid
@@ -117,9 +147,10 @@ class ConvFrontEnd(nn.Module):
         Feature maps of every block.
     stride : int, default=1
         Downsampling factor of the second block.
-    norm : {"layer", "batch"}, default="layer"
-        :class:`StepLayerNorm` over the channels of each step, or
-        :class:`MaskedBatchNorm` over the valid steps of the batch.
+    norm : {"layer", "batch"} or None, default=None
+        A normalization after each convolution: :class:`StepLayerNorm` over
+        the channels of each step, :class:`MaskedBatchNorm` over the valid
+        steps of the batch, or none.
 
     Examples
     --------
@@ -130,12 +161,12 @@ class ConvFrontEnd(nn.Module):
     ((25, 2, 8), [25, 10])
     """
 
-    def __init__(self, input_size, *, channels=64, stride=1, norm="layer"):
+    def __init__(self, input_size, *, channels=64, stride=1, norm=None):
         super().__init__()
         if stride < 1:
             raise ValueError(f"stride must be at least 1, got {stride}.")
-        if norm not in ("layer", "batch"):
-            raise ValueError(f"norm must be 'layer' or 'batch', got {norm!r}.")
+        if norm not in ("layer", "batch", None):
+            raise ValueError(f"norm must be 'layer', 'batch' or None, got {norm!r}.")
         self.input_size = input_size
         self.channels = channels
         self.stride = stride
@@ -145,10 +176,8 @@ class ConvFrontEnd(nn.Module):
         self.convs = nn.ModuleList(
             nn.Conv1d(n_in, channels, k, stride=s, padding=k // 2) for n_in, k, s in specs
         )
-        if norm == "batch":
-            self.norms = nn.ModuleList(MaskedBatchNorm(channels) for _ in specs)
-        else:
-            self.norms = nn.ModuleList(StepLayerNorm(channels) for _ in specs)
+        norms = {"batch": MaskedBatchNorm, "layer": StepLayerNorm, None: _NoNorm}
+        self.norms = nn.ModuleList(norms[norm](channels) for _ in specs)
 
     def forward(self, x, lengths):
         """Convolve a time-major padded batch.
@@ -172,7 +201,8 @@ class ConvFrontEnd(nn.Module):
         mask = _step_mask(lengths, h.shape[2], h.dtype)
         h = h * mask  # whatever the caller padded with, the convolutions see zeros
         for conv, norm in zip(self.convs, self.norms):
-            h = conv(h)
+            with _full_precision_convolutions(h):
+                h = conv(h)
             if conv.stride[0] > 1:
                 lengths = frontend_lengths(lengths, conv.stride[0])
                 mask = _step_mask(lengths, h.shape[2], h.dtype)
