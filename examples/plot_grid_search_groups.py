@@ -27,7 +27,7 @@ for g, label in zip(groups, y):
 
 pipe = make_pipeline(
     SequenceScaler(),
-    LSTMClassifier(learning_rate_init=0.02, max_iter=20, tol=1e-3, random_state=0),
+    LSTMClassifier(learning_rate_init=0.02, max_iter=20, random_state=0),
 )
 grid = {"lstmclassifier__pooling": ["last", "mean"]}
 search = GridSearchCV(pipe, grid, cv=GroupKFold(n_splits=3)).fit(X, y, groups=groups)

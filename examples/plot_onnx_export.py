@@ -22,6 +22,7 @@ y = np.array([int(x[:, 0].mean() > 0) for x in X])
 clf = LSTMClassifier(
     hidden_size=16,
     bidirectional=True,
+    learning_rate="constant",
     tol=1e-3,
     n_iter_no_change=3,
     learning_rate_init=0.01,

@@ -81,6 +81,7 @@ NETWORK = dict(
     batch_size=128,
     learning_rate_init=3e-3,
     max_iter=20,
+    pooling="last",
     frontend=None,
     learning_rate="constant",
 )

@@ -172,6 +172,15 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         self.callbacks = callbacks
         self.verbose = verbose
 
+    #: What the parameters added in 0.2 meant before: models pickled or saved
+    #: by 0.1 have no front end and trained at a constant rate.
+    _PARAMS_BEFORE_0_2 = {"frontend": None, "learning_rate": "constant"}
+
+    def __setstate__(self, state):
+        for name, value in self._PARAMS_BEFORE_0_2.items():
+            state.setdefault(name, value)
+        super().__setstate__(state)
+
     # -- hooks of the subclasses ------------------------------------------------
 
     @abstractmethod
@@ -327,27 +336,22 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             return 200  # one full-batch quasi-Newton iteration per epoch
         return auto_epochs(batches_per_epoch)
 
-    def _schedules_rate(self):
-        """Whether the one-cycle schedule sets the rate (a user's LRScheduler takes precedence)."""
+    def _rate_mode(self, incremental):
+        """How this fit's learning rate is set: ``"cycle"``, ``"constant"`` or ``"off"``."""
         user = [c[1] if isinstance(c, tuple) else c for c in self.callbacks or []]
-        return (
-            self.learning_rate == "one_cycle"
-            and self.solver != "lbfgs"
-            and not any(isinstance(c, LRScheduler) for c in user)
-        )
-
-    def _uses_schedule(self, incremental):
-        return self._schedules_rate() and not incremental
+        if self.solver == "lbfgs" or any(isinstance(c, LRScheduler) for c in user):
+            return "off"  # L-BFGS steps by line search; a user's scheduler takes precedence
+        if self.learning_rate == "one_cycle" and not incremental:
+            return "cycle"
+        return "constant"  # partial_fit steps at the initial rate, whatever came before
 
     def _plan_schedule(self, callbacks, incremental, done, epochs, batches_per_epoch):
-        """Plan the one-cycle schedule over this fit's epochs, or hold the initial rate."""
-        monitor = callbacks["monitor"]
-        monitor.stop = not self._uses_schedule(incremental)
-        schedule = callbacks.get("schedule")
-        if schedule is None:
-            return
-        # partial_fit steps at the initial rate, whatever an earlier fit scheduled.
-        schedule.start(done, epochs, batches_per_epoch, active=self._uses_schedule(incremental))
+        """Plan this fit's learning rates; a planned cycle runs all its epochs."""
+        mode = self._rate_mode(incremental)
+        callbacks["monitor"].stop = mode != "cycle"
+        callbacks["schedule"].start(
+            done, epochs, batches_per_epoch, peak=self.learning_rate_init, mode=mode
+        )
 
     def _resolve_frontend(self, sequences):
         """The front end to build (None or "conv") and its stride, from the training lengths."""
@@ -398,8 +402,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
                 ),
             ),
         ]
-        if self._schedules_rate():
-            callbacks.append(("schedule", OneCycleSchedule(self.learning_rate_init)))
+        callbacks.append(("schedule", OneCycleSchedule()))
         if self.clip_grad_norm is not None:
             callbacks.append(("clip_grad_norm", GradientNormClipping(self.clip_grad_norm)))
         if self.verbose:
@@ -549,6 +552,9 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         device = next(module.parameters()).device
         directions = 2 if self.bidirectional else 1
         floats_per_step = sequences.n_features + directions * 4 * self.hidden_size
+        if getattr(self, "frontend_", None) is not None:
+            # Three convolution outputs per input step, kept at full resolution.
+            floats_per_step += 3 * module.frontend.channels
         max_steps = max(1, _PREDICT_BATCH_FLOATS // floats_per_step)
         return predict_raw(module, sequences, _PREDICT_BATCH_SIZE, device, max_steps)
 
@@ -640,9 +646,10 @@ _TRAINING_PARAMETERS = """\
         ``early_stopping`` the best validation epoch's weights are restored at
         the end. ``"constant"`` keeps ``learning_rate_init`` and stops by
         ``tol``/``n_iter_no_change``, as :class:`~sklearn.neural_network.MLPClassifier`
-        does. ``partial_fit`` always steps at ``learning_rate_init``, and a
-        skorch ``LRScheduler`` among ``callbacks`` takes precedence over
-        ``"one_cycle"``.
+        does. The schedule does not run for ``partial_fit`` (which steps at
+        ``learning_rate_init``) nor for ``solver="lbfgs"``, and a skorch
+        ``LRScheduler`` among ``callbacks`` takes precedence over it. Each
+        ``fit`` with ``warm_start`` runs a new cycle.
 
     learning_rate_init : float, default=1e-3
         Step size of ``"adam"`` and ``"sgd"`` (with ``"one_cycle"``, its peak).
@@ -661,16 +668,17 @@ _TRAINING_PARAMETERS = """\
     tol : float, default=1e-4
         Improvement of the training loss (or, with ``early_stopping``, of the
         validation score) below which an epoch counts as no improvement.
-        Used with ``learning_rate="constant"`` only.
+        Not used while the one-cycle schedule runs (see ``learning_rate``).
 
     n_iter_no_change : int, default=10
-        With ``learning_rate="constant"``, training stops after more than this
-        many consecutive epochs without improvement.
+        Training stops after more than this many consecutive epochs without
+        improvement, unless the one-cycle schedule runs (see
+        ``learning_rate``).
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified for
         classifiers) and restore the weights of the epoch with the best
-        validation score; with ``learning_rate="constant"``, also stop when
+        validation score; unless the one-cycle schedule runs, also stop when
         the validation score stalls.
 
     validation_fraction : float, default=0.1
@@ -684,7 +692,8 @@ _RUNTIME_PARAMETERS = """\
 
     warm_start : bool, default=False
         Whether ``fit`` continues from the previous solution (weights and
-        optimizer state) instead of starting anew.
+        optimizer state) instead of starting anew; with the one-cycle schedule,
+        each such ``fit`` warms up and anneals again over its own epochs.
 
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialization, dropout, shuffling and the validation

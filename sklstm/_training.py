@@ -310,23 +310,19 @@ class OneCycleSchedule(Callback):
 
     The rate is a function of the update's index only (epoch of this fit times
     updates per epoch, plus the batch), so a fit resumed from a checkpoint takes
-    exactly the steps the uninterrupted one would have taken.
-
-    Parameters
-    ----------
-    peak : float
-        The highest learning rate, reached after 30% of the updates.
+    exactly the steps the uninterrupted one would have taken. Each fit plans
+    anew with :meth:`start`.
     """
 
-    def __init__(self, peak):
-        self.peak = peak
-
-    def start(self, epochs_done, epochs, batches_per_epoch, *, active=True):
+    def start(self, epochs_done, epochs, batches_per_epoch, *, peak, mode="cycle"):
         """Plan ``epochs`` epochs of ``batches_per_epoch`` updates, ``epochs_done`` of them done.
 
-        With ``active=False`` every update takes the peak rate (``partial_fit``).
+        ``mode``: ``"cycle"`` follows :func:`one_cycle_rate` up to ``peak``;
+        ``"constant"`` steps at ``peak``; ``"off"`` leaves the rate alone (to
+        L-BFGS, or to a user's ``LRScheduler``).
         """
-        self.active = active
+        self.peak = peak
+        self.mode = mode
         self.epoch = epochs_done
         self.total = max(epochs * batches_per_epoch, 1)
         self.batches_per_epoch = batches_per_epoch
@@ -338,9 +334,12 @@ class OneCycleSchedule(Callback):
         self.epoch += 1
 
     def on_batch_begin(self, net, training=False, **kwargs):
-        if not training:
+        if not training or self.mode == "off":
             return
-        rate = one_cycle_rate(self._step / self.total, self.peak) if self.active else self.peak
+        if self.mode == "cycle":
+            rate = one_cycle_rate(self._step / self.total, self.peak)
+        else:
+            rate = self.peak
         for group in net.optimizer_.param_groups:
             group["lr"] = rate
         self._step += 1

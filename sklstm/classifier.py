@@ -57,7 +57,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
     >>> rng = np.random.RandomState(0)
     >>> X = [rng.randn(rng.randint(5, 15), 3) for _ in range(60)]
     >>> y = np.array([int(x[:, 0].mean() > 0) for x in X])
-    >>> clf = LSTMClassifier(hidden_size=16, tol=1e-2, n_iter_no_change=2, random_state=0)
+    >>> clf = LSTMClassifier(hidden_size=16, max_iter=20, random_state=0)
     >>> clf = clf.fit(X, y)
     >>> clf.predict_proba(X[:2]).shape
     (2, 2)

@@ -99,7 +99,7 @@ def export_onnx(estimator, path, *, opset=17):
     >>> rng = np.random.RandomState(0)
     >>> X = rng.randn(40, 6, 3).astype(np.float32)
     >>> y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
-    >>> clf = LSTMClassifier(hidden_size=8, tol=1e-2, n_iter_no_change=2, random_state=0)
+    >>> clf = LSTMClassifier(hidden_size=8, max_iter=10, random_state=0)
     >>> clf = clf.fit(X, y)
     >>> path = clf.to_onnx(os.path.join(tempfile.mkdtemp(), "clf.onnx"))
     >>> session = onnxruntime.InferenceSession(path)

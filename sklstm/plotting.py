@@ -34,8 +34,8 @@ def plot_training_history(estimator, *, ax=None):
     >>> from sklstm.plotting import plot_training_history
     >>> rng = np.random.RandomState(0)
     >>> X, y = rng.randn(60, 5, 2), np.arange(60) % 2
-    >>> clf = LSTMClassifier(hidden_size=4, early_stopping=True, n_iter_no_change=2,
-    ...                      tol=0.05, random_state=0).fit(X, y)
+    >>> clf = LSTMClassifier(hidden_size=4, early_stopping=True, learning_rate="constant",
+    ...                      n_iter_no_change=2, tol=0.05, random_state=0).fit(X, y)
     >>> ax = plot_training_history(clf)
     >>> [line.get_label() for line in ax.get_lines()][:2]
     ['training loss', 'validation loss']

@@ -50,7 +50,7 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
     >>> rng = np.random.RandomState(0)
     >>> X = rng.randn(80, 12)  # 80 univariate series of 12 steps
     >>> y = X[:, -3:].sum(axis=1)
-    >>> reg = LSTMRegressor(hidden_size=16, tol=1e-2, n_iter_no_change=2, random_state=0)
+    >>> reg = LSTMRegressor(hidden_size=16, max_iter=20, random_state=0)
     >>> reg = reg.fit(X, y)
     >>> reg.predict(X[:3]).shape
     (3,)

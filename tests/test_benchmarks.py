@@ -39,6 +39,13 @@ def test_memory_script_measures_predict_in_fresh_processes(tmp_path, capsys):
     assert "predict 5000 sequences" in capsys.readouterr().out
 
 
+def _ucr_missing():
+    from benchmarks.tsc import data_dir
+
+    return not (data_dir() / "ucr").is_dir()
+
+
+@pytest.mark.skipif(_ucr_missing(), reason="the shared UCR sets are not in $SKLSTM_DATA")
 def test_tsc_benchmark_scores_every_contender_on_every_shared_set(tmp_path, capsys):
     from benchmarks.tsc import CONTENDERS, SETS
     from benchmarks.tsc import main as tsc_main

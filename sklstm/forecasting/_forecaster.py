@@ -43,7 +43,8 @@ class LSTMForecaster(BaseEstimator):
         n_features)``; others get them flattened to ``(n_windows, n_steps *
         n_features)``, so that lag features of the same windows feed e.g. a
         ``MultiOutputRegressor(HistGradientBoostingRegressor())``. None means
-        ``LSTMRegressor()``. With early stopping, its ``max_iter`` (200 for
+        ``LSTMRegressor()`` with its defaults (a convolutional front end from
+        a lookback of 8 steps on). With early stopping, its ``max_iter`` (200 for
         ``"auto"``), ``tol`` and ``n_iter_no_change`` bound and stop the epochs,
         which step at its ``learning_rate_init``.
     lookback : int, default=24

@@ -102,6 +102,11 @@ class SequenceNetwork(nn.Module):
         skip_size = frontend_channels if self.frontend is not None else 0
         self.head = nn.Linear(hidden_size * num_directions + skip_size + static_size, output_size)
 
+    def __setstate__(self, state):
+        # Networks pickled before the front end existed have none.
+        state.setdefault("_modules", {}).setdefault("frontend", None)
+        super().__setstate__(state)
+
     def forward(self, x, lengths):
         """Map a padded batch to one output vector per sequence.
 
