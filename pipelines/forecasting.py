@@ -58,9 +58,7 @@ def load_inflation():
 
 # The training these figures were measured with, from before the library's
 # defaults gained a front end and a one-cycle budget.
-CLASSIC_TRAINING = dict(
-    batch_size=64, frontend=None, pooling="last", learning_rate="constant"
-)
+CLASSIC_TRAINING = dict(batch_size=64, frontend=None, pooling="last", learning_rate="constant")
 
 
 @dataclass(frozen=True)
