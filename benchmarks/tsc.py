@@ -15,6 +15,8 @@ accuracy for classification, R² for regression. Contenders:
   ridge     RidgeClassifierCV / RidgeCV on the flattened, standardized series
   plain     a hand-written PyTorch LSTM (last hidden state, Adam, constant rate)
             given the default's budget of updates and batch size
+  v0.1      the defaults of sklstm 0.1 (no front end, last-step pooling, constant
+            rate, at most 200 epochs of batches of 64 stopped by tol)
 
 Fit and predict times are wall-clock seconds on this machine; the ratio of the
 default's fit time to MiniRocket's is printed per set. ``--quick`` shrinks
@@ -44,9 +46,13 @@ from sklstm._base import auto_batch_size, auto_epochs
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 SETS = ("Coffee", "PigCVP", "Trace", "UnitTest", "Covid3Month", "CardanoSentiment")
-CONTENDERS = ("default", "tuned", "minirocket", "ridge", "plain")
+CONTENDERS = ("default", "tuned", "minirocket", "ridge", "plain", "v0.1")
 #: The setting the user guide suggests trying after the defaults.
 BEST_SETTING = dict(learning_rate_init=3e-3)
+#: The defaults of sklstm 0.1, before the front end and the one-cycle budget.
+SETTINGS_0_1 = dict(
+    frontend=None, pooling="last", learning_rate="constant", max_iter=200, batch_size=64
+)
 QUICK = dict(n_train=12, n_test=8, steps=40, max_iter=2)
 
 
@@ -212,6 +218,8 @@ def make_contender(name, classification, seed, quick):
         return _Flattened(classification)
     if name == "plain":
         return PlainLSTM(classification, seed, quick)
+    if name == "v0.1":
+        return sklstm_model(classification, seed, quick, **SETTINGS_0_1)
     raise ValueError(f"unknown contender {name!r}; choose from {', '.join(CONTENDERS)}")
 
 
