@@ -8,6 +8,7 @@ gradients, so the result equals single-process training on the same global
 batches up to floating-point rounding.
 """
 
+import atexit
 import os
 
 import torch
@@ -40,6 +41,16 @@ def ensure_process_group(device):
         return
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and "MASTER_ADDR" in os.environ:
         dist.init_process_group(backend="nccl" if "cuda" in str(device) else "gloo")
+        # A group still alive when the interpreter finalizes can abort the
+        # process ("terminate called without an active exception") while its
+        # communication threads are torn down, turning a finished run into a
+        # failed one; the group sklstm opened, sklstm closes.
+        atexit.register(_leave_process_group)
+
+
+def _leave_process_group():
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def process_device(device):
