@@ -20,6 +20,7 @@ from ._sequences import validate_sequences
 from ._training import (
     BucketIterator,
     EpochSeeding,
+    LastCompletedEpoch,
     OneCycleSchedule,
     SequenceDataset,
     SequenceNet,
@@ -240,6 +241,19 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         return self._fit(X, y, sample_weight, incremental=False)
 
     def _fit(self, X, y, sample_weight, *, incremental, classes=None):
+        before = dict(vars(self))
+        try:
+            return self._fit_interruptible(
+                X, y, sample_weight, incremental=incremental, classes=classes
+            )
+        except KeyboardInterrupt:
+            # Ctrl-C before any epoch of this call completed (or while its
+            # outcome was being recorded): the estimator is as it was before.
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+
+    def _fit_interruptible(self, X, y, sample_weight, *, incremental, classes):
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
@@ -407,7 +421,12 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             callbacks.append(("clip_grad_norm", GradientNormClipping(self.clip_grad_norm)))
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
-        return callbacks + list(self.callbacks or [])
+        # Last, so that an epoch counts as completed once every callback saw it end.
+        return (
+            callbacks
+            + list(self.callbacks or [])
+            + [("last_completed_epoch", LastCompletedEpoch())]
+        )
 
     def _build_net(self, n_features, batch_size, device=None, optimizer=True):
         module = SequenceNetwork(
@@ -469,35 +488,48 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
                 "no usable model. Scale the inputs (SequenceScaler), lower "
                 f"learning_rate_init (now {self.learning_rate_init}) or set clip_grad_norm."
             )
-        # An epoch cut short by an interruption has no train_loss and does not count.
+        # An epoch cut short (by convergence or Ctrl-C) has no train_loss and does not count.
         new_epochs = [e for e in net.history[first_row:] if "train_loss" in e]
-        self.loss_curve_ = self.loss_curve_ + [float(e["train_loss"]) for e in new_epochs]
-        self.n_iter_ += len(new_epochs)
-        self.t_ += n_train * len(new_epochs)
-        if not self.loss_curve_:
-            del self.net_
+        loss_curve = self.loss_curve_ + [float(e["train_loss"]) for e in new_epochs]
+        if not loss_curve:
             raise KeyboardInterrupt("Training was interrupted before the first epoch completed.")
-        self.loss_ = self.loss_curve_[-1]
+        fitted = {
+            "loss_curve_": loss_curve,
+            "loss_": loss_curve[-1],
+            "n_iter_": self.n_iter_ + len(new_epochs),
+            "t_": self.t_ + n_train * len(new_epochs),
+            "interrupted_": net.interrupted_,
+            "validation_scores_": None,
+            "validation_loss_curve_": None,
+            "best_validation_score_": None,
+            "best_loss_": min(loss_curve),
+        }
         if self.early_stopping and not incremental:
             validated = [e for e in new_epochs if "valid_score" in e]
             earlier = not first_call and getattr(self, "validation_scores_", None) is not None
-            self.validation_scores_ = (self.validation_scores_ if earlier else []) + [
+            scores = (self.validation_scores_ if earlier else []) + [
                 float(e["valid_score"]) for e in validated
             ]
-            self.validation_loss_curve_ = (self.validation_loss_curve_ if earlier else []) + [
-                float(e["valid_loss"]) for e in validated
-            ]
-            self.best_validation_score_ = max(self.validation_scores_)
-            self.best_loss_ = None
-        else:
-            self.validation_scores_ = None
-            self.validation_loss_curve_ = None
-            self.best_validation_score_ = None
-            self.best_loss_ = min(self.loss_curve_)
+            fitted.update(
+                validation_scores_=scores,
+                validation_loss_curve_=(self.validation_loss_curve_ if earlier else [])
+                + [float(e["valid_loss"]) for e in validated],
+                best_validation_score_=max(scores),
+                best_loss_=None,
+            )
+        # One update: a Ctrl-C here leaves all of the outcome or none of it.
+        vars(self).update(fitted)
         self._warn_about_outcome(monitor, len(new_epochs), incremental, epochs)
 
     def _warn_about_outcome(self, monitor, epochs, incremental, planned):
-        if monitor.diverged_:
+        kept = "best validation epoch" if self.early_stopping else "last completed epoch"
+        if self.interrupted_:
+            warnings.warn(
+                f"Training was interrupted after {epochs} of {planned} epochs; the "
+                f"weights of the {kept} were kept.",
+                UserWarning,
+            )
+        elif monitor.diverged_:
             warnings.warn(
                 f"Training diverged after {epochs} epoch(s) (the loss became NaN or "
                 "infinite); the weights of the last completed epoch were kept. Lower "
@@ -506,19 +538,12 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             )
         elif incremental or monitor.converged_:
             return
-        elif epochs == planned:
-            if monitor.stop:  # a schedule planned for all epochs ends there by design
-                warnings.warn(
-                    f"Stochastic Optimizer: Maximum iterations ({planned}) reached and "
-                    "the optimization hasn't converged yet.",
-                    ConvergenceWarning,
-                )
-        else:
-            kept = "best validation epoch" if self.early_stopping else "last completed epoch"
+        elif epochs == planned and monitor.stop:
+            # (A schedule planned for all epochs ends there by design.)
             warnings.warn(
-                f"Training was interrupted after {epochs} of {planned} epochs; the "
-                f"weights of the {kept} were kept.",
-                UserWarning,
+                f"Stochastic Optimizer: Maximum iterations ({planned}) reached and "
+                "the optimization hasn't converged yet.",
+                ConvergenceWarning,
             )
 
     def to_onnx(self, path, *, opset=17):
@@ -757,6 +782,13 @@ _FITTED_ATTRIBUTES = """\
 
     n_iter_ : int
         Number of epochs trained.
+
+    interrupted_ : bool
+        Whether Ctrl-C (SIGINT) cut the last ``fit`` or ``partial_fit`` short.
+        The model then holds the last completed epoch (the best validation
+        epoch up to it with ``early_stopping``), and a ``UserWarning`` says so.
+        Ctrl-C before any epoch of a first ``fit`` completed raises
+        KeyboardInterrupt and leaves the estimator unfitted.
 
     t_ : int
         Number of training samples seen.

@@ -10,11 +10,16 @@ module supplies what is particular to sequences and to scikit-learn semantics:
 - :class:`SequenceNet` computes the sample-weighted loss plus MLP's L2 penalty;
 - :class:`ValidationScore` and :class:`TrainingMonitor` are the callbacks that
   give MLPClassifier's ``validation_scores_``, ``tol``/``n_iter_no_change``
-  stopping and best-weights restoring, and guard against divergence.
+  stopping and best-weights restoring, and guard against divergence;
+- :class:`LastCompletedEpoch` lets a fit interrupted by Ctrl-C, wherever it
+  lands, end as of its last completed epoch.
 """
 
 import copy
 import math
+import signal
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -28,6 +33,7 @@ __all__ = [
     "BucketIterator",
     "EpochSeeding",
     "HalfSquaredError",
+    "LastCompletedEpoch",
     "OneCycleSchedule",
     "PaddedBatch",
     "SequenceDataset",
@@ -35,6 +41,37 @@ __all__ = [
     "TrainingMonitor",
     "ValidationScore",
 ]
+
+
+@contextmanager
+def _noting_ctrl_c(net):
+    """Set ``net.interrupted_`` when a Ctrl-C interrupts the block.
+
+    The process's SIGINT handler stays in charge (Python's raises
+    KeyboardInterrupt, an application's may raise its own exception); the flag
+    is set only when it raised. Off the main thread, where no signal arrives,
+    and under a handler that is not a Python function, the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):
+        yield
+        return
+
+    def handler(signum, frame):
+        try:
+            previous(signum, frame)
+        except BaseException:
+            net.interrupted_ = True
+            raise
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class PaddedBatch:
@@ -187,6 +224,28 @@ class SequenceNet(NeuralNet):
         self._initialize_history()
         # (skorch's _validate_params would reject optimizer__* before the optimizer exists.)
         self.initialized_ = True
+        return self
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """skorch's ``partial_fit``, noting whether Ctrl-C cut it short.
+
+        skorch ends training quietly at a KeyboardInterrupt raised in its loop,
+        which is also how callbacks stop training early on purpose (skorch's
+        ``EarlyStopping``, :class:`TrainingMonitor`); and it lets one raised while
+        the callbacks start or end training escape. A Ctrl-C (SIGINT, in the
+        main thread) sets ``interrupted_`` and puts the net back as of its last
+        completed epoch (:class:`LastCompletedEpoch`), so that wherever it
+        lands, the fit ends in a state some whole number of epochs produced.
+        """
+        self.interrupted_ = False
+        with _noting_ctrl_c(self):
+            try:
+                super().partial_fit(X, y, classes, **fit_params)
+            except KeyboardInterrupt:
+                if not self.interrupted_:
+                    raise
+        if self.interrupted_:
+            dict(self.callbacks_)["last_completed_epoch"].restore(self)
         return self
 
     def ensure_optimizer(self):
@@ -450,6 +509,47 @@ class TrainingMonitor(Callback):
             prefix = "module." if hasattr(net.module_, "module") else ""
             best_state = {prefix + k: v for k, v in best_state.items()}
         self.best_state_ = best_state
+
+
+class LastCompletedEpoch(Callback):
+    """Remember the net as of its last completed epoch, and go back there.
+
+    Installed after every other callback: an epoch is complete once all of
+    them have seen it end (the checkpoint written, the log line printed).
+    :meth:`restore` gives the weights, the history and the stopping rule's
+    state of that moment (of the start of the fit if no epoch completed); with
+    ``restore_best``, the weights of the best epoch up to it.
+    """
+
+    def initialize(self):
+        self.snapshot_ = None
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        self._take(net)
+
+    def on_epoch_end(self, net, **kwargs):
+        self._take(net)
+
+    def _take(self, net):
+        monitor = dict(net.callbacks_)["monitor"]
+        self.snapshot_ = {
+            "rows": len(net.history),
+            "weights": copy.deepcopy(net.module_.state_dict()),
+            "monitor": (monitor.best_, monitor.no_improvement_, monitor.best_state_),
+        }
+
+    def restore(self, net):
+        """Put ``net`` back as of the last completed epoch (nothing if none was seen)."""
+        if self.snapshot_ is None:
+            return  # interrupted before training started: nothing changed yet
+        monitor = dict(net.callbacks_)["monitor"]
+        del net.history[self.snapshot_["rows"] :]
+        monitor.best_, monitor.no_improvement_, monitor.best_state_ = self.snapshot_["monitor"]
+        weights = self.snapshot_["weights"]
+        if monitor.restore_best and monitor.best_state_ is not None:
+            weights = monitor.best_state_
+        net.module_.load_state_dict(weights)
 
 
 # Inference batches are padded to a multiple of this many rows, so that a
