@@ -11,6 +11,8 @@ import sklstm
 from sklstm._atomic import atomic_path
 from sklstm.io import ModelFileError
 
+from ._startup import INTERRUPTED
+
 __all__ = [
     "INTERRUPTED",
     "BadFiles",
@@ -22,9 +24,6 @@ __all__ = [
     "write_json",
     "write_text",
 ]
-
-#: Exit status after Ctrl-C, as shells report a process ended by SIGINT.
-INTERRUPTED = 130
 
 
 def write_text(path, text):

@@ -10,6 +10,10 @@ data from ``$SKLSTM_DATA`` (``../shared/data`` by default) linked, not copied,
 into a temporary folder.
 """
 
+from ._startup import quiet_ctrl_c_while_starting, run_program
+
+quiet_ctrl_c_while_starting(__name__)  # before the slow imports below
+
 import subprocess
 import sys
 import tempfile
@@ -93,4 +97,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_program(main)

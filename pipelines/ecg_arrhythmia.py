@@ -17,6 +17,10 @@ and exits with status 130. See docs/ecg_arrhythmia.md for the design and the
 measured figures.
 """
 
+from ._startup import quiet_ctrl_c_while_starting, run_program
+
+quiet_ctrl_c_while_starting(__name__)  # before the slow imports below
+
 import argparse
 import json
 import os
@@ -328,12 +332,27 @@ def cmd_train(args):
                 if resume is None:
                     raise
                 raise SystemExit(f"error: cannot resume from {args.checkpoint}: {exc}") from None
-        interrupted = state["interrupted"]
+        # (An ensemble stops at Ctrl-C without a model, above.)
+        interrupted = state["interrupted"] or (
+            args.ensemble <= 1 and model.steps[-1][1].interrupted_
+        )
     elapsed = time.perf_counter() - start
-    save_model({"model": model, "extract": EXTRACT, "lead": args.lead}, args.model)
+    try:
+        save_model({"model": model, "extract": EXTRACT, "lead": args.lead}, args.model)
+    except KeyboardInterrupt:
+        kept = f"; {args.checkpoint} holds the last completed epoch" if args.checkpoint else ""
+        print(f"interrupted while saving: {args.model} was not written{kept}.", file=sys.stderr)
+        return INTERRUPTED
     if args.plots:
         first = model.estimators_[0] if isinstance(model, SeedEnsemble) else model
-        _plots.save_training_history(args.plots / "training_history.png", first)
+        try:
+            _plots.save_training_history(args.plots / "training_history.png", first)
+        except KeyboardInterrupt:
+            print(
+                f"interrupted while drawing the plots: the model is saved to {args.model}.",
+                file=sys.stderr,
+            )
+            return INTERRUPTED
     if interrupted:
         classifier = model.steps[-1][1]
         resume_hint = f"; resume with --checkpoint {args.checkpoint} --resume"
@@ -741,4 +760,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_program(main)

@@ -12,6 +12,10 @@ MASE divides by the in-sample MAE of the seasonal naive forecast on the
 training part. See docs/forecasting.md for the design and the measured tables.
 """
 
+from ._startup import quiet_ctrl_c_while_starting, run_program
+
+quiet_ctrl_c_while_starting(__name__)  # before the slow imports below
+
 import argparse
 import json
 import time
@@ -344,4 +348,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_program(main)

@@ -20,6 +20,10 @@ an uninterrupted one gives); Ctrl-C saves the model trained so far. See
 docs/keyword_spotting.md for the design and the measured figures.
 """
 
+from ._startup import quiet_ctrl_c_while_starting, run_program
+
+quiet_ctrl_c_while_starting(__name__)  # before the slow imports below
+
 import argparse
 import functools
 import json
@@ -334,7 +338,8 @@ def fit_pipeline(
                     f"resuming from {checkpoint} after epoch {done} of {classifier.max_iter}",
                     file=sys.stderr,
                 )
-        info["interrupted"] = _fit_reporting_warnings(pipeline, X_train, y_train, progress)
+        _fit_reporting_warnings(pipeline, X_train, y_train, progress)
+        info["interrupted"] = pipeline[-1].interrupted_
     # Progress bars, the LR schedule and the masks belong to training, not to the model.
     pipeline.set_params(mfcc__verbose=0, lstmclassifier__verbose=0, lstmclassifier__callbacks=None)
     return pipeline, info
@@ -366,8 +371,7 @@ def _resumed(checkpoint, fresh):
 
 
 def _fit_reporting_warnings(pipeline, X, y, progress):
-    """Fit; tell whether Ctrl-C cut training short, and pass other warnings on to stderr."""
-    interrupted = False
+    """Fit, passing the warnings on to stderr (``train`` reports an interruption itself)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -382,13 +386,10 @@ def _fit_reporting_warnings(pipeline, X, y, progress):
             raise
     for warning in caught:
         message = str(warning.message)
-        if message.startswith("Training was interrupted"):
-            interrupted = True
-        elif message.startswith("Stochastic Optimizer: Maximum iterations"):
-            continue  # the schedule runs a fixed number of epochs by design
-        elif progress:
+        if message.startswith(("Training was interrupted", "Stochastic Optimizer: Maximum")):
+            continue  # reported by train; the schedule runs a fixed number of epochs
+        if progress:
             print(f"warning: {message}", file=sys.stderr)
-    return interrupted
 
 
 def _read_training_data(data, sr, bad, progress):
@@ -427,8 +428,8 @@ def train(args):
     started = time.perf_counter()
     bad = BadFiles()
     progress = not args.quiet
+    waves, labels, groups, noises, _ = _read_training_data(args.data, args.sr, bad, progress)
     try:
-        waves, labels, groups, noises, _ = _read_training_data(args.data, args.sr, bad, progress)
         pipeline, info = fit_pipeline(
             waves,
             labels,
@@ -472,9 +473,24 @@ def train(args):
             **info,
         },
     }
-    save_model(saved, args.model)
+    kept = f"; {checkpoint} holds the last completed epoch" if checkpoint else ""
+    try:
+        save_model(saved, args.model)
+    except KeyboardInterrupt:
+        bad.report()
+        print(f"\ninterrupted while saving: {args.model} was not written{kept}.", file=sys.stderr)
+        return INTERRUPTED
     if args.plots:
-        path = _plots.save_training_history(Path(args.plots) / "training_history.png", pipeline)
+        try:
+            path = _plots.save_training_history(
+                Path(args.plots) / "training_history.png", pipeline
+            )
+        except KeyboardInterrupt:
+            print(
+                f"\ninterrupted while drawing the plots: the model is saved to {args.model}.",
+                file=sys.stderr,
+            )
+            return INTERRUPTED
         print(f"training history drawn in {path}", file=sys.stderr)
     if interrupted:
         bad.report()
@@ -773,4 +789,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_program(main)

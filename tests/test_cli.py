@@ -2,8 +2,11 @@
 
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
+from _data import ROOT
 
 from pipelines._cli import (
     INTERRUPTED,
@@ -14,6 +17,7 @@ from pipelines._cli import (
     save_model,
     write_json,
 )
+from pipelines._startup import quiet_ctrl_c_while_starting, run_program
 
 
 def _umask():
@@ -87,3 +91,82 @@ def test_interruptible_off_the_main_thread_runs_the_block_as_it_is():
     thread.start()
     thread.join()
     assert seen == [("boom", None, False)]
+
+
+# -- Ctrl-C from the first moment of a command to its last ----------------------------
+
+# Runs an application as `python -m` does, pressing Ctrl-C (a real SIGINT) when
+# the application's imports reach scikit-learn: in the middle of start-up.
+CTRL_C_WHILE_IMPORTING = """
+import os, runpy, signal, sys
+
+class CtrlCOnImport:
+    def find_spec(self, name, path=None, target=None):
+        if name == "sklearn":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, CtrlCOnImport())
+sys.argv = [sys.argv[1], *sys.argv[2:]]
+runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize(
+    "module, argv",
+    [
+        ("pipelines.keyword_spotting", ["predict", "--model", "m", "x.wav"]),
+        ("pipelines.ecg_arrhythmia", ["annotate", "--model", "m", "--data-dir", "."]),
+        ("pipelines.forecasting", ["--dataset", "electricity"]),
+        ("pipelines.demo", []),
+    ],
+)
+def test_ctrl_c_while_an_application_starts_is_one_line_and_status_130(module, argv):
+    result = subprocess.run(
+        [sys.executable, "-c", CTRL_C_WHILE_IMPORTING, module, *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == INTERRUPTED, result.stderr
+    assert result.stderr == "\ninterrupted (Ctrl-C) while starting: stopped.\n"
+    assert result.stdout == ""
+
+
+@pytest.fixture
+def sigint_handler_restored():
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def test_run_program_turns_an_escaped_ctrl_c_into_one_line_and_status_130(
+    sigint_handler_restored, capsys
+):
+    def main():
+        os.kill(os.getpid(), signal.SIGINT)
+        raise AssertionError("not reached: Ctrl-C raises KeyboardInterrupt in main")
+
+    with pytest.raises(SystemExit) as stopped:
+        run_program(main)
+    assert stopped.value.code == INTERRUPTED
+    assert capsys.readouterr().err == "\ninterrupted (Ctrl-C): stopped.\n"
+
+
+def test_run_program_exits_with_mains_status_and_then_ignores_ctrl_c(sigint_handler_restored):
+    with pytest.raises(SystemExit) as stopped:
+        run_program(lambda: 3)
+    assert stopped.value.code == 3
+    # The outputs are complete: a late Ctrl-C must not turn them into a traceback.
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    os.kill(os.getpid(), signal.SIGINT)  # ignored
+
+
+def test_quiet_ctrl_c_while_starting_acts_only_for_the_program(sigint_handler_restored):
+    before = signal.getsignal(signal.SIGINT)
+    quiet_ctrl_c_while_starting("pipelines.keyword_spotting")  # imported, e.g. by a test
+    assert signal.getsignal(signal.SIGINT) is before
+    quiet_ctrl_c_while_starting("__main__")
+    assert signal.getsignal(signal.SIGINT) is not before

@@ -1,21 +1,17 @@
 """The arrhythmia application end to end on three real records: train, evaluate, annotate."""
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import wfdb
-from _data import ROOT
+from _ctrl_c import CtrlCAt, ctrl_c, ctrl_c_at_write
 from _ecg_data import MITDB, concatenate_records, requires_mitdb
 
 import sklstm
+from pipelines import ecg_arrhythmia as ecg_app
 from pipelines.ecg_arrhythmia import (
     SeedEnsemble,
     fit_ensemble,
@@ -24,6 +20,7 @@ from pipelines.ecg_arrhythmia import (
     summarize,
     undersample,
 )
+from sklstm.checkpoint import ResumableCheckpoint, load_checkpoint
 from sklstm.ecg import AAMI_CLASSES, detect_r_peaks, filter_ecg, read_beats, read_record
 
 pytestmark = requires_mitdb
@@ -345,24 +342,50 @@ def _proba(path, X):
     return sklstm.load(path)["model"].predict_proba(X)
 
 
-def test_ctrl_c_saves_the_model_and_resume_ends_as_an_uninterrupted_run(tmp_path):
+def _ctrl_c_at(monkeypatch, hook, epoch):
+    """Ctrl-C at ``hook`` of ``epoch`` (CtrlCAt), right after the checkpoint's own hook."""
+
+    class CheckpointThenCtrlC(ResumableCheckpoint):
+        def initialize(self):
+            self.ctrl_c_ = CtrlCAt(hook, epoch)
+            return super().initialize()
+
+        def on_train_begin(self, net, **kwargs):
+            super().on_train_begin(net, **kwargs)
+            self.ctrl_c_.on_train_begin(net, **kwargs)
+
+        def on_epoch_begin(self, net, **kwargs):
+            super().on_epoch_begin(net, **kwargs)
+            self.ctrl_c_.on_epoch_begin(net, **kwargs)
+
+        def on_batch_begin(self, net, **kwargs):
+            super().on_batch_begin(net, **kwargs)
+            self.ctrl_c_.on_batch_begin(net, **kwargs)
+
+        def on_epoch_end(self, net, **kwargs):
+            super().on_epoch_end(net, **kwargs)
+            self.ctrl_c_.on_epoch_end(net, **kwargs)
+
+        def on_train_end(self, net, **kwargs):
+            super().on_train_end(net, **kwargs)
+            self.ctrl_c_.on_train_end(net, **kwargs)
+
+    monkeypatch.setattr(ecg_app, "ResumableCheckpoint", CheckpointThenCtrlC)
+
+
+def test_ctrl_c_saves_the_model_and_resume_ends_as_an_uninterrupted_run(
+    tmp_path, monkeypatch, capsys
+):
     base = ["train", "--data-dir", str(MITDB), *RESUMABLE]
     checkpoint, interrupted = tmp_path / "run.ckpt", tmp_path / "interrupted.model"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    argv = [sys.executable, "-m", "pipelines.ecg_arrhythmia", *base]
-    argv += ["--model", str(interrupted), "--checkpoint", str(checkpoint)]
-    process = subprocess.Popen(argv, env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not checkpoint.exists():  # the first epoch is done: Ctrl-C in the second
-        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
-        time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
-    assert "interrupted (Ctrl-C) after" in err and "of 8 epochs" in err
+    _ctrl_c_at(monkeypatch, "epoch_begin", 3)
+    assert main(base + ["--model", str(interrupted), "--checkpoint", str(checkpoint)]) == 130
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert "interrupted (Ctrl-C) after 2 of 8 epochs" in err
     assert f"saved to {interrupted}; resume with --checkpoint {checkpoint} --resume" in err
-    classifier = sklstm.load(interrupted)["model"].steps[-1][1]
-    assert 1 <= classifier.n_iter_ < 8
+    assert sklstm.load(interrupted)["model"].steps[-1][1].n_iter_ == 2
+    assert load_checkpoint(checkpoint).n_iter_ == 2
 
     resumed, uninterrupted = tmp_path / "resumed.model", tmp_path / "uninterrupted.model"
     resume = ["--model", str(resumed), "--checkpoint", str(checkpoint), "--resume"]
@@ -371,6 +394,45 @@ def test_ctrl_c_saves_the_model_and_resume_ends_as_an_uninterrupted_run(tmp_path
     X = read_beats(MITDB / "209").X
     np.testing.assert_array_equal(_proba(resumed, X), _proba(uninterrupted, X))
     assert sklstm.load(resumed)["model"].steps[-1][1].n_iter_ == 8
+
+
+@pytest.mark.parametrize(
+    "hook, epoch, completed",
+    [("batch_begin", 3, 2), ("epoch_end", 3, 2), ("train_end", 8, 8)],
+)
+def test_ctrl_c_anywhere_in_training_exits_130_with_the_last_completed_epoch(
+    tmp_path, monkeypatch, capsys, hook, epoch, completed
+):
+    model, checkpoint = tmp_path / "m", tmp_path / "run.ckpt"
+    _ctrl_c_at(monkeypatch, hook, epoch)
+    argv = ["train", "--data-dir", str(MITDB), *RESUMABLE, "--model", str(model)]
+    assert main(argv + ["--checkpoint", str(checkpoint)]) == 130
+    err = capsys.readouterr().err
+    assert f"interrupted (Ctrl-C) after {completed} of 8 epochs" in err
+    classifier = sklstm.load(model)["model"].steps[-1][1]
+    assert classifier.n_iter_ == completed and classifier.interrupted_
+
+
+def test_ctrl_c_while_saving_or_reading_writes_nothing(tmp_path, monkeypatch, capsys):
+    model, checkpoint = tmp_path / "m.sklstm", tmp_path / "run.ckpt"
+    argv = ["train", "--data-dir", str(MITDB), *RESUMABLE, "--model", str(model)]
+    ctrl_c_at_write(monkeypatch, ".sklstm")
+    assert main(argv + ["--checkpoint", str(checkpoint)]) == 130
+    assert f"interrupted while saving: {model} was not written; " in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.ckpt"]
+    monkeypatch.undo()
+
+    original = ecg_app.load_beats
+
+    def load_beats(*args, **kwargs):
+        ctrl_c()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ecg_app, "load_beats", load_beats)
+    checkpoint.unlink()
+    assert main(argv) == 130
+    assert capsys.readouterr().err.strip() == "interrupted (Ctrl-C) during train: stopped."
+    assert not any(tmp_path.iterdir())
 
 
 def test_resume_refuses_what_it_cannot_continue(tmp_path):
@@ -391,15 +453,21 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path):
         main(base + ["--checkpoint", str(tmp_path / "m"), "--resume"])
 
 
-def test_ctrl_c_during_a_search_stops_it_without_a_model(tmp_path, capsys):
+def test_ctrl_c_during_a_search_stops_it_without_a_model(tmp_path, monkeypatch, capsys):
+    from sklstm._training import SequenceNet
+
+    original, calls = SequenceNet.get_loss, []
+
+    def get_loss(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 20:
+            ctrl_c()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(SequenceNet, "get_loss", get_loss)
     model = tmp_path / "m"
     argv = ["train", "--data-dir", str(MITDB), "--records", *TRAIN, "--model", str(model)]
-    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        assert main(argv + ["--search", "--folds", "3", "--max-iter", "200"]) == 130
-    finally:
-        timer.cancel()
+    assert main(argv + ["--search", "--folds", "3", "--max-iter", "200"]) == 130
     assert "interrupted (Ctrl-C) during train: stopped." in capsys.readouterr().err
     assert not model.exists()
 

@@ -5,17 +5,15 @@ or a patched function calls ``os.kill`` there), so the interruption takes the
 path a person's Ctrl-C takes, at a known moment, without timers.
 """
 
-import os
 import signal
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _ctrl_c import CtrlCAt, ctrl_c, ctrl_c_at_write
 from sklearn.exceptions import NotFittedError
 from skorch.callbacks import Callback
 
 from sklstm import LSTMClassifier, LSTMRegressor
-from sklstm import _atomic
 from sklstm._training import SequenceNet
 from sklstm.checkpoint import ResumableCheckpoint, load_checkpoint
 
@@ -38,40 +36,6 @@ def problem(n=64, seed=0):
     rng = np.random.RandomState(seed)
     X = [rng.randn(rng.randint(4, 16), 2).astype(np.float32) for _ in range(n)]
     return X, np.array([int(x[:, 0].sum() > 0) for x in X])
-
-
-def ctrl_c():
-    os.kill(os.getpid(), signal.SIGINT)
-
-
-class CtrlCAt(Callback):
-    """Press Ctrl-C once at ``hook`` of epoch ``epoch`` (0: before the first one)."""
-
-    def __init__(self, hook, epoch):
-        self.hook = hook
-        self.epoch = epoch
-        self.pressed = False
-
-    def _maybe(self, hook, net):
-        if hook == self.hook and len(net.history) == self.epoch and not self.pressed:
-            self.pressed = True
-            ctrl_c()
-
-    def on_train_begin(self, net, **kwargs):
-        self._maybe("train_begin", net)
-
-    def on_epoch_begin(self, net, **kwargs):
-        self._maybe("epoch_begin", net)
-
-    def on_batch_begin(self, net, training=False, **kwargs):
-        if training:
-            self._maybe("batch_begin", net)
-
-    def on_epoch_end(self, net, **kwargs):
-        self._maybe("epoch_end", net)
-
-    def on_train_end(self, net, **kwargs):
-        self._maybe("train_end", net)
 
 
 def reference(epochs, **params):
@@ -182,27 +146,8 @@ def test_ctrl_c_with_early_stopping_keeps_the_best_epoch_so_far():
     assert_same_model(clf, ref)
 
 
-@pytest.fixture
-def checkpoint_write_interrupted_at(monkeypatch):
-    """Ctrl-C when the checkpoint of epoch ``k`` is written, just before it replaces the last."""
-    state = {"epoch": None, "writes": 0}
-    original = _atomic.os.replace
-
-    def replace(src, dst):
-        if Path(dst).suffix == ".ckpt":
-            state["writes"] += 1
-            if state["writes"] == state["epoch"]:
-                ctrl_c()
-        return original(src, dst)
-
-    monkeypatch.setattr(_atomic.os, "replace", replace)
-    return state
-
-
-def test_ctrl_c_during_a_checkpoint_write_keeps_the_previous_checkpoint(
-    tmp_path, checkpoint_write_interrupted_at
-):
-    checkpoint_write_interrupted_at["epoch"] = 3
+def test_ctrl_c_during_a_checkpoint_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    writes = ctrl_c_at_write(monkeypatch, ".ckpt", nth=3)
     path = tmp_path / "run.ckpt"
     X, y = problem()
     clf = LSTMClassifier(**PARAMS, callbacks=[ResumableCheckpoint(path)])
@@ -213,7 +158,7 @@ def test_ctrl_c_during_a_checkpoint_write_keeps_the_previous_checkpoint(
     assert saved.n_iter_ == clf.n_iter_ == 2
     np.testing.assert_array_equal(saved.predict_proba(X), clf.predict_proba(X))
     # The run resumes from there to what an uninterrupted run gives.
-    checkpoint_write_interrupted_at["epoch"] = None
+    writes["nth"] = None
     assert_same_model(saved.fit(X, y), reference(4))
 
 

@@ -5,18 +5,19 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from _ctrl_c import CtrlCAt, ctrl_c, ctrl_c_at_write
 from _data import DATA
 
 import sklstm
 from pipelines import _plots
 from pipelines import keyword_spotting as kws
 from sklstm.audio import event_scores, make_stream, resample, speech_segments, spot_keywords
+from sklstm.checkpoint import load_checkpoint
 
 RECORDINGS = DATA / "fsdd" / "recordings"
 needs_fsdd = pytest.mark.skipif(
@@ -243,46 +244,32 @@ def test_plots_without_matplotlib_name_the_extra(monkeypatch, tmp_path):
 
 
 # -- interruptions and resuming -------------------------------------------------------
+# Ctrl-C is a real SIGINT sent at a chosen step (tests/_ctrl_c.py), never from a timer.
 
-# Runs `train` with a pause after each epoch's checkpoint, so that the test can
-# interrupt it between epochs as a person pressing Ctrl-C would.
-SLOW_TRAIN = """
-import sys, time
-from skorch.callbacks import Callback
-from pipelines import keyword_spotting as kws
 
-class Pause(Callback):
-    def on_epoch_end(self, net, **kwargs):
-        time.sleep(0.5)
-
-original = kws.training_callbacks
-kws.training_callbacks = lambda **kw: original(**kw) + [Pause()]
-sys.exit(kws.main(sys.argv[1:]))
-"""
+def _ctrl_c_during_training(monkeypatch, hook, epoch):
+    original = kws.training_callbacks
+    monkeypatch.setattr(
+        kws, "training_callbacks", lambda **kw: original(**kw) + [CtrlCAt(hook, epoch)]
+    )
 
 
 @needs_fsdd
-def test_ctrl_c_saves_the_model_so_far_and_resume_ends_as_an_uninterrupted_run(tiny_dir, tmp_path):
+def test_ctrl_c_between_epochs_saves_the_model_and_resume_ends_as_an_uninterrupted_run(
+    tiny_dir, tmp_path, monkeypatch, capsys
+):
     model = tmp_path / "run" / "kws.sklstm"
     checkpoint = tmp_path / "run" / "kws.sklstm.ckpt"
     argv = ["train", "--data", str(tiny_dir), *TINY]
-    process = subprocess.Popen(
-        [sys.executable, "-c", SLOW_TRAIN, *argv, "--model", str(model)],
-        cwd=ROOT,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert checkpoint.exists(), "no checkpoint was written"
-    process.send_signal(signal.SIGINT)  # Ctrl-C
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
-    assert "interrupted after epoch" in stderr and "--resume" in stderr
+    _ctrl_c_during_training(monkeypatch, "epoch_begin", 3)
+    assert kws.main([*argv, "--model", str(model)]) == 130
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert "interrupted after epoch 2 of 5: the model trained so far is saved to" in err
+    assert "--resume" in err
     partial = sklstm.load(model)["pipeline"]
-    assert 1 <= partial[-1].n_iter_ < 5
-    assert checkpoint.exists()
+    assert partial[-1].n_iter_ == 2 and partial[-1].interrupted_
+    assert load_checkpoint(checkpoint).n_iter_ == 2
     clips = [str(p) for p in sorted(tiny_dir.iterdir())[:12]]
     assert partial.predict(clips).shape == (12,)  # a usable model
 
@@ -297,19 +284,117 @@ def test_ctrl_c_saves_the_model_so_far_and_resume_ends_as_an_uninterrupted_run(t
 
 
 @needs_fsdd
+@pytest.mark.parametrize(
+    "hook, epoch, completed",
+    [
+        ("batch_begin", 3, 2),  # inside an epoch
+        ("epoch_end", 3, 2),  # in a callback, after the checkpoint of epoch 3
+        ("train_end", 5, 5),  # after the last epoch: once reported as a normal end
+    ],
+)
+def test_ctrl_c_anywhere_in_training_exits_130_with_the_last_completed_epoch(
+    tiny_dir, tmp_path, monkeypatch, capsys, hook, epoch, completed
+):
+    model = tmp_path / "kws.sklstm"
+    _ctrl_c_during_training(monkeypatch, hook, epoch)
+    assert kws.main(["train", "--data", str(tiny_dir), "--model", str(model), *TINY]) == 130
+    err = capsys.readouterr().err
+    assert f"interrupted after epoch {completed} of 5: the model trained so far" in err
+    assert "model saved to" not in err and "Traceback" not in err
+    classifier = sklstm.load(model)["pipeline"][-1]
+    assert classifier.n_iter_ == completed and classifier.interrupted_
+    # The checkpoint is kept, at least as far as the model.
+    assert load_checkpoint(tmp_path / "kws.sklstm.ckpt").n_iter_ >= completed
+
+
+@needs_fsdd
+def test_ctrl_c_during_a_checkpoint_write_keeps_the_previous_checkpoint(
+    tiny_dir, tmp_path, monkeypatch, capsys
+):
+    model = tmp_path / "kws.sklstm"
+    ctrl_c_at_write(monkeypatch, ".ckpt", nth=3)
+    assert kws.main(["train", "--data", str(tiny_dir), "--model", str(model), *TINY]) == 130
+    assert "interrupted after epoch 2 of 5" in capsys.readouterr().err
+    assert sklstm.load(model)["pipeline"][-1].n_iter_ == 2
+    assert load_checkpoint(tmp_path / "kws.sklstm.ckpt").n_iter_ == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kws.sklstm", "kws.sklstm.ckpt", "tiny"]
+
+
+@needs_fsdd
+def test_ctrl_c_during_the_final_save_writes_no_model(tiny_dir, tmp_path, monkeypatch, capsys):
+    model = tmp_path / "kws.sklstm"
+    ctrl_c_at_write(monkeypatch, ".sklstm")
+    assert kws.main(["train", "--data", str(tiny_dir), "--model", str(model), *TINY]) == 130
+    err = capsys.readouterr().err
+    assert f"interrupted while saving: {model} was not written; " in err
+    assert "holds the last completed epoch" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kws.sklstm.ckpt", "tiny"]
+    assert load_checkpoint(tmp_path / "kws.sklstm.ckpt").n_iter_ == 5
+
+
+@needs_fsdd
 def test_ctrl_c_before_the_first_epoch_saves_nothing(tiny_dir, tmp_path, monkeypatch, capsys):
-    from skorch.callbacks import Callback
-
-    class CtrlC(Callback):
-        def on_batch_begin(self, net, **kwargs):
-            raise KeyboardInterrupt
-
-    original = kws.training_callbacks
-    monkeypatch.setattr(kws, "training_callbacks", lambda **kw: original(**kw) + [CtrlC()])
+    _ctrl_c_during_training(monkeypatch, "batch_begin", 1)
     model = tmp_path / "kws.sklstm"
     assert kws.main(["train", "--data", str(tiny_dir), "--model", str(model), *TINY]) == 130
     assert "before a first epoch ended: no model saved" in capsys.readouterr().err
     assert not model.exists()
+
+
+def _ctrl_c_on_call(monkeypatch, module, name, nth=1):
+    """Press Ctrl-C when ``module.name`` is called for the ``nth`` time."""
+    original, calls = getattr(module, name), []
+
+    def wrapper(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == nth:
+            ctrl_c()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, wrapper)
+
+
+@needs_fsdd
+def test_ctrl_c_while_reading_the_clips_stops_with_one_line(
+    tiny_dir, tmp_path, monkeypatch, capsys
+):
+    _ctrl_c_on_call(monkeypatch, kws, "load_clips")
+    model = tmp_path / "kws.sklstm"
+    assert kws.main(["train", "--data", str(tiny_dir), "--model", str(model), *TINY]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted (Ctrl-C) during train: stopped."
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny"]
+
+
+@needs_fsdd
+def test_ctrl_c_during_a_grid_search_stops_it_without_a_model(
+    tiny_dir, tmp_path, monkeypatch, capsys
+):
+    from sklstm._training import SequenceNet
+
+    _ctrl_c_on_call(monkeypatch, SequenceNet, "get_loss", nth=40)  # in the 2nd or 3rd fit
+    model = tmp_path / "kws.sklstm"
+    argv = ["train", "--data", str(tiny_dir), "--model", str(model), *TINY, "--search"]
+    assert kws.main(argv) == 130
+    assert "interrupted during the grid search: no model saved." in capsys.readouterr().err
+    assert not model.exists()
+
+
+@needs_fsdd
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_ctrl_c_while_using_a_model_writes_nothing(
+    trained, tiny_dir, tmp_path, monkeypatch, capsys, command
+):
+    _, model, _ = trained
+    _ctrl_c_on_call(monkeypatch, kws, "load_clips")
+    clips = [str(p) for p in sorted(tiny_dir.iterdir())[:3]]
+    where = ["--data", str(tiny_dir)] if command == "evaluate" else clips
+    argv = [command, "--model", str(model), *where, "--json"]
+    if command == "evaluate":
+        argv += ["--plots", str(tmp_path / "plots")]
+    assert kws.main(argv) == 130
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip() == f"interrupted (Ctrl-C) during {command}: stopped."
+    assert not (tmp_path / "plots").exists()
 
 
 @needs_fsdd
@@ -324,16 +409,9 @@ def test_resume_refuses_what_it_cannot_continue(tiny_dir, tmp_path, monkeypatch)
     checkpoint = tmp_path / "kws.sklstm.ckpt"
     kws.main([*argv, "--epochs", "1", "--checkpoint", str(tmp_path / "one.ckpt")])
     assert not (tmp_path / "one.ckpt").exists()
-    from skorch.callbacks import Callback
-
-    class CtrlC(Callback):
-        def on_epoch_end(self, net, **kwargs):
-            raise KeyboardInterrupt
-
-    original = kws.training_callbacks
-    monkeypatch.setattr(kws, "training_callbacks", lambda **kw: original(**kw) + [CtrlC()])
+    _ctrl_c_during_training(monkeypatch, "epoch_begin", 2)
     assert kws.main(argv) == 130
-    monkeypatch.setattr(kws, "training_callbacks", original)
+    monkeypatch.undo()
     assert checkpoint.exists()
     with pytest.raises(SystemExit, match="other settings .*hidden_size=8"):
         kws.main([*argv, "--resume", "--hidden-size", "16"])

@@ -1,0 +1,48 @@
+"""Ctrl-C from the first moment of an application to its last: one line and status 130.
+
+Only the standard library here: an application imports this module before the
+slow imports (torch, scikit-learn) that take most of its start-up, so that a
+Ctrl-C while they load ends quietly instead of with a traceback.
+"""
+
+import signal
+import sys
+
+__all__ = ["INTERRUPTED", "quiet_ctrl_c_while_starting", "run_program"]
+
+#: Exit status after Ctrl-C, as shells report a process ended by SIGINT.
+INTERRUPTED = 130
+
+
+def _stop_while_starting(signum, frame):
+    print("\ninterrupted (Ctrl-C) while starting: stopped.", file=sys.stderr)
+    raise SystemExit(INTERRUPTED)
+
+
+def quiet_ctrl_c_while_starting(module_name):
+    """Make Ctrl-C end the program quietly until :func:`run_program` takes over.
+
+    Acts only when the calling module runs as the program (``module_name`` is
+    ``"__main__"``); imported (by tests, by another program), it does nothing.
+    """
+    if module_name == "__main__":
+        signal.signal(signal.SIGINT, _stop_while_starting)
+
+
+def run_program(main):
+    """Run an application's ``main()`` as the program, and exit with its status.
+
+    While ``main`` runs, Ctrl-C raises KeyboardInterrupt, which ``main``
+    handles where it knows what was saved; one that escapes it ends with a
+    one-line message and status 130. Once ``main`` has returned, its outputs
+    are complete, and a late Ctrl-C is ignored rather than turned into a
+    traceback while the interpreter exits.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        status = main()
+    except KeyboardInterrupt:
+        print("\ninterrupted (Ctrl-C): stopped.", file=sys.stderr)
+        status = INTERRUPTED
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(status)
