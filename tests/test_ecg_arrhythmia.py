@@ -453,6 +453,19 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path):
         main(base + ["--checkpoint", str(tmp_path / "m"), "--resume"])
 
 
+def test_ctrl_c_while_annotating_leaves_only_whole_files(model, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    ctrl_c_at_write(monkeypatch, ".json", nth=2)  # the second record's summary
+    argv = ["annotate", "--model", str(model), "--data-dir", str(MITDB), "--out-dir", str(out)]
+    assert main(argv + ["--records", "119", "209", "220"]) == 130
+    captured = capsys.readouterr()
+    assert captured.err.strip() == "interrupted (Ctrl-C) during annotate: stopped."
+    assert captured.out.startswith("119: ") and "209: " not in captured.out
+    # 119's outputs whole; 209's annotations (written before its summary) whole; no more.
+    assert sorted(p.name for p in out.iterdir()) == ["119.pred", "119.pred.json", "209.pred"]
+    assert wfdb.rdann(str(out / "209"), "pred").sample.size > 2000
+
+
 def test_ctrl_c_during_a_search_stops_it_without_a_model(tmp_path, monkeypatch, capsys):
     from sklstm._training import SequenceNet
 
