@@ -428,12 +428,16 @@ def predict(model, X, *, batch=PREDICT_BATCH):
     return np.concatenate(parts) if parts else np.zeros(0, dtype="<U1")
 
 
-def _load_model(path):
-    return load_model(path, kind="heartbeat-classification", keys=MODEL_KEYS)
+def _load_model(args):
+    """The model bundle; ``--lead`` overrides the lead it was trained on."""
+    bundle = load_model(args.model, kind="heartbeat-classification", keys=MODEL_KEYS)
+    if args.lead is not None:
+        bundle["lead"] = args.lead
+    return bundle
 
 
 def cmd_evaluate(args):
-    bundle = _load_model(args.model)
+    bundle = _load_model(args)
     bad = BadFiles()
     y_true, y_pred, per_record = [], [], {}
     n_ref = n_det = n_matched = n_excused = 0
@@ -549,7 +553,7 @@ def write_annotations(out_dir, name, ext, samples, symbols, fs):
 
 
 def cmd_annotate(args):
-    bundle = _load_model(args.model)
+    bundle = _load_model(args)
     bad = BadFiles()
     out_dir = Path(args.out_dir)
     for name in _record_names(args):
@@ -662,7 +666,7 @@ def parse_args(argv):
         return value
 
     def training(p):
-        p.add_argument("--lead", default="MLII", help="lead name (default MLII)")
+        p.add_argument("--lead", default="MLII", help="lead name, or 0-based index (default MLII)")
         p.add_argument("--n-fraction", type=float, default=0.5, help="share of N beats kept")
         p.add_argument("--weight-power", type=float, default=0.5, help="class weight exponent")
         p.add_argument(
@@ -718,14 +722,23 @@ def parse_args(argv):
     p.add_argument("--checkpoint", type=Path, metavar="CKPT", help="checkpoint every epoch")
     p.add_argument("--resume", action="store_true", help="resume from the --checkpoint")
     plots(p)
+
+    def lead_of_the_model(p):
+        p.add_argument(
+            "--lead",
+            help="lead name, or 0-based index (default: the lead the model was trained on)",
+        )
+
     p = sub.add_parser("evaluate", help="EC57 statistics against the reference annotations")
     common(p)
+    lead_of_the_model(p)
     p.add_argument("--detect", action="store_true", help="detect the beats instead")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     plots(p)
     chunks(p)
     p = sub.add_parser("annotate", help="write predicted beat annotations")
     common(p)
+    lead_of_the_model(p)
     p.add_argument("--out-dir", required=True, type=Path)
     p.add_argument("--ext", default="pred", help="annotation file extension (default pred)")
     p.add_argument("--detect", action="store_true", help="detect the beats instead")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import wfdb
 from _ctrl_c import CtrlCAt, ctrl_c, ctrl_c_at_write
-from _ecg_data import MITDB, concatenate_records, requires_mitdb
+from _ecg_data import MITDB, concatenate_records, requires_mitdb, resample_record
 
 import sklstm
 from pipelines import ecg_arrhythmia as ecg_app
@@ -36,6 +36,41 @@ def model(tmp_path_factory):
     argv = ["train", "--data-dir", str(MITDB), "--records", *TRAIN, "--model", str(path)]
     assert main(argv + FAST) == 0
     return path
+
+
+# -- records of other databases: any rate, any lead ------------------------------------
+
+
+@pytest.mark.parametrize("fs", [128, 200, 250, 500])
+def test_a_record_at_another_rate_gets_the_classes_it_gets_at_360_hz(model, tmp_path, fs):
+    bundle = sklstm.load(model)
+    at_360 = bundle["model"].predict(read_beats(MITDB / "209", **bundle["extract"]).X)
+    path = resample_record("209", fs, tmp_path)
+    beats = read_beats(path, **bundle["extract"])
+    assert beats.X.shape == (len(at_360), 131)
+    assert np.mean(bundle["model"].predict(beats.X) == at_360) >= 0.99
+
+
+def test_evaluate_and_annotate_a_128_hz_record_whose_leads_are_both_named_ecg(
+    model, tmp_path, capsys
+):
+    path = resample_record("209", 128, tmp_path, sig_names=["ECG", "ECG"])
+    where = ["--model", str(model), "--data-dir", str(tmp_path), "--records", path.name]
+    # The model's lead (MLII) is absent: the record is listed as bad, with its leads.
+    assert main(["evaluate", *where, "--json"]) == 1
+    err = capsys.readouterr().err
+    assert "no lead named 'MLII' (leads: 0: ECG, 1: ECG)" in err
+    assert main(["evaluate", *where, "--lead", "0", "--detect", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["detection"]["se"] >= 0.99 and report["detection"]["ppv"] >= 0.99
+    assert report["n_beats"] >= 2990
+    out = tmp_path / "out"
+    assert main(["annotate", *where, "--lead", "0", "--out-dir", str(out)]) == 0
+    capsys.readouterr()
+    annotation = wfdb.rdann(str(out / path.name), "pred")
+    assert annotation.fs == 128
+    reference = wfdb.rdann(str(path), "atr")
+    np.testing.assert_array_equal(annotation.sample, reference.sample)
 
 
 def test_evaluate_json(model, capsys):

@@ -15,6 +15,7 @@ from sklstm.ecg import (
     filter_ecg,
     rr_features,
 )
+from sklstm.ecg._beats import _read_windows, _window_offsets
 from sklstm.ecg._collection import load_beats
 
 FS = 360.0
@@ -148,3 +149,33 @@ def test_load_beats_groups_and_classes():
     assert set(beats.groups) == {"119", "209"}
     counts = dict(zip(*np.unique(beats.y, return_counts=True)))
     assert counts["V"] == 444 + 1 and counts["S"] == 383 + 0
+
+
+@pytest.mark.parametrize("fs", [100.0, 128.0, 250.0, 500.0, 1000.0])
+def test_windows_have_the_same_steps_at_any_rate(fs):
+    """Steps exactly 1/90 s apart; the signal read between its samples closely."""
+    offsets = _window_offsets(fs, 0.25, 0.45, 90.0)
+    np.testing.assert_allclose(offsets, np.arange(-22, 41) * fs / 90.0)
+    t = np.arange(int(20 * fs)) / fs
+    # Content below the 35-Hz low-pass, as the filtered ECG has.
+    x = np.sin(2 * np.pi * 7.0 * t) + 0.5 * np.sin(2 * np.pi * 31.0 * t + 1.0)
+    peaks = np.array([int(3 * fs), int(9 * fs) + 1, int(15 * fs) + 2])
+    windows = _read_windows(x, peaks, offsets, n=len(x))
+    times = (peaks[:, None] + offsets) / fs
+    exact = np.sin(2 * np.pi * 7.0 * times) + 0.5 * np.sin(2 * np.pi * 31.0 * times + 1.0)
+    # (31 Hz is close to the Nyquist frequency of 100 Hz.)
+    assert np.abs(windows - exact).max() < {100.0: 2e-2, 128.0: 3e-3}.get(fs, 1e-4)
+
+
+def test_windows_at_a_multiple_of_the_step_rate_are_the_samples_themselves():
+    offsets = _window_offsets(360.0, 0.25, 0.45, 90.0)
+    assert offsets.dtype == np.int64
+    np.testing.assert_array_equal(offsets, np.arange(-22, 41) * 4)
+    x = np.random.RandomState(0).randn(5000)
+    peaks = np.array([100, 2000, 4990])
+    expected = x[np.clip(peaks[:, None] + offsets, 0, len(x) - 1)]
+    np.testing.assert_array_equal(_read_windows(x, peaks, offsets, n=len(x)), expected)
+    # Read from a stretch that starts at sample 1000 of the record: the same values.
+    np.testing.assert_array_equal(
+        _read_windows(x[1000:], peaks[1:2], offsets, n=len(x), first=1000), expected[1:2]
+    )

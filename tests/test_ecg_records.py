@@ -4,7 +4,7 @@ import shutil
 
 import numpy as np
 import pytest
-from _ecg_data import MITDB, requires_mitdb
+from _ecg_data import MITDB, requires_mitdb, resample_record
 
 from sklstm.datasets import fetch_mitdb
 from sklstm.ecg import (
@@ -101,3 +101,24 @@ def test_fetch_mitdb_finds_local_records():
 def test_fetch_mitdb_offline_error_says_where(tmp_path):
     with pytest.raises(OSError, match=rf"in {tmp_path / 'mitdb'}"):
         fetch_mitdb(records=["100"], data_home=tmp_path, download_if_missing=False)
+
+
+@requires_mitdb
+def test_lead_by_index_when_names_repeat_and_a_clear_message_when_absent(tmp_path):
+    path = resample_record("119", 128, tmp_path, sig_names=["ECG", "ECG"])
+    with pytest.raises(RecordError, match=r"2 leads are named 'ECG'; choose one by its 0-based"):
+        read_record(path, lead="ECG")
+    with pytest.raises(RecordError, match=r"no lead named 'MLII' \(leads: 0: ECG, 1: ECG\)"):
+        read_record(path)
+    with pytest.raises(
+        RecordError, match=r"no lead 2; the record has 2 \(leads: 0: ECG, 1: ECG\)"
+    ):
+        read_record(path, lead=2)
+    first, second = read_record(path, lead=0), read_record(path, lead="1")
+    assert first.lead == second.lead == "ECG" and first.fs == 128
+    assert not np.allclose(first.signal, second.signal)
+    mlii = read_record(MITDB / "119")
+    # The first lead is 119's MLII, at 128 Hz: about 128/360 of its samples.
+    assert abs(len(first.signal) - round(len(mlii.signal) * 128 / 360)) <= 1
+    # By index on MIT-BIH: 114 stores MLII second.
+    assert read_record(MITDB / "114", lead=1).lead == "MLII"

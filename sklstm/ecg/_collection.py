@@ -13,6 +13,7 @@ from ._beats import (
     _beat_table,
     _check_rr_names,
     _labels,
+    _read_windows,
     _window_offsets,
     extract_beats,
 )
@@ -41,7 +42,7 @@ _OVERLAP_SECONDS = 30.0
 @validate_params(
     {
         "path": [str, Path],
-        "lead": [str],
+        "lead": [str, Interval(Integral, 0, None, closed="left")],
         "annotator": [str, None],
         "r_peaks": [StrOptions({"reference", "detect"})],
         "chunk_seconds": [Interval(Real, 60, None, closed="left"), None],
@@ -88,8 +89,9 @@ def read_beats(
     ----------
     path : str or path-like
         Record path without extension (``DIR/101`` for ``DIR/101.hea``).
-    lead : str, default="MLII"
-        Name of the lead, as in the header.
+    lead : str or int, default="MLII"
+        Name of the lead, as in the header, or its 0-based index (see
+        :func:`~sklstm.ecg.read_record`).
     annotator : str or None, default="atr"
         Extension of the reference annotations; None reads none (every beat
         then has the label ``""``, and ``r_peaks`` must be ``"detect"``).
@@ -150,7 +152,8 @@ def read_beats(
     vf = np.zeros((0, 2), dtype=np.int64)
     if annotator is not None:
         ref, symbols, vf = _read_annotations(path, annotator, n)
-    record = Record(path.name, signal if whole else np.zeros(1), fs, lead, ref, symbols, vf)
+    name = head.sig_name[channel]
+    record = Record(path.name, signal if whole else np.zeros(1), fs, name, ref, symbols, vf)
     if r_peaks == "reference" and len(ref) < 2:
         raise RecordError(
             f"{path.with_name(f'{path.name}.{annotator}')}: fewer than two reference beats "
@@ -165,7 +168,7 @@ def read_beats(
         raise RecordError(f"{dat}: {exc}") from None
     beats.update(
         name=path.name,
-        lead=lead,
+        lead=name,
         fs=fs,
         n_samples=int(n),
         reference_samples=ref,
@@ -209,7 +212,7 @@ def _chunked(path, head, channel, dat, record, r_peaks, chunk_seconds, params):
     windows = np.empty((len(samples), len(offsets)))
     for start, stop, lo, x in _stretches(path, head, channel, dat, chunk, margin, *filters):
         core = (samples >= start) & (samples < stop)
-        windows[core] = x[np.clip(samples[core, None] + offsets, 0, n - 1) - lo]
+        windows[core] = _read_windows(x, samples[core], offsets, n=n, first=lo)
     labels = _labels(record, samples, reference=r_peaks == "reference")
     zero = int(np.flatnonzero(offsets == 0)[0])
     return _beat_table(
@@ -245,8 +248,9 @@ def load_beats(
     records : list of str, default=None
         Record names; every record of the folder when None (see
         :func:`~sklstm.ecg.list_records`).
-    lead : str, default="MLII"
-        Lead to read, by name.
+    lead : str or int, default="MLII"
+        Lead to read, by name or 0-based index (see
+        :func:`~sklstm.ecg.read_record`).
     r_peaks : {"reference", "detect"}, default="reference"
         Beats from the reference annotations, or detected.
     exclude_paced : bool, default=True

@@ -140,10 +140,7 @@ def _open_lead(path, lead):
         head = wfdb.rdheader(str(path))
     except Exception as exc:
         raise RecordError(f"{header}: unreadable header ({exc}).") from None
-    names = list(head.sig_name or [])
-    if lead not in names:
-        raise RecordError(f"{header}: no lead named {lead!r} (leads: {', '.join(names)}).")
-    channel = names.index(lead)
+    channel = _lead_channel(header, list(head.sig_name or []), lead)
     dat = path.parent / head.file_name[channel]
     if not dat.is_file():
         raise RecordError(f"{dat}: signal file named by {header.name} not found.")
@@ -156,6 +153,31 @@ def _open_lead(path, lead):
     if not head.fs or not np.isfinite(head.fs) or head.fs <= 0:
         raise RecordError(f"{header}: invalid sampling frequency {head.fs!r}.")
     return head, channel, dat
+
+
+def _lead_channel(header, names, lead):
+    """The channel of ``lead``: a name, or a 0-based index (an int, or a string of digits).
+
+    A name is looked up first, so a lead named "1" is found by its name.
+    """
+    listing = ", ".join(f"{i}: {name}" for i, name in enumerate(names)) or "none"
+    if isinstance(lead, str):
+        count = names.count(lead)
+        if count == 1:
+            return names.index(lead)
+        if count > 1:
+            raise RecordError(
+                f"{header}: {count} leads are named {lead!r}; choose one by its 0-based "
+                f"index (leads: {listing})."
+            )
+        if not lead.isdigit():
+            raise RecordError(f"{header}: no lead named {lead!r} (leads: {listing}).")
+    index = int(lead)
+    if not 0 <= index < len(names):
+        raise RecordError(
+            f"{header}: no lead {index}; the record has {len(names)} (leads: {listing})."
+        )
+    return index
 
 
 def _read_lead(path, head, channel, dat, start=0, stop=None):
@@ -191,8 +213,9 @@ def read_signal(path, *, lead="MLII", start=0, stop=None):
     ----------
     path : str or path-like
         Record path without extension (``DIR/101`` for ``DIR/101.hea``).
-    lead : str, default="MLII"
-        Name of the lead, as in the header.
+    lead : str or int, default="MLII"
+        Name of the lead, as in the header, or its 0-based index (for records
+        whose leads have no names, or the same one).
     start : int, default=0
         First sample to read.
     stop : int or None, default=None
@@ -256,9 +279,10 @@ def read_record(path, *, lead="MLII", annotator="atr"):
     ----------
     path : str or path-like
         Record path without extension (``DIR/101`` for ``DIR/101.hea``).
-    lead : str, default="MLII"
-        Name of the lead, as in the header. Chosen by name, not position:
-        record 114 stores MLII second.
+    lead : str or int, default="MLII"
+        Name of the lead, as in the header, or its 0-based index (an int or a
+        string of digits; a name is looked up first). Choose by name where the
+        names are unique: record 114 stores MLII second.
     annotator : str or None, default="atr"
         Extension of the reference annotation file; None reads no annotations
         (the record then has no beats, e.g. to annotate a new recording).
@@ -290,7 +314,7 @@ def read_record(path, *, lead="MLII", annotator="atr"):
         name=path.name,
         signal=signal,
         fs=float(head.fs),
-        lead=lead,
+        lead=head.sig_name[channel],
         beat_samples=samples,
         beat_symbols=symbols,
         vf_episodes=vf,
