@@ -17,7 +17,7 @@ from pipelines._cli import (
     save_model,
     write_json,
 )
-from pipelines._startup import quiet_ctrl_c_while_starting, run_program
+from pipelines._startup import BROKEN_PIPE, quiet_ctrl_c_while_starting, run_program
 
 
 def _umask():
@@ -170,3 +170,31 @@ def test_quiet_ctrl_c_while_starting_acts_only_for_the_program(sigint_handler_re
     assert signal.getsignal(signal.SIGINT) is before
     quiet_ctrl_c_while_starting("__main__")
     assert signal.getsignal(signal.SIGINT) is not before
+
+
+@pytest.mark.parametrize("flush", [True, False])
+def test_output_into_a_reader_that_went_away_ends_quietly(flush):
+    """`... | head`: the reader is gone before the program writes (a pipe closed at once)."""
+    program = (
+        "from pipelines._startup import run_program\n"
+        "def main():\n"
+        "    for k in range(100000):\n"
+        f"        print('beat', k, flush={flush})\n"
+        "    return 0\n"
+        "run_program(main)\n"
+    )
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", program],
+            cwd=ROOT,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write)
+    assert result.returncode == BROKEN_PIPE == 141
+    assert result.stderr == ""
