@@ -111,10 +111,12 @@ def interruptible(exception=KeyboardInterrupt):
         state["interrupted"] = True
         raise exception
 
+    previous, installed = None, False
     try:
-        previous, installed = signal.signal(signal.SIGINT, handler), True
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # (not a background job)
+            previous, installed = signal.signal(signal.SIGINT, handler), True
     except ValueError:  # not the main thread
-        previous, installed = None, False
+        pass
     try:
         with warnings.catch_warnings():
             # The caller reports the interruption, with what it saved.

@@ -29,10 +29,17 @@ def quiet_ctrl_c_while_starting(module_name):
     """Make Ctrl-C end the program quietly until :func:`run_program` takes over.
 
     Acts only when the calling module runs as the program (``module_name`` is
-    ``"__main__"``); imported (by tests, by another program), it does nothing.
+    ``"__main__"``); imported (by tests, by another program), it does nothing,
+    and so it does in a process started with Ctrl-C ignored (a background job).
     """
-    if module_name == "__main__":
+    if module_name == "__main__" and not _ignoring_ctrl_c():
         signal.signal(signal.SIGINT, _stop_while_starting)
+
+
+def _ignoring_ctrl_c():
+    # A job started in the background by a script inherits SIGINT ignored; it
+    # keeps ignoring it, as its parent meant.
+    return signal.getsignal(signal.SIGINT) is signal.SIG_IGN
 
 
 def run_program(main):
@@ -45,7 +52,8 @@ def run_program(main):
     its outputs are complete, and a late Ctrl-C is ignored rather than turned
     into a traceback while the interpreter exits.
     """
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if not _ignoring_ctrl_c():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         status = main()
         sys.stdout.flush()  # here, where a reader gone away is handled below

@@ -198,3 +198,26 @@ def test_output_into_a_reader_that_went_away_ends_quietly(flush):
         os.close(write)
     assert result.returncode == BROKEN_PIPE == 141
     assert result.stderr == ""
+
+
+def test_a_background_job_started_with_ctrl_c_ignored_keeps_ignoring_it():
+    program = (
+        "import os, signal\n"
+        "from pipelines._startup import quiet_ctrl_c_while_starting, run_program\n"
+        "quiet_ctrl_c_while_starting('__main__')\n"
+        "def main():\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    print('finished')\n"
+        "    return 0\n"
+        "run_program(main)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        # What `command &` in a script gives its job.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "finished\n", "")
