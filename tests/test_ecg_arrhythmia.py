@@ -362,7 +362,7 @@ def test_evaluate_lists_every_kind_of_bad_record(model, tmp_path, capsys):
     assert "5 file(s) could not be processed" in err
     assert "nodat.dat: signal file named by nodat.hea not found" in err
     assert "short.dat: truncated signal file (1000 bytes" in err
-    assert "nolead.hea: no lead named 'MLII' (leads: V2, V1)" in err
+    assert "nolead.hea: no lead named 'MLII' (leads: 0: V2, 1: V1)" in err
     assert "noatr.atr: annotation file not found" in err
     assert "badatr.atr: " in err
 
