@@ -5,6 +5,7 @@ from .forecasting import LSTMForecaster
 from .io import load, save
 from .preprocessing import FromChannelsFirst, PadTruncate, SequenceScaler
 from .regressor import LSTMRegressor
+from .tagger import LSTMTagger
 
 __version__ = "0.1.0"
 
@@ -13,6 +14,7 @@ __all__ = [
     "LSTMClassifier",
     "LSTMForecaster",
     "LSTMRegressor",
+    "LSTMTagger",
     "PadTruncate",
     "SequenceScaler",
     "__version__",

@@ -125,7 +125,6 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         dropout,
         cell,
         backend,
-        pooling,
         frontend,
         n_static_features,
         solver,
@@ -152,7 +151,6 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         self.dropout = dropout
         self.cell = cell
         self.backend = backend
-        self.pooling = pooling
         self.frontend = frontend
         self.n_static_features = n_static_features
         self.solver = solver
@@ -185,8 +183,11 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
     # -- hooks of the subclasses ------------------------------------------------
 
     @abstractmethod
-    def _encode_target(self, y, *, reset, classes, sample_weight):
-        """Validate ``y`` and return it encoded for the network (sets target attributes)."""
+    def _encode_target(self, y, *, reset, classes, sample_weight, lengths):
+        """Validate ``y`` and return it encoded for the network (sets target attributes).
+
+        ``lengths`` are those of the sequences ``y`` describes.
+        """
 
     @abstractmethod
     def _output_size(self):
@@ -202,6 +203,10 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
 
     def _stratify(self, y_encoded):
         return None
+
+    def _network_pooling(self):
+        """The network's ``pooling``: one output per sequence, or None for one per step."""
+        return self.pooling
 
     def _check_solver(self):
         """Availability of ``partial_fit``: one epoch makes no sense for full-batch L-BFGS."""
@@ -275,7 +280,11 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             ensure_non_negative=True,
         )
         y_encoded = self._encode_target(
-            y, reset=first_call, classes=classes, sample_weight=sample_weight
+            y,
+            reset=first_call,
+            classes=classes,
+            sample_weight=sample_weight,
+            lengths=sequences.lengths,
         )
         sample_weight = np.ascontiguousarray(
             sample_weight * self._target_weight(y_encoded), dtype=np.float32
@@ -322,7 +331,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             rows_before = len(net.history) - done  # skorch's history spans earlier fits
             net.max_epochs = max(epochs - done, 0)
             net.batch_size = batch_size
-            net.weight_scale = float(np.mean(train.sample_weight))
+            net.weight_scale = train.mean_weight()
             net.validation_data = valid
             callbacks = dict(net.callbacks_)
             callbacks["seeding"].start(seed, self.n_iter_ + done)
@@ -438,7 +447,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             dropout=self.dropout,
             cell=self.cell,
             backend=self.backend,
-            pooling=self.pooling,
+            pooling=self._network_pooling(),
             static_size=self.n_static_features,
             **self._frontend_params(),
         )
@@ -572,7 +581,10 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
 
     def _raw_predict(self, X):
         check_is_fitted(self, "net_")
-        sequences = validate_sequences(self, X, reset=False)
+        return self._predict_sequences(validate_sequences(self, X, reset=False))
+
+    def _predict_sequences(self, sequences):
+        """Network outputs of validated sequences (see :func:`predict_raw`)."""
         module = self.net_.module_
         device = next(module.parameters()).device
         directions = 2 if self.bidirectional else 1
@@ -590,7 +602,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         return tags
 
 
-_NETWORK_PARAMETERS = """\
+_RECURRENT_PARAMETERS = """\
     hidden_size : int, default=64
         Hidden units of each recurrent layer, per direction (``torch.nn.LSTM``'s
         ``hidden_size``).
@@ -604,8 +616,7 @@ _NETWORK_PARAMETERS = """\
 
     dropout : float, default=0.0
         Dropout probability on the outputs of every recurrent layer but the
-        last, as in ``torch.nn.LSTM``, and on the pooled vector before the
-        output layer.
+        last, as in ``torch.nn.LSTM``, and on what the output layer reads.
 
     cell : {"lstm", "gru", "rnn"}, default="lstm"
         The recurrence: long short-term memory, gated recurrent unit, or
@@ -618,6 +629,9 @@ _NETWORK_PARAMETERS = """\
         ``RNN``. Both hold the same parameters under the same names and give
         the same outputs and gradients.
 
+"""
+
+_POOLING_PARAMETERS = """\
     pooling : {"last", "mean", "max", "attention"}, default="mean"
         How the outputs of all time steps become one vector per sequence:
         the state after the last valid step (of each direction), the mean or
@@ -637,6 +651,9 @@ _NETWORK_PARAMETERS = """\
         never. Padding never changes a prediction. Fixed at the first fit: see
         ``frontend_``.
 
+"""
+
+_STATIC_PARAMETERS = """\
     n_static_features : int, default=0
         Number of trailing features that describe a whole sequence rather
         than its steps (e.g. a heartbeat's RR intervals, repeated at every
@@ -795,10 +812,15 @@ _FITTED_ATTRIBUTES = """\
 """
 
 
+_NETWORK_PARAMETERS = _RECURRENT_PARAMETERS + _POOLING_PARAMETERS + _STATIC_PARAMETERS
+
+
 def compose_docstring(template):
     """Fill the shared parameter and attribute sections into a class docstring."""
     return template.format(
         network_parameters=_NETWORK_PARAMETERS,
+        recurrent_parameters=_RECURRENT_PARAMETERS,
+        static_parameters=_STATIC_PARAMETERS,
         training_parameters=_TRAINING_PARAMETERS,
         runtime_parameters=_RUNTIME_PARAMETERS,
         fitted_attributes=_FITTED_ATTRIBUTES,

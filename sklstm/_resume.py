@@ -10,7 +10,8 @@ __all__ = ["check_same_data", "data_fingerprint", "restore_training"]
 def data_fingerprint(sequences, y_encoded, sample_weight):
     """A digest of the training data, to refuse resuming a fit on other data."""
     digest = hashlib.sha256()
-    for array in (sequences.offsets, sequences.data, y_encoded, sample_weight):
+    targets = y_encoded.arrays() if hasattr(y_encoded, "arrays") else (y_encoded,)
+    for array in (sequences.offsets, sequences.data, *targets, sample_weight):
         digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
 

@@ -20,24 +20,29 @@ import math
 import signal
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
+from torch import nn
 
 from . import _distributed
-from ._sequences import bucketed_batches, sorted_batches
+from ._sequences import Sequences, _concatenated_ranges, bucketed_batches, sorted_batches
 
 __all__ = [
     "BucketIterator",
     "EpochSeeding",
     "HalfSquaredError",
+    "IGNORED_STEP",
     "LastCompletedEpoch",
     "OneCycleSchedule",
     "PaddedBatch",
     "SequenceDataset",
     "SequenceNet",
+    "StepCrossEntropy",
+    "StepTargets",
     "TrainingMonitor",
     "ValidationScore",
 ]
@@ -99,6 +104,71 @@ class PaddedBatch:
         return PaddedBatch(self.x.to(device), self.lengths.to(device))
 
 
+#: The class index of padded steps: CrossEntropyLoss ignores it.
+IGNORED_STEP = -100
+
+
+@dataclass(frozen=True)
+class StepTargets:
+    """One class index per step of each sequence, and the weight of each step.
+
+    Parameters
+    ----------
+    labels : Sequences
+        Class indices, int64 ``[shape=(sum(T_i), 1)]``, laid out as the inputs.
+    weights : Sequences
+        Weight of each step from its class (class weights), float32, same layout.
+    """
+
+    labels: Sequences
+    weights: Sequences
+
+    def __len__(self):
+        return self.labels.n_sequences
+
+    def __getitem__(self, indices):
+        return StepTargets(self.labels.subset(indices), self.weights.subset(indices))
+
+    def padded(self, indices, sample_weight, length):
+        """Time-major ``(labels, weights)`` tensors ``[shape=(length, B)]`` of a batch.
+
+        Padded steps get the label :data:`IGNORED_STEP` and weight 0; the
+        others the weight of their class times their sequence's sample weight.
+        """
+        labels, lengths = self.labels.padded(indices, length=length, time_major=True)
+        weights, _ = self.weights.padded(indices, length=length, time_major=True)
+        labels = labels[..., 0]
+        labels[np.arange(length)[:, None] >= lengths] = IGNORED_STEP
+        weights = weights[..., 0] * sample_weight[None, :]
+        return torch.from_numpy(labels), torch.from_numpy(weights)
+
+    def mean_weight(self, sample_weight):
+        """Mean weight of a step: class weight times its sequence's sample weight."""
+        per_sequence = np.add.reduceat(self.weights.data[:, 0], self.weights.offsets[:-1])
+        return float(np.dot(per_sequence, sample_weight) / len(self.weights.data))
+
+    def arrays(self):
+        """What identifies these targets (for the digest of a fit's data)."""
+        return self.labels.data, self.labels.offsets, self.weights.data
+
+
+class StepCrossEntropy(nn.Module):
+    """Cross-entropy of every step: ``[shape=(T, B, C)]`` logits, ``(T, B)`` labels.
+
+    Returns ``[shape=(T, B)]`` losses, 0 at steps labelled :data:`IGNORED_STEP`.
+    """
+
+    def forward(self, y_pred, y_true):
+        T, B, C = y_pred.shape
+        losses = nn.functional.cross_entropy(
+            y_pred.reshape(T * B, C),
+            y_true.reshape(T * B),
+            reduction="none",
+            ignore_index=IGNORED_STEP,
+        )
+        return losses.reshape(T, B)
+
+
 class SequenceDataset(torch.utils.data.Dataset):
     """Sequences with their targets and sample weights.
 
@@ -106,8 +176,9 @@ class SequenceDataset(torch.utils.data.Dataset):
     ----------
     sequences : Sequences
         The inputs, unpadded.
-    y : ndarray [shape=(n,) or (n, n_outputs)]
-        Encoded targets: class indices (int64) or standardized values (float32).
+    y : ndarray [shape=(n,) or (n, n_outputs)] or StepTargets
+        Encoded targets: class indices (int64) or standardized values
+        (float32) of each sequence, or the class of each step.
     sample_weight : ndarray of float32 [shape=(n,)]
     """
 
@@ -119,10 +190,22 @@ class SequenceDataset(torch.utils.data.Dataset):
     def __len__(self):
         return self.sequences.n_sequences
 
+    def mean_weight(self):
+        """Mean weight of what the loss averages over: sequences, or steps."""
+        if isinstance(self.y, StepTargets):
+            return self.y.mean_weight(self.sample_weight)
+        return float(np.mean(self.sample_weight))
+
     def batch(self, indices):
-        """The batch of ``indices``: ``(PaddedBatch, (y, sample_weight))`` tensors."""
+        """The batch of ``indices``: ``(PaddedBatch, (y, weight))`` tensors.
+
+        ``y`` and ``weight`` are ``[shape=(B,)]`` per sequence, or
+        ``[shape=(T, B)]`` per step for :class:`StepTargets`.
+        """
         x, lengths = self.sequences.padded(indices, time_major=True)
         inputs = PaddedBatch(torch.from_numpy(x), torch.from_numpy(lengths))
+        if isinstance(self.y, StepTargets):
+            return inputs, self.y.padded(indices, self.sample_weight[indices], len(x))
         target = (torch.from_numpy(self.y[indices]), torch.from_numpy(self.sample_weight[indices]))
         return inputs, target
 
@@ -267,7 +350,9 @@ class SequenceNet(NeuralNet):
             target = target.to(y_pred.dtype)
         target, weight = target.to(y_pred.device), weight.to(y_pred.device, y_pred.dtype)
         per_sample = self.criterion_(y_pred, target)
-        norm = len(weight) * self.weight_scale
+        # The mean over sequences, or over the valid steps of per-step targets.
+        count = (target != IGNORED_STEP).sum() if per_sample.dim() == 2 else len(weight)
+        norm = count * self.weight_scale
         loss = (per_sample * weight).sum() / norm
         if training and self.alpha > 0:
             penalty = sum(
@@ -299,7 +384,12 @@ class ValidationScore(Callback):
     def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
         if not training:
             target, weight = batch[1]
-            self._outputs.append(y_pred.detach().cpu().numpy())
+            y_pred = y_pred.detach()
+            if y_pred.dim() == 3:  # one output per step: the valid steps count
+                valid = target != IGNORED_STEP
+                y_pred = y_pred[valid.to(y_pred.device)]
+                target, weight = target[valid], weight[valid]
+            self._outputs.append(y_pred.cpu().numpy())
             self._targets.append(target.numpy())
             self._weights.append(weight.numpy())
 
@@ -572,7 +662,10 @@ def predict_raw(module, sequences, batch_size, device, max_steps=None):
 
     Returns
     -------
-    output : ndarray of float32 [shape=(n_sequences, output_size)]
+    output : ndarray of float32 [shape=(n_sequences, output_size)], or \
+            [shape=(sum(T_i), output_size)] for a network with one output per step
+        Per-step outputs are laid out as ``sequences.data``: sequence after
+        sequence, each step's row.
     """
     was_training = module.training
     dtype = next(module.parameters()).dtype
@@ -587,11 +680,18 @@ def predict_raw(module, sequences, batch_size, device, max_steps=None):
                     x = np.concatenate([x, np.zeros((len(x), missing, x.shape[2]), x.dtype)], 1)
                     lengths = np.concatenate([lengths, np.full(missing, len(x))])
                 out = module(torch.from_numpy(x).to(device, dtype), torch.from_numpy(lengths))
-                out = out[: len(indices)]
+                if out.dim() == 3:  # [shape=(T, B, C)]: the valid steps, sequence by sequence
+                    real = lengths[: len(indices)]
+                    valid = torch.from_numpy(np.arange(len(x))[None, :] < real[:, None])
+                    out = out.transpose(0, 1)[: len(indices)][valid.to(out.device)]
+                    rows = _concatenated_ranges(sequences.offsets[indices], real)
+                    total = len(sequences.data)
+                else:
+                    out, rows, total = out[: len(indices)], indices, sequences.n_sequences
                 out = out.float().cpu().numpy()
                 if outputs is None:
-                    outputs = np.empty((sequences.n_sequences, out.shape[1]), dtype=np.float32)
-                outputs[indices] = out
+                    outputs = np.empty((total, out.shape[1]), dtype=np.float32)
+                outputs[rows] = out
     finally:
         module.train(was_training)
     return outputs

@@ -107,7 +107,6 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             dropout=dropout,
             cell=cell,
             backend=backend,
-            pooling=pooling,
             frontend=frontend,
             n_static_features=n_static_features,
             solver=solver,
@@ -128,9 +127,10 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             callbacks=callbacks,
             verbose=verbose,
         )
+        self.pooling = pooling
         self.class_weight = class_weight
 
-    def _encode_target(self, y, *, reset, classes, sample_weight):
+    def _encode_target(self, y, *, reset, classes, sample_weight, lengths):
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         if classes is not None:

@@ -12,7 +12,11 @@ with dynamic batch size and sequence length, and returns
   ``classes``) and ``label`` int64 ``[shape=(batch,)]``, the index of the most
   probable class;
 - regressors: ``predictions`` float32 ``[shape=(batch, n_outputs)]`` in the
-  units of ``y`` (the target standardization is part of the graph).
+  units of ``y`` (the target standardization is part of the graph);
+- taggers (:class:`~sklstm.LSTMTagger`): ``probabilities`` float32
+  ``[shape=(batch, time, n_classes)]`` and ``label`` int64
+  ``[shape=(batch, time)]``; at padded steps the probabilities are 0 and the
+  label -1.
 
 Preprocessing (MFCC, :class:`~sklstm.SequenceScaler`) is not part of the graph:
 apply it before feeding ``x``. Models trained with the explicit backend are
@@ -40,19 +44,25 @@ __all__ = ["export_onnx"]
 class _ExportGraph(torch.nn.Module):
     """Batch-first inputs, the network, and the estimator's output mapping."""
 
-    def __init__(self, network, classifier, y_mean=None, y_scale=None):
+    def __init__(self, network, kind, y_mean=None, y_scale=None):
         super().__init__()
         self.network = network
-        self.classifier = classifier
-        if not classifier:
+        self.kind = kind
+        if kind == "regressor":
             self.register_buffer("y_mean", torch.as_tensor(y_mean, dtype=torch.float32))
             self.register_buffer("y_scale", torch.as_tensor(y_scale, dtype=torch.float32))
 
     def forward(self, x, lengths):
         out = self.network(x.transpose(0, 1), lengths)
-        if self.classifier:
-            return torch.softmax(out, dim=1), out.argmax(dim=1)
-        return out * self.y_scale + self.y_mean
+        if self.kind == "regressor":
+            return out * self.y_scale + self.y_mean
+        if self.kind != "tagger":
+            return torch.softmax(out, dim=-1), out.argmax(dim=-1)
+        out = out.transpose(0, 1)  # [shape=(B, T, C)]
+        valid = torch.arange(out.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)
+        proba = torch.softmax(out, dim=-1) * valid.unsqueeze(-1).to(out.dtype)
+        label = torch.where(valid, out.argmax(dim=-1), torch.full_like(lengths, -1)[:, None])
+        return proba, label
 
 
 def _fused_copy(estimator):
@@ -66,7 +76,7 @@ def _fused_copy(estimator):
         dropout=estimator.dropout,
         cell=estimator.cell,
         backend="fused",
-        pooling=estimator.pooling,
+        pooling=estimator._network_pooling(),
         static_size=estimator.n_static_features,
         **estimator._frontend_params(),
     )
@@ -76,11 +86,11 @@ def _fused_copy(estimator):
 
 
 def export_onnx(estimator, path, *, opset=17):
-    """Write a fitted LSTMClassifier or LSTMRegressor as an ONNX model.
+    """Write a fitted LSTMClassifier, LSTMRegressor or LSTMTagger as an ONNX model.
 
     Parameters
     ----------
-    estimator : LSTMClassifier or LSTMRegressor
+    estimator : LSTMClassifier, LSTMRegressor or LSTMTagger
         Fitted estimator.
     path : str or path-like
         Destination ``.onnx`` file, written atomically.
@@ -108,10 +118,12 @@ def export_onnx(estimator, path, *, opset=17):
     True
     """
     check_is_fitted(estimator, "net_")
-    classifier = is_classifier(estimator)
+    tagger = estimator._network_pooling() is None
+    classifier = is_classifier(estimator) or tagger
+    kind = "tagger" if tagger else "classifier" if classifier else "regressor"
     graph = _ExportGraph(
         _fused_copy(estimator),
-        classifier,
+        kind,
         y_mean=getattr(estimator, "_y_mean", None),
         y_scale=getattr(estimator, "_y_scale", None),
     ).eval()
@@ -123,7 +135,8 @@ def export_onnx(estimator, path, *, opset=17):
     lengths = torch.tensor([steps, stride + 1])
     outputs = ["probabilities", "label"] if classifier else ["predictions"]
     dynamic = {"x": {0: "batch", 1: "time"}, "lengths": {0: "batch"}}
-    dynamic.update({name: {0: "batch"} for name in outputs})
+    per_output = {0: "batch", 1: "time"} if tagger else {0: "batch"}
+    dynamic.update({name: per_output for name in outputs})
     path = Path(path)
     with atomic_path(path) as tmp:
         with warnings.catch_warnings():

@@ -94,7 +94,6 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
             dropout=dropout,
             cell=cell,
             backend=backend,
-            pooling=pooling,
             frontend=frontend,
             n_static_features=n_static_features,
             solver=solver,
@@ -115,8 +114,9 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
             callbacks=callbacks,
             verbose=verbose,
         )
+        self.pooling = pooling
 
-    def _encode_target(self, y, *, reset, classes, sample_weight):
+    def _encode_target(self, y, *, reset, classes, sample_weight, lengths):
         y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
         if y.ndim > 2:
             raise ValueError(f"y must be 1D or 2D (n_samples, n_outputs), got shape {y.shape}.")

@@ -33,8 +33,11 @@ class SequenceNetwork(nn.Module):
     backend : {"explicit", "fused"}, default="explicit"
         Hand-written gate equations or ``torch.nn``'s fused modules; their state
         dicts are interchangeable.
-    pooling : {"last", "mean", "max", "attention"}, default="last"
-        How the outputs of all steps become one vector per sequence.
+    pooling : {"last", "mean", "max", "attention"} or None, default="last"
+        How the outputs of all steps become one vector per sequence. None
+        keeps one output per step (sequence labelling): the head maps each
+        step's recurrent output (with the front end's features of that step,
+        and the static features) to its own output vector.
     static_size : int, default=0
         The last ``static_size`` of the ``input_size`` features describe the
         whole sequence: they are read at step 0 and concatenated to the pooled
@@ -79,6 +82,11 @@ class SequenceNetwork(nn.Module):
         self.static_size = static_size
         step_size = input_size - static_size
         self.frontend = None
+        if frontend == "conv" and pooling is None and frontend_stride != 1:
+            raise ValueError(
+                "One output per step (pooling=None) needs frontend_stride=1, got "
+                f"{frontend_stride}."
+            )
         if frontend == "conv":
             self.frontend = ConvFrontEnd(
                 step_size, channels=frontend_channels, stride=frontend_stride
@@ -97,7 +105,11 @@ class SequenceNetwork(nn.Module):
             dropout=dropout,
         )
         num_directions = 2 if bidirectional else 1
-        self.pool = make_pooling(pooling, hidden_size=hidden_size, num_directions=num_directions)
+        self.pool = None
+        if pooling is not None:
+            self.pool = make_pooling(
+                pooling, hidden_size=hidden_size, num_directions=num_directions
+            )
         self.dropout = nn.Dropout(dropout)
         skip_size = frontend_channels if self.frontend is not None else 0
         self.head = nn.Linear(hidden_size * num_directions + skip_size + static_size, output_size)
@@ -119,19 +131,31 @@ class SequenceNetwork(nn.Module):
 
         Returns
         -------
-        output : Tensor [shape=(B, output_size)]
+        output : Tensor [shape=(B, output_size)], or [shape=(T, B, output_size)] \
+                with ``pooling=None``
+            With ``pooling=None``, the outputs at padded steps are whatever the
+            head makes of them; only the first ``lengths[b]`` steps of sequence
+            ``b`` mean anything.
         """
         lengths = lengths.to(x.device)
         if self.static_size:
             static = x[0, :, -self.static_size :]
             x = x[..., : -self.static_size]
-        skip = None
+        frontend = None
         if self.frontend is not None:
             x, lengths = self.frontend(x, lengths)
-            skip = self.frontend_pool(x, lengths)
-        pooled = self.pool(self.recurrent(x, lengths), lengths)
-        if skip is not None:
-            pooled = torch.cat([pooled, skip], dim=-1)
+            frontend = x
+        output = self.recurrent(x, lengths)
+        if self.pool is None:
+            parts = [output] if frontend is None else [output, frontend]
+            features = self.dropout(torch.cat(parts, dim=-1))
+            if self.static_size:
+                static = static.unsqueeze(0).expand(len(features), -1, -1)
+                features = torch.cat([features, static], dim=-1)
+            return self.head(features)
+        pooled = self.pool(output, lengths)
+        if frontend is not None:
+            pooled = torch.cat([pooled, self.frontend_pool(frontend, lengths)], dim=-1)
         pooled = self.dropout(pooled)
         if self.static_size:
             pooled = torch.cat([pooled, static], dim=-1)
