@@ -12,6 +12,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from ._base import _BaseLSTM, compose_docstring
 from ._sequences import Sequences, validate_sequences
 from ._training import StepCrossEntropy, StepTargets
+from .classifier import LSTMClassifier
 
 __all__ = ["LSTMTagger"]
 
@@ -187,9 +188,8 @@ class LSTMTagger(_BaseLSTM):
     def _criterion(self):
         return StepCrossEntropy()
 
-    def _score_outputs(self, outputs, y_encoded, sample_weight):
-        correct = outputs.argmax(axis=1) == y_encoded
-        return np.average(correct, weights=sample_weight if sample_weight.sum() > 0 else None)
+    # The accuracy of the valid steps (ValidationScore hands over only those).
+    _score_outputs = LSTMClassifier._score_outputs
 
     # -- public API ---------------------------------------------------------------------
 
