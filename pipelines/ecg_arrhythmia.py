@@ -333,9 +333,7 @@ def cmd_train(args):
                     raise
                 raise SystemExit(f"error: cannot resume from {args.checkpoint}: {exc}") from None
         # (An ensemble stops at Ctrl-C without a model, above.)
-        interrupted = state["interrupted"] or (
-            args.ensemble <= 1 and model.steps[-1][1].interrupted_
-        )
+        interrupted = state["interrupted"]
     elapsed = time.perf_counter() - start
     try:
         save_model({"model": model, "extract": EXTRACT, "lead": args.lead}, args.model)

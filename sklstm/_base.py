@@ -252,8 +252,9 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
                 X, y, sample_weight, incremental=incremental, classes=classes
             )
         except KeyboardInterrupt:
-            # Ctrl-C before any epoch of this call completed (or while its
-            # outcome was being recorded): the estimator is as it was before.
+            # Ctrl-C before a first fit completed an epoch, or outside training
+            # (validating the input, recording the outcome): the estimator's
+            # attributes are as they were before the call.
             vars(self).clear()
             vars(self).update(before)
             raise
@@ -523,7 +524,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
                 validation_scores_=scores,
                 validation_loss_curve_=(self.validation_loss_curve_ if earlier else [])
                 + [float(e["valid_loss"]) for e in validated],
-                best_validation_score_=max(scores),
+                best_validation_score_=max(scores) if scores else None,
                 best_loss_=None,
             )
         # One update: a Ctrl-C here leaves all of the outcome or none of it.
@@ -801,11 +802,13 @@ _FITTED_ATTRIBUTES = """\
         Number of epochs trained.
 
     interrupted_ : bool
-        Whether Ctrl-C (SIGINT) cut the last ``fit`` or ``partial_fit`` short.
-        The model then holds the last completed epoch (the best validation
-        epoch up to it with ``early_stopping``), and a ``UserWarning`` says so.
-        Ctrl-C before any epoch of a first ``fit`` completed raises
-        KeyboardInterrupt and leaves the estimator unfitted.
+        Whether Ctrl-C (SIGINT) cut the last ``fit`` or ``partial_fit`` short
+        during training. The model then holds the last completed epoch (the
+        best validation epoch up to it with ``early_stopping``), optimizer
+        state included, and a ``UserWarning`` says so. Ctrl-C before a first
+        ``fit`` completed an epoch raises KeyboardInterrupt and leaves the
+        estimator unfitted. Not supported under data-parallel training, whose
+        processes would each stop at their own batch.
 
     t_ : int
         Number of training samples seen.

@@ -276,10 +276,11 @@ class SequenceNet(NeuralNet):
         L2 penalty on the weight matrices, scaled as in MLPClassifier:
         ``0.5 * alpha * ||W||^2`` per sample of (weighted) batch.
     weight_scale : float, default=1.0
-        Mean sample weight of the training set. A batch's loss is
-        ``sum(w_i * loss_i) / (batch_size * weight_scale)``: the weighted mean
-        over the whole set is unchanged, and a batch of zero weights adds nothing
-        instead of dividing by zero.
+        Mean sample weight of the training set (of its steps, for per-step
+        targets). A batch's loss is ``sum(w_i * loss_i) / (n * weight_scale)``
+        over its ``n`` sequences (valid steps): the weighted mean over the whole
+        set is unchanged, and a batch of zero weights adds nothing instead of
+        dividing by zero.
     **kwargs
         Passed to :class:`skorch.NeuralNet`.
     """
@@ -321,14 +322,20 @@ class SequenceNet(NeuralNet):
         lands, the fit ends in a state some whole number of epochs produced.
         """
         self.interrupted_ = False
-        with _noting_ctrl_c(self):
-            try:
-                super().partial_fit(X, y, classes, **fit_params)
-            except KeyboardInterrupt:
-                if not self.interrupted_:
-                    raise
-        if self.interrupted_:
-            dict(self.callbacks_)["last_completed_epoch"].restore(self)
+        # (Nets pickled before this callback existed have none: no rollback.)
+        completed = dict(self.callbacks_).get("last_completed_epoch")
+        try:
+            with _noting_ctrl_c(self):
+                try:
+                    super().partial_fit(X, y, classes, **fit_params)
+                except KeyboardInterrupt:
+                    if not self.interrupted_:
+                        raise
+            if self.interrupted_ and completed is not None:
+                completed.restore(self)
+        finally:
+            if completed is not None:
+                completed.snapshot_ = None  # a fitted model carries no spare copy of itself
         return self
 
     def ensure_optimizer(self):
@@ -606,9 +613,10 @@ class LastCompletedEpoch(Callback):
 
     Installed after every other callback: an epoch is complete once all of
     them have seen it end (the checkpoint written, the log line printed).
-    :meth:`restore` gives the weights, the history and the stopping rule's
-    state of that moment (of the start of the fit if no epoch completed); with
-    ``restore_best``, the weights of the best epoch up to it.
+    :meth:`restore` gives the weights, the optimizer's state, the history and
+    the stopping rule's state of that moment (of the start of the fit if no
+    epoch completed); with ``restore_best``, the weights of the best epoch up
+    to it.
     """
 
     def initialize(self):
@@ -626,6 +634,7 @@ class LastCompletedEpoch(Callback):
         self.snapshot_ = {
             "rows": len(net.history),
             "weights": copy.deepcopy(net.module_.state_dict()),
+            "optimizer": copy.deepcopy(net.optimizer_.state_dict()),
             "monitor": (monitor.best_, monitor.no_improvement_, monitor.best_state_),
         }
 
@@ -640,6 +649,7 @@ class LastCompletedEpoch(Callback):
         if monitor.restore_best and monitor.best_state_ is not None:
             weights = monitor.best_state_
         net.module_.load_state_dict(weights)
+        net.optimizer_.load_state_dict(self.snapshot_["optimizer"])
 
 
 # Inference batches are padded to a multiple of this many rows, so that a

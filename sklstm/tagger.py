@@ -25,8 +25,9 @@ class LSTMTagger(_BaseLSTM):
     network maps each step's recurrent output to class probabilities with a
     linear layer and softmax, trained with the cross-entropy of every valid
     step. With ``bidirectional=True`` each label sees the whole sequence; with
-    the default ``False`` it sees the steps up to its own, as a causal model
-    run over a stream does. Voice activity per frame, the class of every
+    the default ``False`` (and no front end, whose kernels read a few steps
+    ahead) it sees the steps up to its own, as a causal model run over a
+    stream does. Voice activity per frame, the class of every
     heartbeat of a record, an anomaly flag per sample: one label per step.
 
     Sequences may be a 3D array ``(n_samples, n_timesteps, n_features)``, a
@@ -193,6 +194,29 @@ class LSTMTagger(_BaseLSTM):
 
     # -- public API ---------------------------------------------------------------------
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train the network to label every step of the sequences ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features), list of \
+                arrays of shape (n_timesteps_i, n_features), or array-like of \
+                shape (n_samples, n_timesteps)
+            Training sequences.
+        y : list of array-like of shape (n_timesteps_i,), or array-like of \
+                shape (n_samples, n_timesteps)
+            The class of every step, each array as long as its sequence.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sequence's steps in the loss. None means equal weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
     @available_if(_BaseLSTM._check_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
@@ -242,8 +266,8 @@ class LSTMTagger(_BaseLSTM):
         -------
         y : list of ndarray of shape (n_timesteps_i,), or ndarray of shape \
                 (n_samples, n_timesteps)
-            Labels of every step: a list for a list of sequences, an array for
-            an array.
+            Labels of every step: a list for a list of sequences of different
+            lengths, an array otherwise (equal lengths are stacked).
         """
         scores, sequences = self._step_outputs(X)
         return _as_input(self.classes_[scores.argmax(axis=1)], sequences)

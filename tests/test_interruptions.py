@@ -49,6 +49,14 @@ def assert_same_model(clf, ref):
     assert clf.loss_curve_ == ref.loss_curve_
     assert len([e for e in clf.net_.history if "train_loss" in e]) == ref.n_iter_
     np.testing.assert_array_equal(clf.predict_proba(X), ref.predict_proba(X))
+    # The optimizer is back as of that epoch too (Adam's step counts and moments).
+    ours, theirs = clf.net_.optimizer_.state_dict(), ref.net_.optimizer_.state_dict()
+    assert ours["state"].keys() == theirs["state"].keys()
+    for key, state in ours["state"].items():
+        for name, value in state.items():
+            np.testing.assert_array_equal(value.numpy(), theirs["state"][key][name].numpy())
+    # And the fitted model keeps no spare copy of its weights.
+    assert dict(clf.net_.callbacks_)["last_completed_epoch"].snapshot_ is None
 
 
 @pytest.mark.parametrize(

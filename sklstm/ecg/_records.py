@@ -170,7 +170,7 @@ def _lead_channel(header, names, lead):
                 f"{header}: {count} leads are named {lead!r}; choose one by its 0-based "
                 f"index (leads: {listing})."
             )
-        if not lead.isdigit():
+        if not (lead.isascii() and lead.isdecimal()):
             raise RecordError(f"{header}: no lead named {lead!r} (leads: {listing}).")
     index = int(lead)
     if not 0 <= index < len(names):
