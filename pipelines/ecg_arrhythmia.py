@@ -1,5 +1,7 @@
 """Classify every heartbeat of ECG records into the AAMI classes N, S, V, F, Q.
 
+A command line over :class:`sklstm.ecg.ArrhythmiaClassifier`:
+
     python -m pipelines.ecg_arrhythmia train --data-dir DIR [--records R ...] --model FILE
         [--search] [--checkpoint CKPT [--resume]] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia evaluate --model FILE --data-dir DIR [--records R ...]
@@ -27,30 +29,23 @@ import os
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import f1_score, make_scorer
 from sklearn.model_selection import GridSearchCV, GroupKFold
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline
 
-from sklstm import LSTMClassifier, SequenceScaler
 from sklstm.checkpoint import ResumableCheckpoint, load_checkpoint
 from sklstm.ecg import (
     AAMI_CLASSES,
     PACED_RECORDS,
-    RR_RATIOS,
-    BeatSequences,
+    ArrhythmiaClassifier,
     RecordError,
     filter_ecg,
     list_records,
-    load_beats,
     plot_ecg_strip,
-    read_beats,
     read_signal,
 )
 from sklstm.ecg._metrics import classification_statistics, detection_statistics
@@ -68,205 +63,31 @@ from ._cli import (
     write_json,
 )
 
-# Chosen by record-grouped cross-validation on DS1 (docs/ecg_arrhythmia.md).
-EXTRACT = dict(
-    before=0.25,
-    after=0.45,
-    sampling_rate=90.0,
-    baseline="highpass",
-    lowpass=35.0,
-    relative=True,
-    rr=RR_RATIOS,
-)
-# The settings these figures were measured with, from before the library's
-# defaults gained a front end and a one-cycle budget (a beat is 72 steps).
-NETWORK = dict(
-    hidden_size=64,
-    batch_size=128,
-    learning_rate_init=3e-3,
-    max_iter=20,
-    pooling="last",
-    frontend=None,
-    learning_rate="constant",
-)
-SEARCH_GRID = {
-    "lstmclassifier__hidden_size": [32, 64],
-    "beatsequences__static": ["repeat", "drop"],
-}
-# Beats classified at once: bounds the memory of the sequences built from
-# them (a 24-hour record has over 100,000 beats). Predictions do not depend
-# on how the beats are batched.
-PREDICT_BATCH = 8192
+# What `train` saves (a dict, so that other applications' models are told apart).
+MODEL_KEY = "arrhythmia_classifier"
+# Model files written before the ArrhythmiaClassifier: its pipeline, settings and lead.
+OLD_MODEL_KEYS = ("model", "extract", "lead")
+# The grid of --search; the other settings are the command's.
+SEARCH_GRID = {"hidden_size": [32, 64], "static": ["repeat", "drop"]}
 # Length of the ECG strips drawn with --plots.
 STRIP_SECONDS = 10.0
-# What `train` saves and the other commands read.
-MODEL_KEYS = ("model", "extract", "lead")
 
 
-def build_model(*, static="repeat", random_state=0, **network):
-    """Beat table -> sequences with RR channels -> standardization -> LSTM.
-
-    ``static``: the RR features repeated as channels at every step
-    (``"repeat"``), left out (``"drop"``), or given to the network's output
-    layer next to the pooled state only (``"head"``: repeated by
-    :class:`BeatSequences`, then read by the classifier's
-    ``n_static_features`` instead of the recurrent layers).
-    """
-    params = {**NETWORK, **network}
-    n_static = len(EXTRACT["rr"])
-    if static == "head":
-        params["n_static_features"] = n_static
-    return make_pipeline(
-        BeatSequences(
-            n_signals=2 if EXTRACT["relative"] else 1,
-            n_static=n_static,
-            static="drop" if static == "drop" else "repeat",
-        ),
-        SequenceScaler(),
-        LSTMClassifier(random_state=random_state, **params),
-    )
-
-
-def class_weights(y, *, power=0.5, unweighted=("F",)):
-    """Inverse class frequencies to ``power``: 1 is "balanced", 0.5 its square root.
-
-    Full balancing would weigh a rare class's beats hundreds of times more
-    than normal beats; the square root still lifts S and V without drowning
-    N. Classes in ``unweighted`` keep N's weight: 90% of DS1's F beats come
-    from one record (208), and boosting them taught that patient's beats,
-    turning 1,444 normal beats of other patients into F for 24 right ones in
-    record-grouped cross-validation.
-    """
-    labels, counts = np.unique(y, return_counts=True)
-    weights = dict(zip(labels.tolist(), ((len(y) / (len(labels) * counts)) ** power).tolist()))
-    for label in unweighted:
-        if label in weights and "N" in weights:
-            weights[label] = weights["N"]
-    return weights
-
-
-def undersample(y, *, fraction, rng, classes=("N", "S", "V", "F")):
-    """Indices keeping every beat of ``classes`` but N, and ``fraction`` of the N beats.
-
-    Q beats are always left out: DS1 has 8, too few to learn a class from,
-    and their weight would only turn normal beats into Q. The N beats drawn
-    do not depend on ``classes``.
-    """
-    others = [c for c in classes if c not in ("N", "Q")]
-    sampled = rng.random_sample(len(y)) < fraction
-    keep = np.isin(y, others) | ((y == "N") & sampled & ("N" in classes))
-    return np.flatnonzero(keep)
-
-
-def fit_model(
-    X,
-    y,
-    *,
-    n_fraction=0.5,
-    weight_power=0.5,
-    unweighted=("F",),
-    train_classes=("N", "S", "V", "F"),
-    random_state=0,
-    callbacks=None,
-    resume=None,
-    **model_params,
-):
-    """Fit :func:`build_model` on beats, handling the class imbalance.
-
-    The N beats kept are drawn from ``random_state``, so that a fit resumed
-    from a checkpoint (``resume``: the classifier that
-    :func:`~sklstm.checkpoint.load_checkpoint` returns) trains on the same
-    beats and ends as the uninterrupted fit would have. ``callbacks`` are the
-    classifier's (e.g. a :class:`~sklstm.checkpoint.ResumableCheckpoint`);
-    the fitted model keeps none, so that it saves as data. Beats of classes
-    not in ``train_classes`` are left out of training (the model never
-    predicts those classes).
-    """
-    rng = np.random.RandomState(random_state)
-    idx = undersample(y, fraction=n_fraction, rng=rng, classes=train_classes)
-    model = build_model(random_state=random_state, **model_params)
-    weights = class_weights(y[idx], power=weight_power, unweighted=unweighted)
-    model.set_params(lstmclassifier__class_weight=weights, lstmclassifier__callbacks=callbacks)
-    if resume is not None:
-        _check_same_settings(resume, model.steps[-1][1])
-        model.steps[-1] = (model.steps[-1][0], resume)
-    # The steps are fitted one by one rather than by Pipeline.fit: while it fits
-    # the last step, scikit-learn (>= 1.9) hangs a callback context on it that
-    # the data-only format cannot save, and a checkpoint is saved mid-fit.
-    Xt, yt = X[idx], y[idx]
-    for _, transformer in model.steps[:-1]:
-        Xt = transformer.fit_transform(Xt, yt)
-    with warnings.catch_warnings():
-        # The epoch budget is fixed on purpose (chosen by cross-validation).
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.steps[-1][1].fit(Xt, yt)
-    model.steps[-1][1].set_params(callbacks=None)
-    return model
-
-
-class SeedEnsemble(ClassifierMixin, BaseEstimator):
-    """Mean class probabilities of models fitted with different seeds.
-
-    Built by :func:`fit_ensemble` with ``ensemble > 1``: each member draws its
-    own N beats and initial weights. ``estimators_`` are the fitted members,
-    ``classes_`` the union of their classes.
-    """
-
-    def __init__(self, *, size=3):
-        self.size = size
-
-    def _set_members(self, estimators):
-        self.estimators_ = list(estimators)
-        self.classes_ = np.unique(np.concatenate([m.classes_ for m in self.estimators_]))
-        return self
-
-    def predict_proba(self, X):
-        proba = np.zeros((len(X), len(self.classes_)))
-        for member in self.estimators_:
-            cols = np.searchsorted(self.classes_, member.classes_)
-            proba[:, cols] += member.predict_proba(X)
-        return proba / len(self.estimators_)
-
-    def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-
-def fit_ensemble(X, y, *, ensemble=1, random_state=0, **params):
-    """:func:`fit_model`, or a :class:`SeedEnsemble` of ``ensemble`` of them."""
-    if ensemble <= 1:
-        return fit_model(X, y, random_state=random_state, **params)
-    members = [
-        fit_model(X, y, random_state=random_state + 7919 * k, **params) for k in range(ensemble)
-    ]
-    return SeedEnsemble(size=ensemble)._set_members(members)
-
-
-def _check_same_settings(resumed, fresh):
-    """Refuse to resume a checkpoint written with other training settings."""
-    theirs, ours = resumed.get_params(), fresh.get_params()
-    # class_weight follows from the beats kept, which the checkpoint's digest of
-    # the training data checks with a message that names the actual cause.
-    derived = ("callbacks", "class_weight")
-    differ = [k for k in ours if k not in derived and theirs.get(k) != ours[k]]
-    if differ:
-        shown = ", ".join(f"{k}={theirs.get(k)!r} (now {ours[k]!r})" for k in differ[:3])
-        raise SystemExit(
-            f"error: the checkpoint was written with other training settings: {shown}. "
-            "Resume with the options of the interrupted run, or start again without --resume."
-        )
-
-
-def _training_params(args):
-    return dict(
+def _classifier(args, *, callbacks=None):
+    """The library's model with the command's settings."""
+    return ArrhythmiaClassifier(
+        lead=args.lead,
         n_fraction=args.n_fraction,
         weight_power=args.weight_power,
-        unweighted=args.unweighted,
-        train_classes=args.train_classes,
+        unweighted=tuple(args.unweighted),
+        train_classes=tuple(args.train_classes),
         static=args.static,
         hidden_size=args.hidden_size,
         max_iter=args.max_iter,
         pooling=args.pooling,
-        ensemble=args.ensemble,
+        n_estimators=args.ensemble,
+        random_state=args.seed,
+        callbacks=callbacks,
     )
 
 
@@ -279,16 +100,12 @@ def _chunk_seconds(args):
     return 60.0 * args.chunk_minutes if args.chunk_minutes > 0 else None
 
 
-def _load(args, bad, r_peaks="reference"):
-    beats = load_beats(
+def _load(args, classifier, bad):
+    beats = classifier.load_beats(
         args.data_dir,
         _record_names(args),
-        lead=args.lead,
-        r_peaks=r_peaks,
         exclude_paced=not args.include_paced,
-        n_jobs=2,
         errors="collect",
-        **EXTRACT,
     )
     for path, reason in beats.failures:
         bad.add(path, reason)
@@ -306,26 +123,20 @@ def cmd_train(args):
         raise SystemExit("error: --checkpoint and --resume are for one fit, not --search.")
     resume = _resumed_classifier(args.checkpoint) if args.resume else None
     bad = BadFiles()
-    beats = _load(args, bad)
+    callbacks = [ResumableCheckpoint(args.checkpoint)] if args.checkpoint else None
+    model = _classifier(args, callbacks=callbacks)
+    beats = _load(args, model, bad)
     start = time.perf_counter()
     interrupted = False
     if args.search:
-        model = _search(args, beats)
+        model = _search(args, model, beats)
     else:
-        callbacks = [ResumableCheckpoint(args.checkpoint)] if args.checkpoint else None
         # A Ctrl-C that ends one member of an ensemble stops the whole run.
         with interruptible(
             KeyboardInterrupt if args.ensemble <= 1 else TrainingInterrupted
         ) as state:
             try:
-                model = fit_ensemble(
-                    beats.X,
-                    beats.y,
-                    random_state=args.seed,
-                    callbacks=callbacks,
-                    resume=resume,
-                    **_training_params(args),
-                )
+                model.fit(beats.X, beats.y, resume=resume)
             except TrainingInterrupted:
                 raise KeyboardInterrupt from None
             except ValueError as exc:
@@ -334,17 +145,17 @@ def cmd_train(args):
                 raise SystemExit(f"error: cannot resume from {args.checkpoint}: {exc}") from None
         # (An ensemble stops at Ctrl-C without a model, above.)
         interrupted = state["interrupted"]
+        model.set_params(callbacks=None)  # saved as data
     elapsed = time.perf_counter() - start
     try:
-        save_model({"model": model, "extract": EXTRACT, "lead": args.lead}, args.model)
+        save_model({MODEL_KEY: model}, args.model)
     except KeyboardInterrupt:
         kept = f"; {args.checkpoint} holds the last completed epoch" if args.checkpoint else ""
         print(f"interrupted while saving: {args.model} was not written{kept}.", file=sys.stderr)
         return INTERRUPTED
     if args.plots:
-        first = model.estimators_[0] if isinstance(model, SeedEnsemble) else model
         try:
-            _plots.save_training_history(args.plots / "training_history.png", first)
+            _plots.save_training_history(args.plots / "training_history.png", model.estimators_[0])
         except KeyboardInterrupt:
             print(
                 f"interrupted while drawing the plots: the model is saved to {args.model}.",
@@ -352,7 +163,7 @@ def cmd_train(args):
             )
             return INTERRUPTED
     if interrupted:
-        classifier = model.steps[-1][1]
+        classifier = model.estimators_[0].steps[-1][1]
         resume_hint = f"; resume with --checkpoint {args.checkpoint} --resume"
         print(
             f"interrupted (Ctrl-C) after {classifier.n_iter_} of {classifier.max_iter} epochs: "
@@ -376,74 +187,66 @@ def _resumed_classifier(path):
         raise SystemExit(f"error: cannot resume from {path}: {exc}") from None
 
 
-def _search(args, beats):
+def _search(args, model, beats):
     """Grid search grouped by record; Ctrl-C ends it without a model."""
-    rng = np.random.RandomState(args.seed)
-    idx = undersample(beats.y, fraction=args.n_fraction, rng=rng, classes=args.train_classes)
-    # The grid sets hidden_size and static; the other settings are the command's.
-    model = build_model(max_iter=args.max_iter, pooling=args.pooling, random_state=args.seed)
-    model.set_params(
-        lstmclassifier__class_weight=class_weights(
-            beats.y[idx], power=args.weight_power, unweighted=args.unweighted
-        )
-    )
-    scorer = make_scorer(f1_score, average="macro", labels=["N", "S", "V"])
+    scorer = make_scorer(f1_score, average="macro", labels=["N", "S", "V"], zero_division=0)
     search = GridSearchCV(
         model, SEARCH_GRID, scoring=scorer, cv=GroupKFold(args.folds), error_score="raise"
     )
-    with warnings.catch_warnings(), interruptible(TrainingInterrupted):
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with interruptible(TrainingInterrupted):
         try:
-            search.fit(beats.X[idx], beats.y[idx], groups=beats.groups[idx])
+            search.fit(beats.X, beats.y, groups=beats.groups)
         except TrainingInterrupted:
             raise KeyboardInterrupt from None
     print(f"best {search.best_params_}: macro F1 (N, S, V) {search.best_score_:.3f}")
     return search.best_estimator_
 
 
-def _predict_record(bundle, path, *, detect, annotator, chunk_seconds):
-    """Read, extract and classify one record; the beats with their predictions."""
+def _annotate(model, path, *, detect, annotator, chunk_seconds):
     try:
-        beats = read_beats(
-            path,
-            lead=bundle["lead"],
-            annotator=annotator,
-            r_peaks="detect" if detect else "reference",
-            chunk_seconds=chunk_seconds,
-            **bundle["extract"],
+        return model.annotate(
+            path, detect=detect, annotator=annotator, chunk_seconds=chunk_seconds
         )
     except RecordError as exc:
-        if detect or not str(exc).startswith(f"{path}.atr:"):
-            raise
-        raise RecordError(f"{exc} Without annotations, use --detect.") from None
-    beats.pred = predict(bundle["model"], beats.X)
-    return beats
-
-
-def predict(model, X, *, batch=PREDICT_BATCH):
-    """Classes of the beats, ``batch`` at a time (bounded memory)."""
-    parts = [model.predict(X[i : i + batch]) for i in range(0, len(X), batch)]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype="<U1")
+        raise RecordError(str(exc).replace("detect=True", "--detect")) from None
 
 
 def _load_model(args):
-    """The model bundle; ``--lead`` overrides the lead it was trained on."""
-    bundle = load_model(args.model, kind="heartbeat-classification", keys=MODEL_KEYS)
+    """The trained model; ``--lead`` overrides the lead it was trained on."""
+    bundle = load_model(args.model, kind="heartbeat-classification", keys=())
+    if isinstance(bundle.get(MODEL_KEY), ArrhythmiaClassifier):
+        model = bundle[MODEL_KEY]
+    elif set(OLD_MODEL_KEYS) <= set(bundle) and isinstance(bundle["model"], Pipeline):
+        model = _from_old_file(bundle)
+    else:
+        raise SystemExit(f"error: {args.model} is not a heartbeat-classification model.")
     if args.lead is not None:
-        bundle["lead"] = args.lead
-    return bundle
+        model.set_params(lead=args.lead)
+    return model
+
+
+def _from_old_file(bundle):
+    """The ArrhythmiaClassifier of a file that held its one pipeline, settings and lead."""
+    pipeline = bundle["model"]
+    model = ArrhythmiaClassifier(lead=bundle["lead"], **bundle["extract"])
+    model.estimators_ = [pipeline]
+    model.classes_ = pipeline.classes_
+    model.n_features_in_ = pipeline.n_features_in_
+    model.n_steps_ = pipeline.steps[0][1].n_steps_
+    model.interrupted_ = bool(getattr(pipeline.steps[-1][1], "interrupted_", False))
+    return model
 
 
 def cmd_evaluate(args):
-    bundle = _load_model(args)
+    model = _load_model(args)
     bad = BadFiles()
     y_true, y_pred, per_record = [], [], {}
     n_ref = n_det = n_matched = n_excused = 0
     for name in _record_names(args):
         path = Path(args.data_dir) / name
         try:
-            beats = _predict_record(
-                bundle,
+            beats = _annotate(
+                model,
                 path,
                 detect=args.detect,
                 annotator="atr",
@@ -469,7 +272,7 @@ def cmd_evaluate(args):
         y_pred.append(beats.pred[matched])
         if args.plots:
             try:
-                _save_strip(args.plots / f"{name}.png", path, bundle, beats, reference=beats.y)
+                _save_strip(args.plots / f"{name}.png", path, model, beats, reference=beats.y)
             except (RecordError, OSError, ValueError) as exc:
                 bad.add(path, f"its strip could not be drawn: {exc}")
     if not per_record:
@@ -551,15 +354,15 @@ def write_annotations(out_dir, name, ext, samples, symbols, fs):
 
 
 def cmd_annotate(args):
-    bundle = _load_model(args)
+    model = _load_model(args)
     bad = BadFiles()
     out_dir = Path(args.out_dir)
     for name in _record_names(args):
         path = Path(args.data_dir) / name
         try:
             # Detected beats need no reference: a bad .atr does not stop them.
-            beats = _predict_record(
-                bundle,
+            beats = _annotate(
+                model,
                 path,
                 detect=args.detect,
                 annotator=None if args.detect else "atr",
@@ -570,7 +373,7 @@ def cmd_annotate(args):
             summary = {"record": name, **summarize(beats.samples, beats.pred, fs)}
             write_json(out_dir / f"{name}.{args.ext}.json", summary)
             if args.plots:
-                _save_strip(args.plots / f"{name}.png", path, bundle, beats)
+                _save_strip(args.plots / f"{name}.png", path, model, beats)
         except (RecordError, OSError, ValueError) as exc:
             bad.add(path, exc)
             continue
@@ -587,7 +390,7 @@ def cmd_annotate(args):
 # -- plots (--plots DIR) ------------------------------------------------------------
 
 
-def _save_strip(path, record_path, bundle, beats, reference=None):
+def _save_strip(path, record_path, model, beats, reference=None):
     """A 10-s strip of the record where the classes are most worth seeing."""
     fs, n = beats.fs, beats.n_samples
     start = busiest_window(
@@ -596,9 +399,8 @@ def _save_strip(path, record_path, bundle, beats, reference=None):
     stop = min(start + int(STRIP_SECONDS * fs), n)
     # Filtered with 5 s of margin on either side: the filters' edge effects stay outside.
     lo, hi = max(start - int(5 * fs), 0), min(stop + int(5 * fs), n)
-    x, _ = read_signal(record_path, lead=bundle["lead"], start=lo, stop=hi)
-    extract = bundle["extract"]
-    x = filter_ecg(x, fs=fs, baseline=extract["baseline"], lowpass=extract["lowpass"])
+    x, _ = read_signal(record_path, lead=model.lead, start=lo, stop=hi)
+    x = filter_ecg(x, fs=fs, baseline=model.baseline, lowpass=model.lowpass)
     fig = _plots.figure(figsize=(12, 3.5))
     plot_ecg_strip(
         x[start - lo : stop - lo],
@@ -616,23 +418,25 @@ def _save_strip(path, record_path, bundle, beats, reference=None):
 def cmd_crossval(args):
     """Record-grouped cross-validation: no patient in both training and validation."""
     bad = BadFiles()
-    beats = _load(args, bad)
+    model = _classifier(args)
+    beats = _load(args, model, bad)
     pred = np.empty_like(beats.y)
     start = time.perf_counter()
-    params = _training_params(args)
     for fold, (train, test) in enumerate(
         GroupKFold(args.folds).split(beats.X, groups=beats.groups)
     ):
-        seed = fold + 1000 * args.seed
+        model.set_params(random_state=fold + 1000 * args.seed)
         with interruptible(TrainingInterrupted):
             try:
-                model = fit_ensemble(beats.X[train], beats.y[train], random_state=seed, **params)
+                model.fit(beats.X[train], beats.y[train])
             except TrainingInterrupted:
                 raise KeyboardInterrupt from None
-        pred[test] = predict(model, beats.X[test])
+        pred[test] = model.predict(beats.X[test])
         print(f"fold {fold}: records {sorted(set(beats.groups[test]))}", file=sys.stderr)
     report = classification_statistics(beats.y, pred)
-    report["params"] = params
+    report["params"] = {
+        k: v for k, v in model.get_params().items() if k not in ("callbacks", "random_state")
+    }
     report["seconds"] = time.perf_counter() - start
     report["per_record"] = {
         r: classification_statistics(beats.y[beats.groups == r], pred[beats.groups == r])
@@ -685,8 +489,8 @@ def parse_args(argv):
             default="repeat",
             help="RR features: channels at every step, left out, or at the output layer only",
         )
-        p.add_argument("--hidden-size", type=int, default=NETWORK["hidden_size"])
-        p.add_argument("--max-iter", type=int, default=NETWORK["max_iter"])
+        p.add_argument("--hidden-size", type=int, default=64)
+        p.add_argument("--max-iter", type=int, default=20)
         p.add_argument("--pooling", default="last", choices=["last", "mean", "max", "attention"])
         p.add_argument("--seed", type=int, default=0, help="seed of the N sampling and network")
         p.add_argument(

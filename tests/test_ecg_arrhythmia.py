@@ -12,22 +12,33 @@ from _ecg_data import MITDB, concatenate_records, requires_mitdb, resample_recor
 
 import sklstm
 from pipelines import ecg_arrhythmia as ecg_app
-from pipelines.ecg_arrhythmia import (
-    SeedEnsemble,
-    fit_ensemble,
-    fit_model,
-    main,
-    summarize,
-    undersample,
-)
+from pipelines.ecg_arrhythmia import main, summarize
 from sklstm.checkpoint import ResumableCheckpoint, load_checkpoint
-from sklstm.ecg import AAMI_CLASSES, detect_r_peaks, filter_ecg, read_beats, read_record
+from sklstm.ecg import (
+    AAMI_CLASSES,
+    ArrhythmiaClassifier,
+    detect_r_peaks,
+    filter_ecg,
+    read_beats,
+    read_record,
+)
 
 pytestmark = requires_mitdb
 
 # 119: ventricular bigeminy; 209 and 220: atrial premature beats.
 TRAIN = ["119", "209", "220"]
 FAST = ["--max-iter", "4", "--hidden-size", "16", "--threads", "1"]
+
+
+def _classifier(path):
+    """The ArrhythmiaClassifier that `train` saved to ``path``."""
+    return sklstm.load(path)["arrhythmia_classifier"]
+
+
+def _network(path):
+    """The LSTMClassifier of the (single) model saved to ``path``."""
+    (member,) = _classifier(path).estimators_
+    return member.steps[-1][1]
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +54,11 @@ def model(tmp_path_factory):
 
 @pytest.mark.parametrize("fs", [128, 200, 250, 500])
 def test_a_record_at_another_rate_gets_the_classes_it_gets_at_360_hz(model, tmp_path, fs):
-    bundle = sklstm.load(model)
-    at_360 = bundle["model"].predict(read_beats(MITDB / "209", **bundle["extract"]).X)
-    path = resample_record("209", fs, tmp_path)
-    beats = read_beats(path, **bundle["extract"])
+    clf = _classifier(model)
+    at_360 = clf.annotate(MITDB / "209").pred
+    beats = clf.annotate(resample_record("209", fs, tmp_path))
     assert beats.X.shape == (len(at_360), 131)
-    assert np.mean(bundle["model"].predict(beats.X) == at_360) >= 0.99
+    assert np.mean(beats.pred == at_360) >= 0.99
 
 
 def test_evaluate_and_annotate_a_128_hz_record_whose_leads_are_both_named_ecg(
@@ -87,6 +97,29 @@ def test_evaluate_json(model, capsys):
     # Even this 4-epoch model separates 119's bigeminal PVCs from normal beats.
     assert report["classes"]["V"]["se"] > 0.8
     assert "detection" not in report
+
+
+def test_train_saves_the_library_model_and_files_of_the_former_layout_still_load(
+    model, tmp_path, capsys
+):
+    clf = _classifier(model)
+    assert clf.get_params()["hidden_size"] == 16 and clf.lead == "MLII"
+    library = ArrhythmiaClassifier(hidden_size=16, max_iter=4)
+    beats = library.load_beats(MITDB, TRAIN)
+    X = read_beats(MITDB / "209").X
+    np.testing.assert_allclose(
+        library.fit(beats.X, beats.y).predict_proba(X), clf.predict_proba(X), atol=1e-6
+    )
+    # Before the library had the model, `train` saved its pipeline, settings and lead.
+    old = tmp_path / "old.model"
+    extract = {k: v for k, v in clf.extract_params().items() if k != "local"}
+    sklstm.save({"model": clf.estimators_[0], "extract": extract, "lead": "MLII"}, old)
+    reports = []
+    for path in (model, old):
+        argv = ["evaluate", "--model", str(path), "--data-dir", str(MITDB), "--records", "209"]
+        assert main(argv + ["--json"]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    assert reports[0] == reports[1]
 
 
 def test_evaluate_detect_reports_detection(model, capsys):
@@ -161,40 +194,11 @@ def test_train_without_records_fails_clearly(tmp_path):
         main(["train", "--data-dir", str(tmp_path), "--records", "1", "--model", "m"])
 
 
-def test_train_classes_leave_beats_out_and_static_head_feeds_the_output_layer():
-    y = np.array(list("NNNNSSVVFFQQ") * 50)
-    full = undersample(y, fraction=0.5, rng=np.random.RandomState(0))
-    no_f = undersample(y, fraction=0.5, rng=np.random.RandomState(0), classes=("N", "S", "V"))
-    assert set(y[full]) == {"N", "S", "V", "F"} and set(y[no_f]) == {"N", "S", "V"}
-    # The same N beats are drawn whichever classes are kept.
-    np.testing.assert_array_equal(full[y[full] == "N"], no_f[y[no_f] == "N"])
-
-    beats = read_beats(MITDB / "208")  # 373 of DS1's 415 F beats
-    model = fit_model(
-        beats.X, beats.y, train_classes=["N", "S", "V"], static="head", hidden_size=4, max_iter=1
-    )
-    classifier = model.steps[-1][1]
-    assert list(classifier.classes_) == ["N", "S", "V"] and "F" in beats.y
-    n_rr = beats.X.shape[1] - 2 * model.steps[0][1].n_steps_
-    assert classifier.n_static_features == n_rr > 0
-    assert model.steps[0][1].static == "repeat"
-    assert classifier.module_.head.in_features == 4 + n_rr
-    assert set(model.predict(beats.X[:200])) <= {"N", "S", "V"}
-
-
-def test_seed_ensemble_averages_its_members_and_saves_as_data(tmp_path):
-    beats = read_beats(MITDB / "119")
-    model = fit_ensemble(beats.X, beats.y, ensemble=2, hidden_size=4, max_iter=1)
-    assert isinstance(model, SeedEnsemble) and len(model.estimators_) == 2
-    first, second = (m.predict_proba(beats.X[:50]) for m in model.estimators_)
-    assert not np.allclose(first, second)  # other seeds, other N beats and weights
-    np.testing.assert_allclose(model.predict_proba(beats.X[:50]), (first + second) / 2)
-    sklstm.save({"model": model}, tmp_path / "m")
-    loaded = sklstm.load(tmp_path / "m")["model"]
-    np.testing.assert_array_equal(loaded.predict(beats.X), model.predict(beats.X))
-    with pytest.raises(SystemExit, match="--ensemble does not go with"):
-        main(["train", "--data-dir", str(MITDB), "--records", "119", "--model", "m"]
-             + ["--ensemble", "2", "--search"])  # fmt: skip
+def test_ensemble_goes_with_neither_search_nor_checkpoint():
+    argv = ["train", "--data-dir", str(MITDB), "--records", "119", "--model", "m"]
+    for other in (["--search"], ["--checkpoint", "c"]):
+        with pytest.raises(SystemExit, match="--ensemble does not go with"):
+            main(argv + ["--ensemble", "2", *other])
 
 
 # -- plots ---------------------------------------------------------------------------
@@ -374,7 +378,7 @@ RESUMABLE += ["--max-iter", "8", "--threads", "1", "--seed", "3"]
 
 
 def _proba(path, X):
-    return sklstm.load(path)["model"].predict_proba(X)
+    return _classifier(path).predict_proba(X)
 
 
 def _ctrl_c_at(monkeypatch, hook, epoch):
@@ -419,7 +423,7 @@ def test_ctrl_c_saves_the_model_and_resume_ends_as_an_uninterrupted_run(
     err = capsys.readouterr().err
     assert "interrupted (Ctrl-C) after 2 of 8 epochs" in err
     assert f"saved to {interrupted}; resume with --checkpoint {checkpoint} --resume" in err
-    assert sklstm.load(interrupted)["model"].steps[-1][1].n_iter_ == 2
+    assert _network(interrupted).n_iter_ == 2
     assert load_checkpoint(checkpoint).n_iter_ == 2
 
     resumed, uninterrupted = tmp_path / "resumed.model", tmp_path / "uninterrupted.model"
@@ -428,7 +432,7 @@ def test_ctrl_c_saves_the_model_and_resume_ends_as_an_uninterrupted_run(
     assert main(base + ["--model", str(uninterrupted)]) == 0
     X = read_beats(MITDB / "209").X
     np.testing.assert_array_equal(_proba(resumed, X), _proba(uninterrupted, X))
-    assert sklstm.load(resumed)["model"].steps[-1][1].n_iter_ == 8
+    assert _network(resumed).n_iter_ == 8
 
 
 @pytest.mark.parametrize(
@@ -444,7 +448,7 @@ def test_ctrl_c_anywhere_in_training_exits_130_with_the_last_completed_epoch(
     assert main(argv + ["--checkpoint", str(checkpoint)]) == 130
     err = capsys.readouterr().err
     assert f"interrupted (Ctrl-C) after {completed} of 8 epochs" in err
-    classifier = sklstm.load(model)["model"].steps[-1][1]
+    classifier = _network(model)
     assert classifier.n_iter_ == completed and classifier.interrupted_
 
 
@@ -457,13 +461,13 @@ def test_ctrl_c_while_saving_or_reading_writes_nothing(tmp_path, monkeypatch, ca
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.ckpt"]
     monkeypatch.undo()
 
-    original = ecg_app.load_beats
+    original = ArrhythmiaClassifier.load_beats
 
     def load_beats(*args, **kwargs):
         ctrl_c()
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(ecg_app, "load_beats", load_beats)
+    monkeypatch.setattr(ArrhythmiaClassifier, "load_beats", load_beats)
     checkpoint.unlink()
     assert main(argv) == 130
     assert capsys.readouterr().err.strip() == "interrupted (Ctrl-C) during train: stopped."

@@ -1,6 +1,8 @@
-"""ECG beats from WFDB records: reading, filtering, R-peak detection, beat sequences."""
+"""ECG beats from WFDB records: reading, filtering, R-peak detection, beat sequences,
+and the arrhythmia model that classifies them."""
 
 from ._beats import RR_FEATURES, RR_RATIOS, BeatSequences, extract_beats, rr_features
+from ._classifier import ArrhythmiaClassifier
 from ._collection import load_beats, read_beats
 from ._detect import detect_r_peaks, match_beats
 from ._filters import ECGFilter, filter_ecg
@@ -27,6 +29,7 @@ __all__ = [
     "PACED_RECORDS",
     "RR_FEATURES",
     "RR_RATIOS",
+    "ArrhythmiaClassifier",
     "BeatSequences",
     "ECGFilter",
     "Record",
