@@ -21,7 +21,7 @@ import numpy as np
 
 from sklstm.audio import add_noise, event_scores, make_stream, spot_keywords
 
-from .keyword_spotting import BACKGROUND, fit_pipeline
+from .keyword_spotting import BACKGROUND, make_spotter
 
 __all__ = ["score_split", "validate"]
 
@@ -105,15 +105,10 @@ def validate(
     for name, test in folds:
         started = time.perf_counter()
         train_idx, test_idx = np.flatnonzero(~test), np.flatnonzero(test)
-        pipeline, _ = fit_pipeline(
-            [waves[i] for i in train_idx],
-            labels[train_idx],
-            groups[train_idx],
-            noises,
-            sr=sr,
-            progress=False,
-            **fit,
+        spotter = make_spotter(sr=sr, **fit).fit(
+            [waves[i] for i in train_idx], labels[train_idx], noises=noises
         )
+        pipeline = spotter.pipeline_
         fold = score_split(
             pipeline, [waves[i] for i in test_idx], labels[test_idx], groups[test_idx], sr=sr
         )

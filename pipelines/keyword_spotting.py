@@ -25,9 +25,7 @@ from ._startup import quiet_ctrl_c_while_starting, run_program
 quiet_ctrl_c_while_starting(__name__)  # before the slow imports below
 
 import argparse
-import functools
 import json
-import math
 import sys
 import time
 import warnings
@@ -48,28 +46,12 @@ from ._cli import (
 BACKGROUND = "_background_"
 NOISE_FOLDER = "_background_noise_"
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg"}
-# Chosen on FSDD with indices 5-9 held out and leave-one-speaker-out (docs/keyword_spotting.md).
-FEATURES = dict(n_mfcc=13, n_mels=40, deltas=0, normalize="mean")
-# The settings these figures were measured with, from before the library's
-# defaults gained a front end and a one-cycle budget (the clips are short).
-NETWORK = dict(
-    hidden_size=128,
-    pooling="max",
-    learning_rate_init=3e-3,
-    max_iter=30,
-    batch_size=64,
-    frontend=None,
-    learning_rate="constant",
-)
-AUGMENT = dict(speed=(0.9, 1.1), shift=0.1, snr_db=(0.0, 20.0), noise_prob=0.5)
 N_COPIES = 2
-BACKGROUND_SHARE = 0.1
-# What `train` saves and the other commands read.
-MODEL_KEYS = ("pipeline", "sample_rate", "background_label", "threshold", "segment_params")
-SEARCH_GRID = {
-    "estimator__lstmclassifier__hidden_size": [64, 128],
-    "estimator__lstmclassifier__learning_rate_init": [1e-3, 3e-3],
-}
+# What `train` saves (a dict, so that other applications' models are told apart).
+MODEL_KEY = "keyword_spotter"
+# Model files written before the KeywordSpotter: its pipeline and settings.
+OLD_MODEL_KEYS = ("pipeline", "sample_rate", "background_label", "threshold", "segment_params")
+SEARCH_GRID = {"hidden_size": [64, 128], "learning_rate_init": [1e-3, 3e-3]}
 
 
 # -- data ---------------------------------------------------------------------------
@@ -138,258 +120,70 @@ def load_clips(paths, sr, bad, *, progress=True, desc="reading clips"):
     return waves, np.array(kept, dtype=np.int64)
 
 
-def make_background(n, *, sr, lengths, noises, random_state):
-    """``n`` clips of silence and noise, as long as the keyword clips.
-
-    A third is near-silence (microphone hiss, 45 to 80 dB below full scale, or
-    digital zeros), a third noise at speech levels, coloured by a random
-    first-order filter, and a third excerpts of the noise recordings (or more
-    coloured noise when there are none).
-    """
-    from scipy.signal import lfilter
-
-    rng = np.random.default_rng(random_state)
-    clips = []
-    for i in range(n):
-        length = int(rng.choice(lengths) * rng.uniform(0.7, 1.5))
-        kind = i % 3
-        if kind == 2 and noises:
-            noise = noises[rng.integers(len(noises))]
-            start = rng.integers(max(1, len(noise) - length))
-            y = noise[start : start + length]
-        else:
-            y = rng.standard_normal(length)
-            y = lfilter([1.0], [1.0, -rng.uniform(-0.9, 0.99)], y)
-            level = rng.uniform(-80, -45) if kind == 0 else rng.uniform(-40, -10)
-            y *= 10 ** (level / 20) / (np.std(y) + 1e-12)
-            if kind == 0 and rng.uniform() < 0.1:
-                y[:] = 0.0
-        clips.append(np.asarray(y, dtype=np.float32))
-    return clips
-
-
 # -- model ----------------------------------------------------------------------------
 
 
-def _cosine(epoch, *, epochs):
-    """Learning-rate factor of epoch ``epoch`` (from 0): cosine decay to 0 over ``epochs``.
+def make_spotter(*, sr, epochs=None, hidden_size=None, copies=N_COPIES, seed=0, **params):
+    """The library's KeywordSpotter with the command's settings (None: its defaults)."""
+    from sklstm.audio import KeywordSpotter
 
-    In closed form, so that a run resumed at any epoch sets exactly the rate the
-    uninterrupted run had there (CosineAnnealingLR updates the rate recursively,
-    and restarts from the closed form: the two differ in the last bits).
-    """
-    return 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
-
-
-def training_callbacks(*, epochs, random_state, checkpoint=None):
-    """The LSTM's training-time callbacks: learning-rate schedule, masks, checkpoints."""
-    from skorch.callbacks import LRScheduler
-
-    from sklstm.audio import SpecAugment
-    from sklstm.checkpoint import ResumableCheckpoint
-
-    callbacks = [
-        LRScheduler(policy="LambdaLR", lr_lambda=functools.partial(_cosine, epochs=epochs)),
-        SpecAugment(
-            freq_masks=1, freq_width=3, time_masks=2, time_width=4, random_state=random_state
-        ),
-    ]
-    if checkpoint is not None:
-        # Last: it records the epoch once every other callback is done with it.
-        callbacks.append(ResumableCheckpoint(checkpoint))
-    return callbacks
-
-
-def build_model(
-    *, sr, noises, epochs=None, hidden_size=None, copies=N_COPIES, random_state=0, verbose=0
-):
-    """AugmentedClassifier around the Pipeline MFCC -> SequenceScaler -> LSTMClassifier."""
-    from sklearn.pipeline import make_pipeline
-
-    from sklstm import LSTMClassifier, SequenceScaler
-    from sklstm.audio import MFCC, AugmentedClassifier, WaveformAugmenter
-
-    # 20 ms hop and a 32 ms window (a power of two) at any rate.
-    n_fft = 1 << int(np.ceil(np.log2(0.032 * sr)))
-    network = dict(NETWORK)
     if epochs:
-        network["max_iter"] = epochs
+        params["max_iter"] = epochs
     if hidden_size:
-        network["hidden_size"] = hidden_size
-    pipeline = make_pipeline(
-        MFCC(sr=sr, n_fft=n_fft, hop_length=sr // 50, verbose=verbose, **FEATURES),
-        SequenceScaler(),
-        LSTMClassifier(
-            **network,
-            callbacks=training_callbacks(epochs=network["max_iter"], random_state=random_state),
-            random_state=random_state,
-            verbose=verbose,
-        ),
-    )
-    return AugmentedClassifier(
-        pipeline,
-        augmenter=WaveformAugmenter(sr=sr, noises=noises, **AUGMENT),
-        n_copies=copies,
-        random_state=random_state,
+        params["hidden_size"] = hidden_size
+    return KeywordSpotter(
+        sr=sr, n_copies=copies, background_label=BACKGROUND, random_state=seed, **params
     )
 
 
-def fit_pipeline(
-    waves,
-    labels,
-    groups,
-    noises,
-    *,
-    sr,
-    epochs=None,
-    hidden_size=None,
-    copies=N_COPIES,
-    seed=0,
-    progress=True,
-    search=False,
-    checkpoint=None,
-    resume=False,
-):
-    """Add the background class, fit (or grid-search) the model, return the fitted Pipeline.
+def _search(spotter, waves, labels, groups, noises, progress):
+    """Grid search with speaker-grouped folds; Ctrl-C ends it without a model."""
+    from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 
-    Everything random is drawn from ``seed``: the background clips, the
-    augmented copies, the initial weights, the batches and the masks. Two runs
-    with the same data and settings give the same model.
-
-    Parameters
-    ----------
-    checkpoint : path-like, default=None
-        Write a resumable checkpoint there after every epoch.
-    resume : bool, default=False
-        Continue the run that wrote ``checkpoint``: the model is the one an
-        uninterrupted run gives.
-
-    Returns
-    -------
-    pipeline : Pipeline
-        MFCC -> SequenceScaler -> LSTMClassifier, with the training-time
-        settings (progress bars, callbacks) cleared.
-    info : dict
-        ``n_background``, ``interrupted`` (Ctrl-C stopped training: the
-        pipeline holds the last completed epoch) and, after a search,
-        ``best_params`` and ``best_score``.
-    """
-    from sklearn.base import clone
-
-    n_background = max(20, int(round(BACKGROUND_SHARE * len(waves))))
-    background = make_background(
-        n_background, sr=sr, lengths=[len(w) for w in waves], noises=noises, random_state=seed
+    searcher = GridSearchCV(
+        spotter.set_params(verbose=0),
+        SEARCH_GRID,
+        cv=StratifiedGroupKFold(n_splits=3),
+        verbose=2 if progress else 0,
+        error_score="raise",
     )
-    X = list(waves) + background
-    y = np.concatenate([labels, [BACKGROUND] * n_background])
-    groups = np.concatenate([groups, [f"{BACKGROUND}{i % 3}" for i in range(n_background)]])
-    if progress:
-        print(
-            f"training on {len(waves)} clips of {len(set(labels))} keywords and "
-            f"{n_background} background clips, {copies} augmented copies each",
-            file=sys.stderr,
-        )
-    model = build_model(
-        sr=sr,
-        noises=noises,
-        epochs=epochs,
-        hidden_size=hidden_size,
-        copies=copies,
-        random_state=seed,
-        verbose=int(progress),
-    )
-    info = {"n_background": n_background, "interrupted": False}
-    if search:
-        from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
-
-        model.set_params(estimator__lstmclassifier__verbose=0, estimator__mfcc__verbose=0)
-        searcher = GridSearchCV(
-            model,
-            SEARCH_GRID,
-            cv=StratifiedGroupKFold(n_splits=3),
-            verbose=2 if progress else 0,
-            error_score="raise",
-        )
-        # skorch ends a fit at Ctrl-C and keeps its model; the search must stop instead.
-        with warnings.catch_warnings(), interruptible(TrainingInterrupted):
-            # The schedule runs a fixed number of epochs by design.
-            warnings.filterwarnings("ignore", "Stochastic Optimizer: Maximum iterations")
-            try:
-                searcher.fit(X, y, groups=groups)
-            except TrainingInterrupted:
-                raise KeyboardInterrupt from None
-        pipeline = searcher.best_estimator_.estimator_
-        info.update(best_params=searcher.best_params_, best_score=float(searcher.best_score_))
-    else:
-        # What AugmentedClassifier.fit does, with the LSTM's fit open to checkpoints.
-        X_train, y_train = model.training_set(X, y)
-        pipeline = clone(model.estimator)
-        classifier = pipeline[-1]
-        classifier.set_params(
-            callbacks=training_callbacks(
-                epochs=classifier.max_iter, random_state=seed, checkpoint=checkpoint
-            )
-        )
-        if resume:
-            pipeline.steps[-1] = (pipeline.steps[-1][0], _resumed(checkpoint, classifier))
-            if progress:
-                done = pipeline[-1].n_iter_
-                print(
-                    f"resuming from {checkpoint} after epoch {done} of {classifier.max_iter}",
-                    file=sys.stderr,
-                )
-        _fit_reporting_warnings(pipeline, X_train, y_train, progress)
-        info["interrupted"] = pipeline[-1].interrupted_
-    # Progress bars, the LR schedule and the masks belong to training, not to the model.
-    pipeline.set_params(mfcc__verbose=0, lstmclassifier__verbose=0, lstmclassifier__callbacks=None)
-    return pipeline, info
+    # skorch ends a fit at Ctrl-C and keeps its model; the search must stop instead.
+    with interruptible(TrainingInterrupted):
+        try:
+            searcher.fit(waves, labels, groups=groups, noises=noises)
+        except TrainingInterrupted:
+            raise KeyboardInterrupt from None
+    best = dict(best_params=searcher.best_params_, best_score=float(searcher.best_score_))
+    return searcher.best_estimator_, best
 
 
-def _resumed(checkpoint, fresh):
-    """The LSTMClassifier of ``checkpoint``, ready to resume with ``fresh``'s callbacks."""
+def _resumed(checkpoint):
+    """The network of ``checkpoint``, for the spotter's fit to continue."""
     from sklstm.checkpoint import load_checkpoint
     from sklstm.io import ModelFileError
 
     try:
-        resumed = load_checkpoint(checkpoint, callbacks=fresh.callbacks)
+        return load_checkpoint(checkpoint)
     except (ModelFileError, OSError) as exc:
         raise SystemExit(f"error: cannot resume from {checkpoint}: {exc}") from None
-    ignored = {"callbacks", "verbose"}
-    theirs = resumed.get_params(deep=False)
-    changed = [
-        f"{name}={theirs.get(name)!r}"
-        for name, value in fresh.get_params(deep=False).items()
-        if name not in ignored and theirs.get(name) != value
-    ]
-    if changed:
-        raise SystemExit(
-            f"error: {checkpoint} was written by a run with other settings "
-            f"({', '.join(changed)}): resume with that run's options, or delete it to "
-            "start again."
-        )
-    return resumed.set_params(verbose=fresh.verbose)
 
 
-def _fit_reporting_warnings(pipeline, X, y, progress):
+def _fit_reporting_warnings(spotter, waves, labels, noises, *, resume, checkpoint, progress):
     """Fit, passing the warnings on to stderr (``train`` reports an interruption itself)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            # The features, then the LSTM on them: what Pipeline.fit does, but outside
-            # its callback context, which scikit-learn >= 1.9 attaches to the LSTM
-            # during fit and which a checkpoint written mid-fit cannot save.
-            features = pipeline[:-1].fit_transform(X)
-            pipeline[-1].fit(features, y)
+            spotter.fit(waves, labels, noises=noises, resume=resume)
         except ValueError as exc:
-            if "checkpoint" in str(exc):  # resumed on other data than the run's
-                raise SystemExit(f"error: cannot resume: {exc}") from None
-            raise
+            if resume is None:
+                raise
+            raise SystemExit(
+                f"error: cannot resume from {checkpoint}: {exc} Resume with that run's "
+                "options, or delete it to start again."
+            ) from None
     for warning in caught:
-        message = str(warning.message)
-        if message.startswith(("Training was interrupted", "Stochastic Optimizer: Maximum")):
-            continue  # reported by train; the schedule runs a fixed number of epochs
-        if progress:
-            print(f"warning: {message}", file=sys.stderr)
+        if progress and not str(warning.message).startswith("Training was interrupted"):
+            print(f"warning: {warning.message}", file=sys.stderr)
 
 
 def _read_training_data(data, sr, bad, progress):
@@ -429,22 +223,34 @@ def train(args):
     bad = BadFiles()
     progress = not args.quiet
     waves, labels, groups, noises, _ = _read_training_data(args.data, args.sr, bad, progress)
+    from sklstm.checkpoint import ResumableCheckpoint
+
+    spotter = make_spotter(
+        sr=args.sr,
+        epochs=args.epochs,
+        hidden_size=args.hidden_size,
+        copies=args.copies,
+        seed=args.seed,
+        threshold=args.threshold,
+        verbose=int(progress),
+        callbacks=[ResumableCheckpoint(checkpoint)] if checkpoint else None,
+    )
+    info = {}
     try:
-        pipeline, info = fit_pipeline(
-            waves,
-            labels,
-            groups,
-            noises,
-            sr=args.sr,
-            epochs=args.epochs,
-            hidden_size=args.hidden_size,
-            copies=args.copies,
-            seed=args.seed,
-            progress=progress,
-            search=args.search,
-            checkpoint=checkpoint,
-            resume=args.resume,
-        )
+        if args.search:
+            spotter, info = _search(spotter, waves, labels, groups, noises, progress)
+        else:
+            resume = _resumed(checkpoint) if args.resume else None
+            if resume is not None and progress:
+                print(
+                    f"resuming from {checkpoint} after epoch {resume.n_iter_} of "
+                    f"{spotter.get_params()['max_iter']}",
+                    file=sys.stderr,
+                )
+            _fit_reporting_warnings(
+                spotter, waves, labels, noises, resume=resume, checkpoint=checkpoint,
+                progress=progress,
+            )  # fmt: skip
     except KeyboardInterrupt:
         bad.report()
         if args.search:
@@ -456,20 +262,17 @@ def train(args):
         print(f"\ninterrupted before a first epoch ended: no model saved{kept}.", file=sys.stderr)
         return INTERRUPTED
     seconds = time.perf_counter() - started
-    interrupted = info.pop("interrupted")
-    classifier = pipeline[-1]
+    spotter.set_params(callbacks=None, verbose=0)  # training-time settings, saved as data
+    classifier = spotter.pipeline_[-1]
     saved = {
-        "pipeline": pipeline,
-        "sample_rate": args.sr,
-        "background_label": BACKGROUND,
-        "threshold": args.threshold,
-        "segment_params": {},
+        MODEL_KEY: spotter,
         "labels": sorted(set(labels)),
         # No timings here: the same training must give the same file.
         "trained_on": {
             "data": str(Path(args.data).resolve()),
             "n_clips": len(waves),
             "epochs": classifier.n_iter_,
+            "n_background": spotter.n_background_,
             **info,
         },
     }
@@ -483,7 +286,7 @@ def train(args):
     if args.plots:
         try:
             path = _plots.save_training_history(
-                Path(args.plots) / "training_history.png", pipeline
+                Path(args.plots) / "training_history.png", spotter.pipeline_
             )
         except KeyboardInterrupt:
             print(
@@ -492,7 +295,7 @@ def train(args):
             )
             return INTERRUPTED
         print(f"training history drawn in {path}", file=sys.stderr)
-    if interrupted:
+    if spotter.interrupted_:
         bad.report()
         resume = ""
         if checkpoint is not None:
@@ -513,12 +316,31 @@ def train(args):
 
 
 def _load(path):
+    """The trained KeywordSpotter of a model file (one of the former layout too)."""
     import torch
+
+    from sklstm.audio import KeywordSpotter
 
     # One clip or one recording's segments: one thread is fastest, and 2 threads
     # under load made a 1-s prediction 8x slower (median 64 ms instead of 8 ms).
     torch.set_num_threads(1)
-    return load_model(path, kind="keyword-spotting", keys=MODEL_KEYS)
+    model = load_model(path, kind="keyword-spotting", keys=())
+    if isinstance(model.get(MODEL_KEY), KeywordSpotter):
+        return model[MODEL_KEY]
+    if not set(OLD_MODEL_KEYS) <= set(model):
+        raise SystemExit(f"error: {path} is not a keyword-spotting model.")
+    spotter = KeywordSpotter(
+        sr=model["sample_rate"],
+        background_label=model["background_label"],
+        threshold=model["threshold"],
+        segment_params=model["segment_params"] or None,
+    )
+    spotter.pipeline_ = model["pipeline"]
+    spotter.classes_ = spotter.pipeline_.classes_
+    network = spotter.pipeline_[-1]
+    spotter.n_iter_, spotter.interrupted_ = network.n_iter_, bool(network.interrupted_)
+    spotter.n_background_ = model.get("trained_on", {}).get("n_background", 0)
+    return spotter
 
 
 def evaluate(args):
@@ -526,14 +348,14 @@ def evaluate(args):
 
     if args.plots:
         _plots.require()
-    model = _load(args.model)
+    spotter = _load(args.model)
     bad = BadFiles()
     paths, labels, _, _ = find_clips(args.data)
-    waves, kept = load_clips(paths, model["sample_rate"], bad, progress=not args.json)
+    waves, kept = load_clips(paths, spotter.sr, bad, progress=not args.json)
     if not waves:
         raise SystemExit("error: none of the clips could be read.")
     y_true = np.array(labels)[kept]
-    y_pred = model["pipeline"].predict(waves).astype(str)
+    y_pred = spotter.predict(waves).astype(str)
     order = sorted(set(y_true) | set(y_pred))
     precision, recall, f1, _ = precision_recall_fscore_support(
         y_true, y_pred, labels=order, zero_division=0
@@ -577,14 +399,13 @@ def evaluate(args):
 
 
 def predict(args):
-    model = _load(args.model)
+    spotter = _load(args.model)
     bad = BadFiles()
-    waves, kept = load_clips(args.clips, model["sample_rate"], bad, progress=False)
+    waves, kept = load_clips(args.clips, spotter.sr, bad, progress=False)
     results = []
     if waves:
-        pipeline = model["pipeline"]
-        proba = pipeline.predict_proba(waves)
-        classes = pipeline.classes_
+        proba = spotter.predict_proba(waves)
+        classes = spotter.classes_
         for i, p in zip(kept, proba):
             k = int(np.argmax(p))
             results.append(
@@ -599,7 +420,7 @@ def predict(args):
 
 
 def spot(args):
-    from sklstm.audio import AudioFileError, load_audio, spot_keywords
+    from sklstm.audio import AudioFileError, load_audio
 
     reference = None
     if args.plots:
@@ -607,33 +428,23 @@ def spot(args):
         reference = _read_reference(args.reference) if args.reference else None
     elif args.reference:
         raise SystemExit("error: --reference is drawn in the plot: give --plots DIR too.")
-    model = _load(args.model)
+    spotter = _load(args.model)
     try:
-        y, _ = load_audio(args.recording, sr=model["sample_rate"])
+        y, _ = load_audio(args.recording, sr=spotter.sr)
     except AudioFileError as exc:
         raise SystemExit(f"error: {exc}") from None
-    threshold = model["threshold"] if args.threshold is None else args.threshold
-    events = spot_keywords(
-        model["pipeline"],
-        y,
-        sr=model["sample_rate"],
-        background_label=model["background_label"],
-        threshold=threshold,
-        segment_params=model["segment_params"],
-    )
+    events = spotter.spot(y, threshold=args.threshold)
     if args.json:
         print(json.dumps(events))
     else:
         for e in events:
             print(f"{e['start']:9.3f} {e['end']:9.3f}  {e['label']}  {e['score']:.3f}")
-        print(
-            f"{len(events)} keyword(s) in {len(y) / model['sample_rate']:.1f} s", file=sys.stderr
-        )
+        print(f"{len(events)} keyword(s) in {len(y) / spotter.sr:.1f} s", file=sys.stderr)
     if args.plots:
         name = Path(args.recording).stem
         path = _kws_plots.save_spotting(
             y,
-            model["sample_rate"],
+            spotter.sr,
             events,
             Path(args.plots) / f"{name}_spot.png",
             reference=reference,
@@ -703,10 +514,8 @@ def main(argv=None):
     p.add_argument("--model", required=True, help="model file to write")
     p.add_argument("--search", action="store_true", help="grid search (speaker-grouped 3-fold)")
     p.add_argument("--sr", type=int, default=8000, help="model sampling rate in Hz (8000)")
-    p.add_argument("--epochs", type=int, default=None, help=f"epochs ({NETWORK['max_iter']})")
-    p.add_argument(
-        "--hidden-size", type=int, default=None, help=f"LSTM units ({NETWORK['hidden_size']})"
-    )
+    p.add_argument("--epochs", type=int, default=None, help="epochs (30)")
+    p.add_argument("--hidden-size", type=int, default=None, help="LSTM units (128)")
     p.add_argument(
         "--copies", type=int, default=N_COPIES, help=f"augmented copies per clip ({N_COPIES})"
     )

@@ -16,7 +16,15 @@ from _data import DATA
 import sklstm
 from pipelines import _plots
 from pipelines import keyword_spotting as kws
-from sklstm.audio import event_scores, make_stream, resample, speech_segments, spot_keywords
+from sklstm.audio import (
+    _spotter,
+    event_scores,
+    make_background,
+    make_stream,
+    resample,
+    speech_segments,
+    spot_keywords,
+)
 from sklstm.checkpoint import load_checkpoint
 
 RECORDINGS = DATA / "fsdd" / "recordings"
@@ -26,6 +34,11 @@ needs_fsdd = pytest.mark.skipif(
 ROOT = Path(__file__).resolve().parents[1]
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 KEYWORDS = ("0", "1", "2", "3")
+
+
+def _pipeline(path):
+    """The fitted pipeline of the KeywordSpotter that `train` saved to ``path``."""
+    return sklstm.load(path)["keyword_spotter"].pipeline_
 
 
 def link_clips(folder, indices, keywords=KEYWORDS):
@@ -98,13 +111,38 @@ def test_train_shows_progress_and_saves_the_pipeline(trained):
     assert "training on 480 clips of 4 keywords and 48 background clips" in result.stderr
     assert "train_loss" in result.stdout + result.stderr  # per-epoch table
     model = sklstm.load(model_path)
-    pipeline = model["pipeline"]
+    spotter = model["keyword_spotter"]
+    pipeline = spotter.pipeline_
     assert [name for name, _ in pipeline.steps] == ["mfcc", "sequencescaler", "lstmclassifier"]
     assert list(pipeline.classes_) == [*KEYWORDS, kws.BACKGROUND]
-    assert model["sample_rate"] == 8000 and model["labels"] == list(KEYWORDS)
+    assert spotter.sr == 8000 and model["labels"] == list(KEYWORDS)
+    assert spotter.callbacks is None and spotter.n_background_ == 48
     assert model["trained_on"]["n_clips"] == 480
     # Training completed: the checkpoint written after every epoch is gone.
     assert sorted(p.name for p in model_path.parent.iterdir()) == ["kws.sklstm"]
+
+
+@needs_fsdd
+def test_model_files_of_the_former_layout_still_work(trained, tmp_path, capsys):
+    _, model, _ = trained
+    spotter = sklstm.load(model)["keyword_spotter"]
+    old = tmp_path / "old.sklstm"
+    sklstm.save(
+        {
+            "pipeline": spotter.pipeline_,
+            "sample_rate": 8000,
+            "background_label": kws.BACKGROUND,
+            "threshold": 0.5,
+            "segment_params": {},
+        },
+        old,
+    )
+    clips = [str(RECORDINGS / f"{k}_theo_40.wav") for k in KEYWORDS]
+    outputs = []
+    for path in (model, old):
+        assert kws.main(["predict", "--model", str(path), *clips, "--json"]) == 0
+        outputs.append(json.loads(capsys.readouterr().out))
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 4
 
 
 @needs_fsdd
@@ -248,9 +286,9 @@ def test_plots_without_matplotlib_name_the_extra(monkeypatch, tmp_path):
 
 
 def _ctrl_c_during_training(monkeypatch, hook, epoch):
-    original = kws.training_callbacks
+    original = _spotter._training_callbacks
     monkeypatch.setattr(
-        kws, "training_callbacks", lambda **kw: original(**kw) + [CtrlCAt(hook, epoch)]
+        _spotter, "_training_callbacks", lambda **kw: original(**kw) + [CtrlCAt(hook, epoch)]
     )
 
 
@@ -267,7 +305,7 @@ def test_ctrl_c_between_epochs_saves_the_model_and_resume_ends_as_an_uninterrupt
     err = capsys.readouterr().err
     assert "interrupted after epoch 2 of 5: the model trained so far is saved to" in err
     assert "--resume" in err
-    partial = sklstm.load(model)["pipeline"]
+    partial = _pipeline(model)
     assert partial[-1].n_iter_ == 2 and partial[-1].interrupted_
     assert load_checkpoint(checkpoint).n_iter_ == 2
     clips = [str(p) for p in sorted(tiny_dir.iterdir())[:12]]
@@ -277,7 +315,7 @@ def test_ctrl_c_between_epochs_saves_the_model_and_resume_ends_as_an_uninterrupt
     assert not checkpoint.exists()
     uninterrupted = tmp_path / "uninterrupted.sklstm"
     assert kws.main([*argv, "--model", str(uninterrupted)]) == 0
-    resumed, reference = sklstm.load(model)["pipeline"], sklstm.load(uninterrupted)["pipeline"]
+    resumed, reference = _pipeline(model), _pipeline(uninterrupted)
     assert resumed[-1].n_iter_ == reference[-1].n_iter_ == 5
     np.testing.assert_array_equal(resumed.predict_proba(clips), reference.predict_proba(clips))
     assert model.read_bytes() == uninterrupted.read_bytes()
@@ -301,7 +339,7 @@ def test_ctrl_c_anywhere_in_training_exits_130_with_the_last_completed_epoch(
     err = capsys.readouterr().err
     assert f"interrupted after epoch {completed} of 5: the model trained so far" in err
     assert "model saved to" not in err and "Traceback" not in err
-    classifier = sklstm.load(model)["pipeline"][-1]
+    classifier = _pipeline(model)[-1]
     assert classifier.n_iter_ == completed and classifier.interrupted_
     # The checkpoint is kept, at least as far as the model.
     assert load_checkpoint(tmp_path / "kws.sklstm.ckpt").n_iter_ >= completed
@@ -315,7 +353,7 @@ def test_ctrl_c_during_a_checkpoint_write_keeps_the_previous_checkpoint(
     ctrl_c_at_write(monkeypatch, ".ckpt", nth=3)
     assert kws.main(["train", "--data", str(tiny_dir), "--model", str(model), *TINY]) == 130
     assert "interrupted after epoch 2 of 5" in capsys.readouterr().err
-    assert sklstm.load(model)["pipeline"][-1].n_iter_ == 2
+    assert _pipeline(model)[-1].n_iter_ == 2
     assert load_checkpoint(tmp_path / "kws.sklstm.ckpt").n_iter_ == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kws.sklstm", "kws.sklstm.ckpt", "tiny"]
 
@@ -490,19 +528,24 @@ def test_crossval_leaves_out_only_the_speakers_asked_for(monkeypatch):
     from pipelines import _kws_validation
 
     trained_without = []
+    groups = np.array(["george", "george", "theo", "theo", "lucas", "lucas"])
 
-    def fit(waves, labels, groups, noises, **kwargs):
-        trained_without.append(sorted({"george", "theo", "lucas"} - set(groups)))
-        assert kwargs["copies"] == 3
-        return None, {}
+    class Spotter:
+        def __init__(self, **params):
+            assert params["copies"] == 3
+            self.pipeline_ = None
 
-    monkeypatch.setattr(_kws_validation, "fit_pipeline", fit)
+        def fit(self, X, y, *, noises):
+            # Each clip's samples hold its index: whose clips were trained on.
+            trained_without.append(sorted(set(groups) - {groups[int(x[0])] for x in X}))
+            return self
+
+    monkeypatch.setattr(_kws_validation, "make_spotter", Spotter)
     scores = dict.fromkeys(["accuracy", "accuracy_10db", "accuracy_0db"], 0.5)
     scores.update(spot_f1_silence=1.0, spot_f1_10db=1.0)
     monkeypatch.setattr(_kws_validation, "score_split", lambda *a, **k: dict(scores))
-    waves = [np.zeros(800, dtype=np.float32)] * 6
+    waves = [np.full(800, k, dtype=np.float32) for k in range(6)]
     labels = np.array(["0", "1"] * 3)
-    groups = np.array(["george", "george", "theo", "theo", "lucas", "lucas"])
     paths = [Path(f"{y}_{g}_{i}.wav") for i, (y, g) in enumerate(zip(labels, groups))]
     common = dict(sr=8000, splits=("speakers",), test_indices={5}, copies=3)
     results = _kws_validation.validate(
@@ -516,7 +559,7 @@ def test_crossval_leaves_out_only_the_speakers_asked_for(monkeypatch):
 
 def test_background_clips():
     noise = np.ones(50000, dtype=np.float32)
-    clips = kws.make_background(30, sr=8000, lengths=[4000, 6000], noises=[noise], random_state=0)
+    clips = make_background(30, sr=8000, lengths=[4000, 6000], noises=[noise], random_state=0)
     assert len(clips) == 30 and all(c.dtype == np.float32 for c in clips)
     assert all(2800 <= len(c) <= 9000 for c in clips)
     assert all(np.all(c == 1.0) for c in clips[2::3])  # excerpts of the noise recording
@@ -567,8 +610,8 @@ def test_ctrl_c_during_a_search_stops_it_without_a_model(tiny_dir, tmp_path, mon
         def on_epoch_end(self, net, **kwargs):
             os.kill(os.getpid(), signal.SIGINT)
 
-    original = kws.training_callbacks
-    monkeypatch.setattr(kws, "training_callbacks", lambda **kw: original(**kw) + [CtrlC()])
+    original = _spotter._training_callbacks
+    monkeypatch.setattr(_spotter, "_training_callbacks", lambda **kw: original(**kw) + [CtrlC()])
     model = tmp_path / "kws.sklstm"
     argv = ["train", "--data", str(tiny_dir), "--model", str(model), *TINY, "--search"]
     assert kws.main(argv) == 130

@@ -1,4 +1,5 @@
-"""Audio features for sequence models: reading clips, MFCCs and training-time augmentation."""
+"""Audio features for sequence models (reading clips, MFCCs, training-time augmentation)
+and the keyword spotter built on them."""
 
 from ._augment import (
     AugmentedClassifier,
@@ -14,11 +15,13 @@ from ._io import AudioFileError, load_audio, resample
 from ._mfcc import MFCC
 from ._plot import plot_keywords
 from ._spot import event_scores, make_stream, speech_segments, spot_keywords
+from ._spotter import KeywordSpotter, make_background
 
 __all__ = [
     "MFCC",
     "AudioFileError",
     "AugmentedClassifier",
+    "KeywordSpotter",
     "SpecAugment",
     "WaveformAugmenter",
     "add_noise",
@@ -26,6 +29,7 @@ __all__ = [
     "change_tempo",
     "event_scores",
     "load_audio",
+    "make_background",
     "make_stream",
     "plot_keywords",
     "resample",

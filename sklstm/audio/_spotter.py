@@ -1,0 +1,445 @@
+"""The keyword spotter: short spoken words in, their labels out; words found in recordings.
+
+:class:`KeywordSpotter` is what ``python -m pipelines.keyword_spotting`` trains
+and runs, as an estimator: MFCCs, then an LSTM, trained on the clips, perturbed
+copies of them and a background class of silence and noise, so that it can
+also say "no keyword here" when :meth:`~KeywordSpotter.spot` scans a long
+recording.
+"""
+
+import functools
+import math
+import sys
+import warnings
+from numbers import Integral, Real
+from os import PathLike
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import make_pipeline
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, check_random_state
+
+from ..classifier import LSTMClassifier
+from ..preprocessing import SequenceScaler
+from ._augment import AugmentedClassifier, SpecAugment, WaveformAugmenter
+from ._io import load_audio
+from ._mfcc import MFCC
+from ._spot import spot_keywords
+
+__all__ = ["KeywordSpotter", "make_background"]
+
+# Chosen on FSDD with indices 5-9 held out and leave-one-speaker-out
+# (docs/keyword_spotting.md), like the parameters' defaults.
+_FEATURES = dict(deltas=0, normalize="mean")
+_NETWORK = dict(frontend=None, learning_rate="constant")
+_AUGMENT = dict(speed=(0.9, 1.1), shift=0.1, snr_db=(0.0, 20.0), noise_prob=0.5)
+_SPEC_AUGMENT = dict(freq_masks=1, freq_width=3, time_masks=2, time_width=4)
+
+
+def make_background(n, *, sr, lengths, noises=(), random_state=None):
+    """``n`` clips of silence and noise, about as long as the keyword clips.
+
+    A third is near-silence (microphone hiss, 45 to 80 dB below full scale,
+    one in ten of them digital zeros), a third noise at speech levels,
+    coloured by a random first-order filter, and a third excerpts of the
+    ``noises`` recordings (or more coloured noise when there are none).
+
+    Parameters
+    ----------
+    n : int
+        Number of clips.
+    sr : int
+        Sampling rate in Hz (unused but for the record: lengths are in samples).
+    lengths : array-like of int
+        Lengths of the keyword clips; each background clip draws one and
+        scales it by 0.7 to 1.5.
+    noises : sequence of ndarray [shape=(n_i,)], default=()
+        Recordings of background noise at ``sr``.
+    random_state : int, Generator or None, default=None
+        Seed of the draws.
+
+    Returns
+    -------
+    clips : list of ndarray of float32 [shape=(m_i,)]
+        The background clips.
+    """
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(random_state)
+    clips = []
+    for i in range(n):
+        length = int(rng.choice(lengths) * rng.uniform(0.7, 1.5))
+        kind = i % 3
+        if kind == 2 and len(noises):
+            noise = noises[rng.integers(len(noises))]
+            start = rng.integers(max(1, len(noise) - length))
+            y = noise[start : start + length]
+        else:
+            y = rng.standard_normal(length)
+            y = lfilter([1.0], [1.0, -rng.uniform(-0.9, 0.99)], y)
+            level = rng.uniform(-80, -45) if kind == 0 else rng.uniform(-40, -10)
+            y *= 10 ** (level / 20) / (np.std(y) + 1e-12)
+            if kind == 0 and rng.uniform() < 0.1:
+                y[:] = 0.0
+        clips.append(np.asarray(y, dtype=np.float32))
+    return clips
+
+
+def _cosine(epoch, *, epochs):
+    """Learning-rate factor of epoch ``epoch`` (from 0): cosine decay to 0 over ``epochs``.
+
+    In closed form, so that a run resumed at any epoch sets exactly the rate the
+    uninterrupted run had there (CosineAnnealingLR updates the rate recursively,
+    and restarts from the closed form: the two differ in the last bits).
+    """
+    return 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+
+
+def _training_callbacks(*, epochs, random_state):
+    """The LSTM's training-time callbacks: the learning-rate schedule and the masks."""
+    from skorch.callbacks import LRScheduler
+
+    return [
+        LRScheduler(policy="LambdaLR", lr_lambda=functools.partial(_cosine, epochs=epochs)),
+        SpecAugment(random_state=random_state, **_SPEC_AUGMENT),
+    ]
+
+
+class KeywordSpotter(ClassifierMixin, BaseEstimator):
+    """Name short spoken words, and find them in long recordings.
+
+    MFCCs of each clip (20 ms hop, 32 ms window at any rate), standardized,
+    then an LSTM whose states are max-pooled over time. Training adds a
+    background class of silence and noise (``background_share`` of the
+    clips, see :func:`make_background`), ``n_copies`` perturbed copies of
+    every clip (speed, shift, noise: :class:`WaveformAugmenter`) and
+    SpecAugment masks, and decays the learning rate on a cosine over
+    ``max_iter`` epochs.
+
+    Parameters
+    ----------
+    sr : int, default=8000
+        Sampling rate in Hz of the model; clips given as files are read at it.
+    n_mfcc : int, default=13
+        MFCC coefficients per frame.
+    n_mels : int, default=40
+        Mel bands the coefficients are computed from.
+    hidden_size : int, default=128
+        Units of the LSTM.
+    pooling : {"max", "mean", "last", "attention"}, default="max"
+        How the LSTM's states over a clip become one vector.
+    max_iter : int, default=30
+        Epochs; the schedule runs all of them (no ConvergenceWarning).
+    batch_size : int, default=64
+        Clips per mini-batch.
+    learning_rate_init : float, default=3e-3
+        Adam's learning rate at the start of the schedule.
+    n_copies : int, default=2
+        Perturbed copies of each clip added to the training set.
+    background_share : float, default=0.1
+        Background clips added, as a share of the clips (at least 20).
+    background_label : str, default="_background_"
+        Label of the background class.
+    threshold : float, default=0.5
+        Least probability of a keyword for :meth:`spot` to report it.
+    segment_params : dict, default=None
+        Settings of :func:`speech_segments`, the detector that proposes
+        stretches of a recording to :meth:`spot`.
+    device : str, default="cpu"
+        Torch device of the network.
+    random_state : int, RandomState instance or None, default=0
+        Seed of everything random in training: background clips, perturbed
+        copies, initial weights, batches and masks.
+    callbacks : list of skorch callbacks or None, default=None
+        Added to the LSTM's during ``fit`` (e.g. a
+        :class:`~sklstm.checkpoint.ResumableCheckpoint`); the fitted model
+        keeps none. Set it to None before saving the model.
+    verbose : int, default=0
+        Print the training set's size and a table of the epochs.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The keywords and ``background_label``.
+    pipeline_ : Pipeline
+        The fitted :class:`MFCC` -> :class:`~sklstm.SequenceScaler` ->
+        :class:`~sklstm.LSTMClassifier`, which takes waveforms at ``sr``.
+    n_background_ : int
+        Background clips trained on.
+    n_iter_ : int
+        Epochs trained.
+    interrupted_ : bool
+        Whether Ctrl-C ended the fit early, at its last completed epoch.
+
+    See Also
+    --------
+    spot_keywords : What :meth:`spot` runs.
+    AugmentedClassifier : Training on perturbed copies of the clips.
+
+    Examples
+    --------
+    >>> from sklstm.audio import KeywordSpotter
+    >>> spotter = KeywordSpotter(max_iter=5)
+    >>> spotter.fit(["0_george_0.wav", "1_george_0.wav"], ["0", "1"])  # doctest: +SKIP
+    >>> spotter.predict(["0_jackson_3.wav"])                         # doctest: +SKIP
+    >>> spotter.spot("recording.wav")                                # doctest: +SKIP
+    [{'start': 0.52, 'end': 0.98, 'label': '0', 'score': 0.97}, ...]
+    """
+
+    _parameter_constraints: dict = {
+        "sr": [Interval(Integral, 1, None, closed="left")],
+        "n_mfcc": [Interval(Integral, 1, None, closed="left")],
+        "n_mels": [Interval(Integral, 1, None, closed="left")],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "pooling": [StrOptions({"last", "mean", "max", "attention"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "n_copies": [Interval(Integral, 0, None, closed="left")],
+        "background_share": [Interval(Real, 0, None, closed="left")],
+        "background_label": [str],
+        "threshold": [Interval(Real, 0, 1, closed="both")],
+        "segment_params": [dict, None],
+        "device": [str],
+        "random_state": ["random_state"],
+        "callbacks": [list, None],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        sr=8000,
+        n_mfcc=13,
+        n_mels=40,
+        hidden_size=128,
+        pooling="max",
+        max_iter=30,
+        batch_size=64,
+        learning_rate_init=3e-3,
+        n_copies=2,
+        background_share=0.1,
+        background_label="_background_",
+        threshold=0.5,
+        segment_params=None,
+        device="cpu",
+        random_state=0,
+        callbacks=None,
+        verbose=0,
+    ):
+        self.sr = sr
+        self.n_mfcc = n_mfcc
+        self.n_mels = n_mels
+        self.hidden_size = hidden_size
+        self.pooling = pooling
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.n_copies = n_copies
+        self.background_share = background_share
+        self.background_label = background_label
+        self.threshold = threshold
+        self.segment_params = segment_params
+        self.device = device
+        self.random_state = random_state
+        self.callbacks = callbacks
+        self.verbose = verbose
+
+    def _waveforms(self, X):
+        """Clips as float32 waveforms at ``sr``: files are read, arrays checked."""
+        if isinstance(X, (str, PathLike)) or (isinstance(X, np.ndarray) and X.ndim == 1):
+            raise ValueError(
+                "X must be a list of clips (waveforms or audio files), not a single clip."
+            )
+        waves = []
+        for i, clip in enumerate(X):
+            if isinstance(clip, (str, PathLike)):
+                waves.append(load_audio(clip, sr=self.sr)[0])
+                continue
+            wave = np.asarray(clip, dtype=np.float32)
+            if wave.ndim != 1 or not len(wave) or not np.isfinite(wave).all():
+                raise ValueError(
+                    f"Clip {i} must be a non-empty, finite 1-D waveform at sr={self.sr}, "
+                    f"got shape {wave.shape}."
+                )
+            waves.append(wave)
+        if not waves:
+            raise ValueError("X holds no clip.")
+        return waves
+
+    def _pipeline(self, seed):
+        # 20 ms hop and a 32 ms window (a power of two) at any rate.
+        n_fft = 1 << int(np.ceil(np.log2(0.032 * self.sr)))
+        return make_pipeline(
+            MFCC(
+                sr=self.sr, n_mfcc=self.n_mfcc, n_mels=self.n_mels, n_fft=n_fft,
+                hop_length=self.sr // 50, verbose=self.verbose, **_FEATURES,
+            ),
+            SequenceScaler(),
+            LSTMClassifier(
+                hidden_size=self.hidden_size, pooling=self.pooling, max_iter=self.max_iter,
+                batch_size=self.batch_size, learning_rate_init=self.learning_rate_init,
+                device=self.device, random_state=seed, verbose=self.verbose, **_NETWORK,
+            ),
+        )  # fmt: skip
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, *, noises=None, resume=None):
+        """Train on keyword clips, their perturbed copies and background clips.
+
+        Parameters
+        ----------
+        X : list of ndarray [shape=(n_i,)] or of path-like
+            Keyword clips: waveforms at ``sr``, or audio files.
+        y : array-like of str of shape (n_clips,)
+            The keyword of each clip.
+        noises : list of ndarray [shape=(n_i,)], default=None
+            Recordings of background noise at ``sr`` (e.g. Speech Commands'
+            ``_background_noise_``): a third of the background clips are cut
+            from them, and the perturbed copies are mixed with them.
+        resume : LSTMClassifier, default=None
+            The network of an interrupted fit, as
+            :func:`~sklstm.checkpoint.load_checkpoint` returns it: training
+            continues from its last completed epoch and ends as the
+            uninterrupted fit would have (same clips, noises and settings).
+
+        Returns
+        -------
+        self : KeywordSpotter
+            The fitted spotter.
+        """
+        waves = self._waveforms(X)
+        y = np.asarray(y).astype(str)
+        if y.shape != (len(waves),):
+            raise ValueError(f"X holds {len(waves)} clips but y has shape {y.shape}.")
+        if self.background_label in y:
+            raise ValueError(
+                f"y uses the background label {self.background_label!r} for keyword clips: "
+                "choose another background_label."
+            )
+        noises = [] if noises is None else [np.asarray(n, dtype=np.float32) for n in noises]
+        seed = self.random_state
+        if not isinstance(seed, Integral):
+            seed = int(check_random_state(seed).randint(np.iinfo(np.int32).max))
+        n_background = max(20, int(round(self.background_share * len(waves))))
+        background = make_background(
+            n_background, sr=self.sr, lengths=[len(w) for w in waves], noises=noises,
+            random_state=seed,
+        )  # fmt: skip
+        if self.verbose:
+            print(
+                f"training on {len(waves)} clips of {len(set(y))} keywords and "
+                f"{n_background} background clips, {self.n_copies} augmented copies each",
+                file=sys.stderr,
+            )
+        pipeline = self._pipeline(seed)
+        augmented = AugmentedClassifier(
+            pipeline,
+            augmenter=WaveformAugmenter(sr=self.sr, noises=noises, **_AUGMENT),
+            n_copies=self.n_copies,
+            random_state=seed,
+        )
+        X_train, y_train = augmented.training_set(
+            waves + background, np.concatenate([y, [self.background_label] * n_background])
+        )
+        network = pipeline[-1]
+        callbacks = _training_callbacks(epochs=self.max_iter, random_state=seed)
+        network.set_params(callbacks=callbacks + list(self.callbacks or []))
+        if resume is not None:
+            _check_same_settings(resume, network)
+            pipeline.steps[-1] = (pipeline.steps[-1][0], resume)
+            resume.set_params(callbacks=network.callbacks, verbose=network.verbose)
+            network = resume
+        # The features, then the LSTM on them: what Pipeline.fit does, but outside
+        # its callback context, which scikit-learn >= 1.9 attaches to the LSTM
+        # during fit and which a checkpoint written mid-fit cannot save.
+        features = pipeline[:-1].fit_transform(X_train)
+        with warnings.catch_warnings():
+            # The schedule runs a fixed number of epochs by design.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            network.fit(features, y_train)
+        # Progress output, the schedule and the masks belong to training, not to the model.
+        pipeline.set_params(mfcc__verbose=0, lstmclassifier__verbose=0)
+        network.set_params(callbacks=None)
+        self.pipeline_ = pipeline
+        self.classes_ = pipeline.classes_
+        self.n_background_ = n_background
+        self.n_iter_ = network.n_iter_
+        self.interrupted_ = bool(network.interrupted_)
+        return self
+
+    def predict_proba(self, X):
+        """Probability of each class (keywords and background) for each clip.
+
+        Parameters
+        ----------
+        X : list of ndarray [shape=(n_i,)] or of path-like
+            Clips: waveforms at ``sr``, or audio files.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_clips, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        return self.pipeline_.predict_proba(self._waveforms(X))
+
+    def predict(self, X):
+        """The keyword (or ``background_label``) of each clip.
+
+        Parameters
+        ----------
+        X : list of ndarray [shape=(n_i,)] or of path-like
+            Clips: waveforms at ``sr``, or audio files.
+
+        Returns
+        -------
+        labels : ndarray of str of shape (n_clips,)
+            Most probable class of each clip.
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def spot(self, recording, *, threshold=None):
+        """Keywords said in a long recording.
+
+        Parameters
+        ----------
+        recording : ndarray [shape=(n,)] or path-like
+            Waveform at ``sr``, or an audio file (read at ``sr``).
+        threshold : float, default=None
+            Least keyword probability reported; None uses ``threshold``.
+
+        Returns
+        -------
+        events : list of dict
+            ``{"start", "end", "label", "score"}`` of each keyword found,
+            times in seconds, in order (see :func:`spot_keywords`).
+        """
+        check_is_fitted(self)
+        if isinstance(recording, (str, PathLike)):
+            recording = load_audio(recording, sr=self.sr)[0]
+        return spot_keywords(
+            self.pipeline_,
+            np.asarray(recording, dtype=np.float32),
+            sr=self.sr,
+            background_label=self.background_label,
+            threshold=self.threshold if threshold is None else threshold,
+            segment_params=self.segment_params or {},
+        )
+
+
+def _check_same_settings(resumed, fresh):
+    """Refuse to resume a network trained with other settings."""
+    ignored = {"callbacks", "verbose"}
+    theirs = resumed.get_params(deep=False)
+    changed = [
+        f"{name}={theirs.get(name)!r}"
+        for name, value in fresh.get_params(deep=False).items()
+        if name not in ignored and theirs.get(name) != value
+    ]
+    if changed:
+        raise ValueError(
+            f"the checkpoint was written by a fit with other settings ({', '.join(changed)})."
+        )

@@ -1,0 +1,108 @@
+"""KeywordSpotter: the keyword-spotting model as a library estimator, on real FSDD clips."""
+
+import numpy as np
+import pytest
+from _data import DATA
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, GroupKFold
+
+import sklstm
+from sklstm.audio import KeywordSpotter, event_scores, load_audio, make_stream
+
+RECORDINGS = DATA / "fsdd" / "recordings"
+pytestmark = pytest.mark.skipif(not RECORDINGS.is_dir(), reason="FSDD not under $SKLSTM_DATA")
+
+SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
+TINY = dict(max_iter=12, hidden_size=32, n_copies=1)
+
+
+def _clips(keywords, indices):
+    paths = [RECORDINGS / f"{k}_{s}_{i}.wav" for k in keywords for s in SPEAKERS for i in indices]
+    labels = np.array([p.name.split("_")[0] for p in paths])
+    groups = np.array([p.name.split("_")[1] for p in paths])
+    return paths, labels, groups
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    paths, labels, _ = _clips("012", range(10, 16))
+    return KeywordSpotter(**TINY).fit(paths, labels), paths, labels
+
+
+def test_it_fits_on_files_and_predicts_files_or_waveforms(fitted):
+    spotter, paths, labels = fitted
+    assert list(spotter.classes_) == ["0", "1", "2", "_background_"]
+    assert spotter.n_background_ == 20 and spotter.n_iter_ == 12 and not spotter.interrupted_
+    assert [name for name, _ in spotter.pipeline_.steps] == [
+        "mfcc", "sequencescaler", "lstmclassifier",
+    ]  # fmt: skip
+    test = [RECORDINGS / f"{k}_{s}_30.wav" for k in "012" for s in SPEAKERS]
+    waves = [load_audio(p, sr=8000)[0] for p in test]
+    proba = spotter.predict_proba(test)
+    assert proba.shape == (18, 4)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(spotter.predict_proba(waves), proba)
+    truth = np.array([p.name[0] for p in test])
+    assert np.mean(spotter.predict(test) == truth) >= 0.6  # 12 epochs on 108 clips
+    assert spotter.score(test, truth) == np.mean(spotter.predict(test) == truth)
+
+
+def test_a_seed_gives_the_same_model_whatever_form_the_clips_take(fitted):
+    spotter, paths, labels = fitted
+    waves = [load_audio(p, sr=8000)[0] for p in paths]
+    again = KeywordSpotter(**TINY).fit(waves, labels)
+    X = [load_audio(RECORDINGS / "1_theo_40.wav", sr=8000)[0]]
+    np.testing.assert_array_equal(again.predict_proba(X), spotter.predict_proba(X))
+    other = KeywordSpotter(**{**TINY, "random_state": 1}).fit(waves, labels)
+    assert not np.array_equal(other.predict_proba(X), spotter.predict_proba(X))
+
+
+def test_spot_finds_words_in_a_recording(fitted):
+    spotter, _, _ = fitted
+    clips, labels, _ = _clips("012", [20])
+    waves = [load_audio(p, sr=8000)[0] for p in clips[::3]]
+    y, truth = make_stream(waves, labels[::3], sr=8000, random_state=0)
+    # A model of 12 epochs is unsure (scores about 0.4): below its threshold of 0.5.
+    assert spotter.spot(y) == [e for e in spotter.spot(y, threshold=0.3) if e["score"] >= 0.5]
+    events = spotter.spot(y, threshold=0.3)
+    assert all(set(e) == {"start", "end", "label", "score"} for e in events)
+    assert event_scores(events, truth)["f1"] >= 0.6
+    assert spotter.spot(y, threshold=1.0) == []  # nothing is that sure
+    assert spotter.spot(np.zeros(8000 * 5, dtype=np.float32)) == []
+
+
+def test_grid_search_with_speaker_groups_and_saving(fitted, tmp_path):
+    paths, labels, groups = _clips("01", range(10, 13))
+    search = GridSearchCV(
+        KeywordSpotter(max_iter=1, hidden_size=8, n_copies=0),
+        {"pooling": ["max", "mean"]},
+        cv=GroupKFold(3),
+        error_score="raise",
+    ).fit(paths, labels, groups=groups)
+    assert search.best_params_["pooling"] in ("max", "mean")
+    assert clone(search.best_estimator_).get_params() == search.best_estimator_.get_params()
+    spotter = fitted[0]
+    sklstm.save(spotter, tmp_path / "spotter.sklstm")
+    loaded = sklstm.load(tmp_path / "spotter.sklstm")
+    assert loaded.get_params() == spotter.get_params()
+    np.testing.assert_array_equal(
+        loaded.predict_proba(paths[:5]), spotter.predict_proba(paths[:5])
+    )
+
+
+def test_bad_input_is_refused_with_a_message_that_names_it(fitted):
+    spotter, paths, labels = fitted
+    with pytest.raises(ValueError, match="a list of clips .* not a single clip"):
+        spotter.predict(np.zeros(800))
+    with pytest.raises(ValueError, match="a list of clips"):
+        spotter.predict(str(paths[0]))
+    with pytest.raises(ValueError, match=r"Clip 1 must be a non-empty, finite 1-D waveform"):
+        spotter.predict([np.zeros(800), np.zeros((2, 800))])
+    with pytest.raises(ValueError, match="Clip 0 must be .* finite"):
+        spotter.predict([np.full(800, np.nan)])
+    with pytest.raises(ValueError, match="X holds 3 clips but y has shape"):
+        KeywordSpotter(**TINY).fit(paths[:3], labels[:2])
+    with pytest.raises(ValueError, match="background label '_background_' for keyword clips"):
+        KeywordSpotter(**TINY).fit(paths[:2], ["0", "_background_"])
+    with pytest.raises(ValueError, match="'threshold' parameter"):
+        KeywordSpotter(threshold=2.0).fit(paths[:2], labels[:2])
