@@ -46,11 +46,13 @@ def save_model(model, path):
     sklstm.save(model, path)
 
 
-def load_model(path, *, kind, keys):
+def load_model(path, *, kind, keys, estimator=None):
     """Load a model saved by :func:`save_model`; exit with a clear message if it can't.
 
     The applications save a dict; one without all of ``keys`` is another
     application's model (or no application's), refused as not a ``kind`` model.
+    A file holding just an instance of ``estimator`` (the application's model,
+    saved from Python with ``sklstm.save``) is returned as it is.
     """
     path = Path(path)
     if not path.is_file():
@@ -59,6 +61,8 @@ def load_model(path, *, kind, keys):
         model = sklstm.load(path)
     except ModelFileError as exc:
         raise SystemExit(f"error: cannot load model {path}: {exc}") from None
+    if estimator is not None and isinstance(model, estimator):
+        return model
     if not isinstance(model, dict) or not set(keys) <= set(model):
         raise SystemExit(f"error: {path} is not a {kind} model.")
     return model

@@ -74,8 +74,8 @@ STRIP_SECONDS = 10.0
 
 
 def _classifier(args, *, callbacks=None):
-    """The library's model with the command's settings."""
-    return ArrhythmiaClassifier(
+    """The library's model with the command's settings, refused before any record is read."""
+    model = ArrhythmiaClassifier(
         lead=args.lead,
         n_fraction=args.n_fraction,
         weight_power=args.weight_power,
@@ -89,6 +89,12 @@ def _classifier(args, *, callbacks=None):
         random_state=args.seed,
         callbacks=callbacks,
     )
+    try:
+        model._validate_params()
+        model._check_names()
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    return model
 
 
 def _record_names(args):
@@ -213,8 +219,12 @@ def _annotate(model, path, *, detect, annotator, chunk_seconds):
 
 def _load_model(args):
     """The trained model; ``--lead`` overrides the lead it was trained on."""
-    bundle = load_model(args.model, kind="heartbeat-classification", keys=())
-    if isinstance(bundle.get(MODEL_KEY), ArrhythmiaClassifier):
+    bundle = load_model(
+        args.model, kind="heartbeat-classification", keys=(), estimator=ArrhythmiaClassifier
+    )
+    if isinstance(bundle, ArrhythmiaClassifier):
+        model = bundle
+    elif isinstance(bundle.get(MODEL_KEY), ArrhythmiaClassifier):
         model = bundle[MODEL_KEY]
     elif set(OLD_MODEL_KEYS) <= set(bundle) and isinstance(bundle["model"], Pipeline):
         model = _from_old_file(bundle)
@@ -228,7 +238,18 @@ def _load_model(args):
 def _from_old_file(bundle):
     """The ArrhythmiaClassifier of a file that held its one pipeline, settings and lead."""
     pipeline = bundle["model"]
-    model = ArrhythmiaClassifier(lead=bundle["lead"], **bundle["extract"])
+    sequences, network = pipeline.steps[0][1], pipeline.steps[-1][1]
+    static = "head" if network.n_static_features else sequences.static
+    model = ArrhythmiaClassifier(
+        lead=bundle["lead"],
+        static=static,
+        hidden_size=network.hidden_size,
+        pooling=network.pooling,
+        max_iter=network.max_iter,
+        batch_size=network.batch_size,
+        learning_rate_init=network.learning_rate_init,
+        **bundle["extract"],
+    )
     model.estimators_ = [pipeline]
     model.classes_ = pipeline.classes_
     model.n_features_in_ = pipeline.n_features_in_

@@ -222,7 +222,6 @@ def train(args):
     started = time.perf_counter()
     bad = BadFiles()
     progress = not args.quiet
-    waves, labels, groups, noises, _ = _read_training_data(args.data, args.sr, bad, progress)
     from sklstm.checkpoint import ResumableCheckpoint
 
     spotter = make_spotter(
@@ -235,6 +234,11 @@ def train(args):
         verbose=int(progress),
         callbacks=[ResumableCheckpoint(checkpoint)] if checkpoint else None,
     )
+    try:
+        spotter._validate_params()
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    waves, labels, groups, noises, _ = _read_training_data(args.data, args.sr, bad, progress)
     info = {}
     try:
         if args.search:
@@ -324,7 +328,9 @@ def _load(path):
     # One clip or one recording's segments: one thread is fastest, and 2 threads
     # under load made a 1-s prediction 8x slower (median 64 ms instead of 8 ms).
     torch.set_num_threads(1)
-    model = load_model(path, kind="keyword-spotting", keys=())
+    model = load_model(path, kind="keyword-spotting", keys=(), estimator=KeywordSpotter)
+    if isinstance(model, KeywordSpotter):
+        return model
     if isinstance(model.get(MODEL_KEY), KeywordSpotter):
         return model[MODEL_KEY]
     if not set(OLD_MODEL_KEYS) <= set(model):

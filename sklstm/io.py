@@ -224,7 +224,8 @@ def _encode_estimator(estimator, where, arrays):
     cls = type(estimator)
     params = estimator.get_params(deep=False)
     state = {k: v for k, v in vars(estimator).items() if k not in params}
-    if isinstance(estimator, _BaseLSTM):
+    # sklstm's estimators and application models take skorch callbacks.
+    if cls.__module__.startswith("sklstm."):
         if params.get("callbacks"):
             warnings.warn(
                 f"{where}: callbacks are training-time objects and are not saved; the "

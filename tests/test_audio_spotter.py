@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from _data import DATA
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
 import sklstm
@@ -92,6 +93,10 @@ def test_grid_search_with_speaker_groups_and_saving(fitted, tmp_path):
 
 def test_bad_input_is_refused_with_a_message_that_names_it(fitted):
     spotter, paths, labels = fitted
+    with pytest.raises(NotFittedError):
+        KeywordSpotter().predict(paths[:1])
+    with pytest.raises(NotFittedError):
+        KeywordSpotter().spot(np.zeros(8000, dtype=np.float32))
     with pytest.raises(ValueError, match="a list of clips .* not a single clip"):
         spotter.predict(np.zeros(800))
     with pytest.raises(ValueError, match="a list of clips"):

@@ -114,12 +114,43 @@ def test_train_saves_the_library_model_and_files_of_the_former_layout_still_load
     old = tmp_path / "old.model"
     extract = {k: v for k, v in clf.extract_params().items() if k != "local"}
     sklstm.save({"model": clf.estimators_[0], "extract": extract, "lead": "MLII"}, old)
+    assert ecg_app._from_old_file(sklstm.load(old)).get_params() == clf.get_params()
+    bare = tmp_path / "bare.model"  # saved from Python, without the dict
+    sklstm.save(clf, bare)
     reports = []
-    for path in (model, old):
+    for path in (model, old, bare):
         argv = ["evaluate", "--model", str(path), "--data-dir", str(MITDB), "--records", "209"]
         assert main(argv + ["--json"]) == 0
         reports.append(json.loads(capsys.readouterr().out))
-    assert reports[0] == reports[1]
+    assert reports[0] == reports[1] == reports[2]
+
+
+def test_an_ensemble_trains_saves_and_evaluates(tmp_path, capsys):
+    path = tmp_path / "ensemble.model"
+    argv = ["train", "--data-dir", str(MITDB), "--records", "119", "220", "--model", str(path)]
+    assert main(argv + ["--ensemble", "2", "--max-iter", "1", "--hidden-size", "4"]) == 0
+    assert len(_classifier(path).estimators_) == 2
+    capsys.readouterr()
+    argv = ["evaluate", "--model", str(path), "--data-dir", str(MITDB), "--records", "209"]
+    assert main(argv + ["--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_beats"] == 3005
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--n-fraction", "0"], "'n_fraction' parameter"),
+        (["--hidden-size", "0"], "'hidden_size' parameter"),
+        (["--unweighted", "X"], r"unweighted has unknown name\(s\) \['X'\]"),
+    ],
+)
+def test_bad_training_options_are_refused_before_any_record_is_read(
+    tmp_path, monkeypatch, option, message
+):
+    monkeypatch.setattr(ArrhythmiaClassifier, "load_beats", None)  # must not be reached
+    argv = ["train", "--data-dir", str(MITDB), "--records", "119", "--model", "m", *option]
+    with pytest.raises(SystemExit, match=f"^error: .*{message}"):
+        main(argv)
 
 
 def test_evaluate_detect_reports_detection(model, capsys):

@@ -7,6 +7,7 @@ import pytest
 from _ctrl_c import CtrlCAt
 from _ecg_data import MITDB, requires_mitdb
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import f1_score, make_scorer
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_predict
 
@@ -79,9 +80,12 @@ def test_an_ensemble_averages_its_members_and_saves_as_data(beats, tmp_path):
     # The first member is the single model of the same seed.
     single = ArrhythmiaClassifier(**TINY).fit(beats.X, beats.y)
     np.testing.assert_array_equal(single.predict_proba(beats.X[:50]), first)
-    sklstm.save(clf, tmp_path / "m.sklstm")
+    # Callbacks belong to training: the file keeps none.
+    clf.set_params(callbacks=[CtrlCAt("epoch_begin", 1)])
+    with pytest.warns(UserWarning, match="callbacks are training-time objects"):
+        sklstm.save(clf, tmp_path / "m.sklstm")
     loaded = sklstm.load(tmp_path / "m.sklstm")
-    assert loaded.get_params() == clf.get_params()
+    assert loaded.get_params() == clf.set_params(callbacks=None).get_params()
     np.testing.assert_array_equal(loaded.predict_proba(beats.X), clf.predict_proba(beats.X))
 
 
@@ -89,8 +93,13 @@ def test_a_seed_gives_the_same_model_and_none_draws_one(beats):
     proba = [ArrhythmiaClassifier(**TINY).fit(beats.X, beats.y).predict_proba(beats.X[:30])]
     proba.append(ArrhythmiaClassifier(**TINY).fit(beats.X, beats.y).predict_proba(beats.X[:30]))
     np.testing.assert_array_equal(*proba)
-    drawn = ArrhythmiaClassifier(random_state=None, **TINY).fit(beats.X, beats.y)
-    assert drawn.predict_proba(beats.X[:30]).shape == (30, 3)
+    drawn = [
+        ArrhythmiaClassifier(random_state=None, **TINY).fit(beats.X, beats.y) for _ in range(2)
+    ]
+    assert not np.array_equal(*(m.predict_proba(beats.X[:30]) for m in drawn))
+    # Seeds near the top of numpy's range still give every member a valid one.
+    top = ArrhythmiaClassifier(random_state=2**32 - 1, n_estimators=2, **TINY)
+    assert len(top.fit(beats.X, beats.y).estimators_) == 2
 
 
 def test_grid_search_and_cross_validation_grouped_by_record(beats):
@@ -123,20 +132,32 @@ def test_annotate_classifies_the_beats_of_a_record_file(beats, tmp_path):
         shutil.copy(MITDB / f"119.{ext}", tmp_path / f"119.{ext}")
     with pytest.raises(RecordError, match=r"119.atr.*Without annotations, use detect=True\."):
         clf.annotate(tmp_path / "119")
-    alone = clf.annotate(tmp_path / "119", detect=True, annotator=None)
-    np.testing.assert_array_equal(alone.pred, detected.pred)
-    assert set(alone.y) == {""}
+    for annotator in ("atr", None):
+        alone = clf.annotate(tmp_path / "119", detect=True, annotator=annotator)
+        np.testing.assert_array_equal(alone.pred, detected.pred)
+        assert set(alone.y) == {""}
 
 
 def test_bad_input_is_refused_with_a_message_that_names_it(beats):
     clf = ArrhythmiaClassifier(**TINY)
+    with pytest.raises(NotFittedError):
+        clf.predict(beats.X[:2])
+    with pytest.raises(NotFittedError):
+        clf.annotate(MITDB / "119")
+    with pytest.raises(
+        ValueError, match=r"beats of 1 of the classes \['S'\] \(\['S'\]\): a class"
+    ):
+        ArrhythmiaClassifier(train_classes=("S",), **TINY).fit(beats.X, beats.y)
+    assert not hasattr(clf, "classes_")
     with pytest.raises(ValueError, match="X has 130 columns, but a beat table of this model's"):
         clf.fit(beats.X[:, :-1], beats.y)
     other = ArrhythmiaClassifier(sampling_rate=60.0, **TINY)
     with pytest.raises(ValueError, match=r"sampling_rate=60.*has 91: read the beats with"):
         other.fit(beats.X, beats.y)
-    with pytest.raises(ValueError, match=r"label\(s\) \[''\] that are not AAMI classes"):
+    with pytest.raises(ValueError, match=r"label\(s\) \[''\] that are not AAMI .* detected"):
         clf.fit(beats.X, np.where(beats.y == "S", "", beats.y))
+    with pytest.raises(ValueError, match=r"label\(s\) \['A'\] that are not AAMI classes.*\]\.$"):
+        clf.fit(beats.X, np.where(beats.y == "S", "A", beats.y))
     with pytest.raises(ValueError, match=r"rr has unknown name\(s\) \['qrs'\]"):
         ArrhythmiaClassifier(rr=("pre_local", "qrs")).fit(beats.X, beats.y)
     with pytest.raises(ValueError, match="train_classes has unknown"):
@@ -148,8 +169,11 @@ def test_bad_input_is_refused_with_a_message_that_names_it(beats):
         ValueError, match="X has 2 features, but ArrhythmiaClassifier is expecting 131"
     ):
         fitted.predict(np.zeros((2, 131)).T)
-    with pytest.raises(ValueError, match="resume continues a single model"):
+    with pytest.raises(ValueError, match="resume and checkpoints are for a single model"):
         ArrhythmiaClassifier(n_estimators=2).fit(beats.X, beats.y, resume=fitted)
+    # Window settings changed after fit: the fitted width still applies.
+    fitted.set_params(sampling_rate=60.0)
+    assert fitted.predict(beats.X[:3]).shape == (3,)
 
 
 def test_ctrl_c_keeps_the_members_fitted_so_far(beats):

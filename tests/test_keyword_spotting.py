@@ -619,6 +619,15 @@ def test_ctrl_c_during_a_search_stops_it_without_a_model(tiny_dir, tmp_path, mon
     assert not model.exists()
 
 
+def test_bad_training_options_are_refused_before_any_clip_is_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(kws, "find_clips", None)  # must not be reached
+    argv = ["train", "--data", str(tmp_path), "--model", str(tmp_path / "m"), "--no-checkpoint"]
+    with pytest.raises(SystemExit, match="^error: The 'threshold' parameter"):
+        kws.main([*argv, "--threshold", "2"])
+    with pytest.raises(SystemExit, match="^error: The 'n_copies' parameter"):
+        kws.main([*argv, "--copies", "-1"])
+
+
 @needs_fsdd
 def test_commands_refuse_a_model_of_another_application(tmp_path):
     from pipelines._cli import save_model

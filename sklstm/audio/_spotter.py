@@ -155,7 +155,8 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
     callbacks : list of skorch callbacks or None, default=None
         Added to the LSTM's during ``fit`` (e.g. a
         :class:`~sklstm.checkpoint.ResumableCheckpoint`); the fitted model
-        keeps none. Set it to None before saving the model.
+        keeps none, and :func:`sklstm.save` saves the spotter with
+        ``callbacks=None``.
     verbose : int, default=0
         Print the training set's size and a table of the epochs.
 
@@ -399,7 +400,8 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         labels : ndarray of str of shape (n_clips,)
             Most probable class of each clip.
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def spot(self, recording, *, threshold=None):
         """Keywords said in a long recording.

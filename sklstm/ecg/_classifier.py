@@ -9,6 +9,7 @@ beats of whole records with :meth:`~ArrhythmiaClassifier.annotate`.
 
 import warnings
 from numbers import Integral, Real
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
@@ -17,6 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
+from ..checkpoint import ResumableCheckpoint
 from ..classifier import LSTMClassifier
 from ..preprocessing import SequenceScaler
 from ._beats import RR_FEATURES, RR_RATIOS, BeatSequences, _window_offsets
@@ -134,8 +136,11 @@ class ArrhythmiaClassifier(ClassifierMixin, BaseEstimator):
         Seed of the N beats drawn and of the networks.
     callbacks : list of skorch callbacks or None, default=None
         Given to each member's :class:`~sklstm.LSTMClassifier` during ``fit``
-        (e.g. a :class:`~sklstm.checkpoint.ResumableCheckpoint`); the fitted
-        members keep none. Set it to None before saving the model.
+        (e.g. a :class:`~sklstm.checkpoint.ResumableCheckpoint`, with a single
+        model only: each member would overwrite it); the fitted members keep
+        none, and :func:`sklstm.save` saves the model with ``callbacks=None``.
+        A resumed fit (``fit(..., resume=net)``) keeps the callbacks ``net``
+        was loaded with.
 
     Attributes
     ----------
@@ -146,6 +151,8 @@ class ArrhythmiaClassifier(ClassifierMixin, BaseEstimator):
         :class:`~sklstm.SequenceScaler` and :class:`~sklstm.LSTMClassifier`.
     n_features_in_ : int
         Columns of the beat tables seen in ``fit``.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Column names, when ``fit`` got a DataFrame.
     n_steps_ : int
         Steps of each beat's window.
     interrupted_ : bool
@@ -336,9 +343,10 @@ class ArrhythmiaClassifier(ClassifierMixin, BaseEstimator):
             Detect the beats (:func:`~sklstm.ecg.detect_r_peaks`) instead of
             taking them from the reference annotations.
         annotator : str or None, default="atr"
-            Extension of the reference annotations. With ``detect``, None
-            reads none; else the detected beats get the class of the
-            reference beat they match (``""`` for none) in ``y``.
+            Extension of the reference annotations. With ``detect``, the
+            detected beats get the class of the reference beat they match
+            (``""`` for none) in ``y``; without the file (or with None), every
+            ``y`` is ``""``.
         chunk_seconds : float or None, default=3600.0
             Longer records are read a stretch at a time (bounded memory).
 
@@ -357,6 +365,8 @@ class ArrhythmiaClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         r_peaks = "detect" if detect else "reference"
+        if detect and annotator is not None and not Path(f"{path}.{annotator}").is_file():
+            annotator = None  # a record of another database: nothing to match the beats to
         try:
             beats = self.read_beats(
                 path, r_peaks=r_peaks, annotator=annotator, chunk_seconds=chunk_seconds
@@ -377,7 +387,8 @@ class ArrhythmiaClassifier(ClassifierMixin, BaseEstimator):
     def _check_table(self, X, *, reset):
         X = validate_data(self, X, dtype=(np.float32, np.float64), reset=reset)
         n_steps, n_columns = self._n_columns()
-        if X.shape[1] != n_columns:
+        # After fit, the width is the fitted one (validate_data checks it).
+        if reset and X.shape[1] != n_columns:
             raise ValueError(
                 f"X has {X.shape[1]} columns, but a beat table of this model's settings "
                 f"(before={self.before:g}, after={self.after:g}, "
@@ -478,22 +489,36 @@ class ArrhythmiaClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"y must have shape ({len(X)},), got {y.shape}.")
         unknown = sorted(set(np.unique(y).tolist()) - set(AAMI_CLASSES))
         if unknown:
+            why = " (unmatched detected beats, labelled '', cannot be trained on)"
             raise ValueError(
-                f"y has label(s) {unknown[:5]} that are not AAMI classes {list(AAMI_CLASSES)} "
-                "(unmatched detected beats, labelled '', cannot be trained on)."
+                f"y has label(s) {unknown[:5]} that are not AAMI classes {list(AAMI_CLASSES)}"
+                + (why if "" in unknown else "")
+                + "."
             )
-        if resume is not None and self.n_estimators > 1:
-            raise ValueError("resume continues a single model: n_estimators must be 1.")
+        trained = sorted(set(np.unique(y).tolist()) & set(self.train_classes))
+        if len(trained) < 2:
+            raise ValueError(
+                f"y has beats of {len(trained)} of the classes {list(self.train_classes)} "
+                f"({trained}): a classifier needs two."
+            )
+        if self.n_estimators > 1 and (
+            resume is not None
+            or any(isinstance(c, ResumableCheckpoint) for c in self.callbacks or [])
+        ):
+            raise ValueError(
+                "resume and checkpoints are for a single model: n_estimators must be 1."
+            )
         seed = self.random_state
         if not isinstance(seed, Integral):
             seed = int(check_random_state(seed).randint(np.iinfo(np.int32).max))
-        members = []
-        self.interrupted_ = False
+        members, interrupted = [], False
         for k in range(self.n_estimators):
-            members.append(self._fit_member(X, y, seed + _MEMBER_SEED_STEP * k, resume))
+            member_seed = (seed + _MEMBER_SEED_STEP * k) % 2**32
+            members.append(self._fit_member(X, y, member_seed, resume))
             if members[-1].steps[-1][1].interrupted_:
-                self.interrupted_ = True
+                interrupted = True
                 break
+        self.interrupted_ = interrupted
         self.estimators_ = members
         self.classes_ = np.unique(np.concatenate([m.classes_ for m in members]))
         self.n_steps_ = n_steps
@@ -537,7 +562,11 @@ class ArrhythmiaClassifier(ClassifierMixin, BaseEstimator):
         y : ndarray of str of shape (n_beats,)
             Predicted classes.
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "estimators_")
 
 
 def _check_same_settings(resumed, fresh):
