@@ -30,6 +30,7 @@ from ._training import (
     predict_raw,
 )
 from .nn import CELLS, POOLINGS, SequenceNetwork
+from .streaming import SequenceStream
 
 __all__ = ["_BaseLSTM"]
 
@@ -577,6 +578,28 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         from .export import export_onnx
 
         return export_onnx(self, path, opset=opset)
+
+    def stream(self):
+        """A stream that predicts for one sequence as its steps arrive.
+
+        Feed the steps with ``stream.update(chunk)``, a chunk of shape
+        ``(n_steps, n_features)`` at a time; row ``k`` of what it returns is
+        what this estimator predicts for the sequence up to that step (see
+        :class:`~sklstm.streaming.SequenceStream`). Only the recurrent state is
+        carried between chunks: memory stays constant however long the
+        sequence. ``stream.reset()`` starts the next sequence.
+
+        Returns
+        -------
+        stream : SequenceStream
+            A stream over this estimator's network as it is now.
+
+        Raises
+        ------
+        ValueError
+            For a bidirectional model, which needs a sequence's end to read it.
+        """
+        return SequenceStream(self)
 
     # -- prediction ---------------------------------------------------------------
 

@@ -185,6 +185,10 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         y = self._raw_predict(X).astype(np.float64) * self._y_scale + self._y_mean
         return y.ravel() if self.n_outputs_ == 1 else y
 
+    def _stream_rows(self, raw):
+        y = raw.astype(np.float64) * self._y_scale + self._y_mean
+        return y.ravel() if self.n_outputs_ == 1 else y
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True

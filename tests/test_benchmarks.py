@@ -22,8 +22,13 @@ def test_benchmark_script_runs_every_measure_at_tiny_sizes(tmp_path, capsys):
     assert results["e_grid_search"]["speedup"] > 0
     assert set(results["f_features"]) == {"mfcc", "ecg"}
     assert results["g_flops"]["fused_training_gflops"] > 0
+    assert set(results["h_streaming"]) == {"None", "conv"}
+    assert all(
+        h["stream_rtf"] > 0 and h["window_rtf"] > 0 for h in results["h_streaming"].values()
+    )
     table = capsys.readouterr().out
     assert "bucketing speedup per epoch" in table and "GridSearchCV" in table
+    assert "stream 100-ms chunks" in table
 
 
 def test_memory_script_measures_predict_in_fresh_processes(tmp_path, capsys):

@@ -72,3 +72,17 @@ def test_one_cycle_training_on_the_gpu_is_reproducible():
     first = LSTMClassifier(**params).fit(X, y).predict_proba(X)
     second = LSTMClassifier(**params).fit(X, y).predict_proba(X)
     np.testing.assert_allclose(first, second, atol=1e-5)
+
+
+@pytest.mark.parametrize("frontend", [None, "conv"])
+def test_a_model_on_the_gpu_streams_its_prefixes(frontend):
+    X, y = _long_ragged()
+    clf = LSTMClassifier(
+        hidden_size=8, max_iter=2, frontend=frontend, pooling="attention", device="cuda",
+        random_state=0,
+    ).fit(X, y)  # fmt: skip
+    x = X[3]
+    stream = clf.stream()
+    rows = np.concatenate([stream.update(x[i : i + 9]) for i in range(0, len(x), 9)])
+    expected = np.stack([clf.predict_proba([x[: t + 1]])[0] for t in range(len(x))])
+    np.testing.assert_allclose(rows, expected, atol=1e-5)

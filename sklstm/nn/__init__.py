@@ -1,11 +1,12 @@
 """PyTorch modules: the hand-written recurrences, their fused twins, the convolutional
-front end, pooling and the network."""
+front end, pooling, the network and its stream."""
 
 from .cells import gru_recurrence, lstm_recurrence, rnn_recurrence
 from .frontend import ConvFrontEnd, MaskedBatchNorm, StepLayerNorm
 from .network import SequenceNetwork
 from .pooling import POOLINGS, AttentionPool, LastPool, MaxPool, MeanPool
 from .recurrent import CELLS, ExplicitRecurrent, FusedGRU, FusedLSTM, FusedRNN, make_recurrent
+from .streaming import NetworkStream
 
 __all__ = [
     "CELLS",
@@ -20,6 +21,7 @@ __all__ = [
     "MaskedBatchNorm",
     "MaxPool",
     "MeanPool",
+    "NetworkStream",
     "SequenceNetwork",
     "StepLayerNorm",
     "gru_recurrence",
