@@ -186,8 +186,24 @@ def _fit_reporting_warnings(spotter, waves, labels, noises, *, resume, checkpoin
             print(f"warning: {warning.message}", file=sys.stderr)
 
 
-def _read_training_data(data, sr, bad, progress):
+def find_noises(folders):
+    """Audio files under each folder of ``--noise`` (searched recursively), sorted."""
+    paths = []
+    for folder in folders or []:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise SystemExit(f"error: --noise {folder} is not a directory.")
+        found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+        if not found:
+            kinds = ", ".join(sorted(AUDIO_SUFFIXES))
+            raise SystemExit(f"error: --noise {folder} holds no audio file ({kinds}).")
+        paths += found
+    return paths
+
+
+def _read_training_data(data, sr, bad, progress, noise_folders=None):
     paths, labels, groups, noise_paths = find_clips(data)
+    noise_paths = noise_paths + find_noises(noise_folders)
     waves, kept = load_clips(paths, sr, bad, progress=progress)
     noises, _ = load_clips(noise_paths, sr, bad, progress=progress, desc="reading noises")
     if not waves:
@@ -238,7 +254,9 @@ def train(args):
         spotter._validate_params()
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
-    waves, labels, groups, noises, _ = _read_training_data(args.data, args.sr, bad, progress)
+    waves, labels, groups, noises, _ = _read_training_data(
+        args.data, args.sr, bad, progress, args.noise
+    )
     info = {}
     try:
         if args.search:
@@ -486,7 +504,7 @@ def crossval(args):
     test_indices = set(range(int(low), int(high or low) + 1))
     bad = BadFiles()
     waves, labels, groups, noises, paths = _read_training_data(
-        args.data, args.sr, bad, not args.json
+        args.data, args.sr, bad, not args.json, args.noise
     )
     splits = {"both": ("holdout", "speakers")}.get(args.split, (args.split,))
     results = validate(
@@ -526,6 +544,13 @@ def main(argv=None):
         "--copies", type=int, default=N_COPIES, help=f"augmented copies per clip ({N_COPIES})"
     )
     p.add_argument("--threshold", type=float, default=0.5, help="spotting threshold stored")
+    p.add_argument(
+        "--noise",
+        action="append",
+        metavar="DIR",
+        help="folder of background-noise recordings (any audio files, searched recursively) "
+        "for the background class and the noisy copies; repeat for more folders",
+    )
     p.add_argument(
         "--checkpoint",
         default=None,
@@ -584,6 +609,7 @@ def main(argv=None):
         help="leave out only these speakers in the speakers split (default: each in turn)",
     )
     p.add_argument("--sr", type=int, default=8000)
+    p.add_argument("--noise", action="append", metavar="DIR", help="as for train")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--hidden-size", type=int, default=None)
     p.add_argument(

@@ -12,6 +12,7 @@ from sklstm.audio import (
     SpecAugment,
     WaveformAugmenter,
     add_noise,
+    add_reverb,
     change_speed,
     change_tempo,
     shift_pitch,
@@ -224,3 +225,38 @@ def test_augmented_training_set_is_reproducible():
     assert not np.array_equal(other[3], X1[3])
     with pytest.raises(ValueError, match="3 clips but y 2 labels"):
         model.training_set(clips, ["a", "b"])
+
+
+def test_add_reverb_keeps_length_and_power_and_decays_at_its_rt60():
+    sr = 8000
+    click = np.zeros(sr, dtype=np.float32)
+    click[0] = 1.0
+    wet = add_reverb(click, sr=sr, rt60=0.4, random_state=0)
+    assert wet.shape == click.shape and wet.dtype == np.float32
+    np.testing.assert_allclose(np.mean(wet**2), np.mean(click**2), rtol=1e-4)
+    # The tail's energy falls by 60 dB over rt60: about 15 dB per 0.1 s.
+    tail = wet[int(0.005 * sr) :].astype(np.float64) ** 2
+    early, later = tail[: int(0.05 * sr)].mean(), tail[int(0.1 * sr) : int(0.15 * sr)].mean()
+    assert 10 < 10 * np.log10(early / later) < 20
+    again = add_reverb(click, sr=sr, rt60=0.4, random_state=0)
+    np.testing.assert_array_equal(again, wet)
+    with pytest.raises(ValueError, match="rt60 must be a time in seconds"):
+        add_reverb(click, sr=sr, rt60=0.0)
+
+
+def test_reverberated_copies_only_when_asked_and_the_other_draws_unchanged():
+    rng = np.random.RandomState(0)
+    clips = [rng.randn(4000).astype(np.float32) for _ in range(3)]
+    dry = WaveformAugmenter(snr_db=None, shift=0.0).augment(clips, random_state=1)
+    again = WaveformAugmenter(snr_db=None, shift=0.0, reverb_prob=0.0).augment(
+        clips, random_state=1
+    )
+    for a, b in zip(dry, again):
+        np.testing.assert_array_equal(a, b)
+    wet = WaveformAugmenter(snr_db=None, shift=0.0, speed=None, reverb_prob=1.0).augment(
+        clips, random_state=1
+    )
+    # (No speed change: each reverberated copy keeps its clip's length.)
+    assert all(len(w) == len(c) and not np.allclose(w, c) for w, c in zip(wet, clips))
+    with pytest.raises(ValueError, match="rt60"):
+        WaveformAugmenter(reverb_prob=1.0, rt60=(0.5, 0.2)).augment(clips, random_state=0)

@@ -58,6 +58,19 @@ def test_a_seed_gives_the_same_model_whatever_form_the_clips_take(fitted):
     assert not np.array_equal(other.predict_proba(X), spotter.predict_proba(X))
 
 
+def test_babble_and_reverberation_change_the_training_set_only_when_asked(fitted):
+    spotter, paths, labels = fitted
+    waves = [load_audio(p, sr=8000)[0] for p in paths[:24]]
+    X = [load_audio(RECORDINGS / "1_theo_40.wav", sr=8000)[0]]
+    small = dict(max_iter=1, hidden_size=8, n_copies=1)
+    plain = KeywordSpotter(**small).fit(waves, labels[:24]).predict_proba(X)
+    silent = KeywordSpotter(**small, babble=0, reverb_prob=0.0).fit(waves, labels[:24])
+    np.testing.assert_array_equal(silent.predict_proba(X), plain)
+    for extra in (dict(babble=2), dict(reverb_prob=1.0)):
+        other = KeywordSpotter(**small, **extra).fit(waves, labels[:24])
+        assert not np.array_equal(other.predict_proba(X), plain)
+
+
 def test_spot_finds_words_in_a_recording(fitted):
     spotter, _, _ = fitted
     clips, labels, _ = _clips("012", [20])

@@ -71,3 +71,16 @@ def test_tsc_benchmark_scores_every_contender_on_every_shared_set(tmp_path, caps
     assert set(results["summary"]) == {"classification", "regression"}
     table = capsys.readouterr().out
     assert "mean class" in table and "fit seconds per set" in table
+
+
+def test_keyword_spotting_noise_script_runs_at_tiny_sizes(tmp_path):
+    from benchmarks.kws_noise import DATA
+    from benchmarks.kws_noise import main as kws_noise_main
+
+    if not (DATA / "fsdd").is_dir() or not (DATA / "noise").is_dir():
+        pytest.skip("FSDD or the noise recordings are not under $SKLSTM_DATA")
+    out = tmp_path / "kws_noise.json"
+    results = kws_noise_main(["--quick", "--json", str(out)])
+    assert json.loads(out.read_text()) == results and set(results) == {"default", "noise"}
+    for row in results.values():
+        assert 0 <= row["accuracy_real_10"] <= 1 and 0 <= row["spot_white_10"]["f1"] <= 1

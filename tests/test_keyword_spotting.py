@@ -19,6 +19,7 @@ from pipelines import keyword_spotting as kws
 from sklstm.audio import (
     _spotter,
     event_scores,
+    make_babble,
     make_background,
     make_stream,
     resample,
@@ -567,6 +568,34 @@ def test_background_clips():
     assert all(-41 < level < -9 for level in levels)
 
 
+def test_babble_overlays_talkers_at_the_clips_power():
+    rng = np.random.RandomState(0)
+    clips = [0.1 * rng.randn(rng.randint(2000, 6000)).astype(np.float32) for _ in range(20)]
+    babble = make_babble(clips, 3, sr=8000, duration=2.0, random_state=0)
+    assert len(babble) == 3 and all(b.shape == (16000,) and b.dtype == np.float32 for b in babble)
+    power = np.mean([np.mean(np.square(c, dtype=np.float64)) for c in clips])
+    for b in babble:
+        np.testing.assert_allclose(np.mean(np.square(b, dtype=np.float64)), power, rtol=1e-4)
+    np.testing.assert_array_equal(make_babble(clips, 3, sr=8000, duration=2.0, random_state=0)[1],
+                                  babble[1])  # fmt: skip
+
+
+def test_band_energies_find_a_word_that_total_power_misses_in_white_noise():
+    sr = 8000
+    rng = np.random.RandomState(0)
+    y = 0.1 * rng.randn(5 * sr)
+    # A 0.4-s "vowel" at 500 Hz, 3 dB below the noise's total power: it adds
+    # 1.8 dB to the frames' total power, but towers over the noise in its band.
+    t = np.arange(int(0.4 * sr)) / sr
+    y[2 * sr : 2 * sr + len(t)] += np.sqrt(2 * 0.01 * 10**-0.3) * np.sin(2 * np.pi * 500 * t)
+    total = speech_segments(y, sr=sr, bands=None, margin_db=6.0)
+    banded = speech_segments(y, sr=sr)
+    assert len(total) == 0
+    assert len(banded) == 1 and banded[0, 0] / sr < 2.0 < 2.4 < banded[0, 1] / sr < 2.8
+    with pytest.raises(ValueError, match="bands must be None or an integer of at least 4"):
+        speech_segments(y, sr=sr, bands=2)
+
+
 def test_speech_segments_and_rejection():
     sr = 8000
     rng = np.random.RandomState(0)
@@ -617,6 +646,26 @@ def test_ctrl_c_during_a_search_stops_it_without_a_model(tiny_dir, tmp_path, mon
     assert kws.main(argv) == 130
     assert "interrupted during the grid search: no model saved" in capsys.readouterr().err
     assert not model.exists()
+
+
+@needs_fsdd
+def test_noise_folders_feed_the_background_class_and_the_noisy_copies(tiny_dir, tmp_path):
+    noise_dir = tmp_path / "noise" / "street"
+    noise_dir.mkdir(parents=True)
+    rng = np.random.RandomState(0)
+    sf.write(
+        noise_dir / "hum.wav", 0.05 * np.sin(np.arange(40000) / 7) + 0.01 * rng.randn(40000), 16000
+    )  # fmt: skip  (another rate: resampled on reading)
+    argv = ["train", "--data", str(tiny_dir), *TINY, "--no-checkpoint"]
+    with_noise, without = tmp_path / "with.sklstm", tmp_path / "without.sklstm"
+    assert kws.main([*argv, "--model", str(with_noise), "--noise", str(tmp_path / "noise")]) == 0
+    assert kws.main([*argv, "--model", str(without)]) == 0
+    assert with_noise.read_bytes() != without.read_bytes()
+    with pytest.raises(SystemExit, match="--noise .*nowhere is not a directory"):
+        kws.main([*argv, "--model", "m", "--noise", str(tmp_path / "nowhere")])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match="--noise .*empty holds no audio file"):
+        kws.main([*argv, "--model", "m", "--noise", str(tmp_path / "empty")])
 
 
 def test_bad_training_options_are_refused_before_any_clip_is_read(tmp_path, monkeypatch):

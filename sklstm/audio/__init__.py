@@ -6,6 +6,7 @@ from ._augment import (
     SpecAugment,
     WaveformAugmenter,
     add_noise,
+    add_reverb,
     change_speed,
     change_tempo,
     shift_pitch,
@@ -15,7 +16,7 @@ from ._io import AudioFileError, load_audio, resample
 from ._mfcc import MFCC
 from ._plot import plot_keywords
 from ._spot import event_scores, make_stream, speech_segments, spot_keywords
-from ._spotter import KeywordSpotter, make_background
+from ._spotter import KeywordSpotter, make_babble, make_background
 
 __all__ = [
     "MFCC",
@@ -25,10 +26,12 @@ __all__ = [
     "SpecAugment",
     "WaveformAugmenter",
     "add_noise",
+    "add_reverb",
     "change_speed",
     "change_tempo",
     "event_scores",
     "load_audio",
+    "make_babble",
     "make_background",
     "make_stream",
     "plot_keywords",

@@ -15,15 +15,16 @@ samples; augmentation does both. So it lives in the *fitting procedure*:
   that masks bands of features and spans of frames in each *training* batch,
   drawn afresh every epoch; predictions never see it.
 
-The functions (:func:`add_noise`, :func:`time_shift`, :func:`change_speed`,
-:func:`shift_pitch`) perturb one waveform each, for users building their own
-data sets.
+The functions (:func:`add_noise`, :func:`add_reverb`, :func:`time_shift`,
+:func:`change_speed`, :func:`shift_pitch`) perturb one waveform each, for users
+building their own data sets.
 """
 
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.fft
+import scipy.signal
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
@@ -40,6 +41,7 @@ __all__ = [
     "SpecAugment",
     "WaveformAugmenter",
     "add_noise",
+    "add_reverb",
     "change_speed",
     "change_tempo",
     "shift_pitch",
@@ -109,6 +111,63 @@ def add_noise(y, *, snr_db, noise=None, random_state=None):
             f"snr_db={snr_db!r} asks for noise beyond the float32 range: raise the ratio."
         )
     return noisy
+
+
+def add_reverb(y, *, sr, rt60, random_state=None):
+    """Reverberate a waveform with a synthetic room impulse response.
+
+    The response is the direct sound followed by a tail of Gaussian noise that
+    decays by 60 dB in ``rt60`` seconds (a diffuse field of exponentially
+    decaying reflections, the usual statistical model of a room), starting
+    5 ms after the direct sound. The output keeps the input's length and
+    mean power, so the reverberation changes the sound, not the level.
+
+    Parameters
+    ----------
+    y : ndarray [shape=(n,)]
+        The dry waveform.
+    sr : int
+        Its rate, in Hz.
+    rt60 : float
+        Reverberation time in seconds (0.2: a small furnished room, 1.0: a
+        hall), at least 0.01.
+    random_state : int, RandomState instance or None, default=None
+        Draws the tail.
+
+    Returns
+    -------
+    y_wet : ndarray of float32 [shape=(n,)]
+        The reverberated waveform.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklstm.audio import add_reverb
+    >>> click = np.zeros(800, dtype=np.float32)
+    >>> click[100] = 1.0
+    >>> wet = add_reverb(click, sr=8000, rt60=0.3, random_state=0)
+    >>> wet.shape, bool(np.abs(wet[200:]).max() > 0)
+    ((800,), True)
+    """
+    y = _check_waveform(y)
+    sr = _check_rate(sr, "sr")
+    if not (isinstance(rt60, Real) and 0.01 <= rt60 <= 10):
+        raise ValueError(f"rt60 must be a time in seconds between 0.01 and 10, got {rt60!r}.")
+    rng = check_random_state(random_state)
+    n_tail = max(1, int(rt60 * sr))
+    t = np.arange(n_tail) / sr
+    response = np.zeros(int(0.005 * sr) + n_tail)
+    response[0] = 1.0
+    # -60 dB at rt60: amplitude exp(-6.91 t / rt60); the tail holds most of the energy.
+    response[-n_tail:] = rng.standard_normal(n_tail) * np.exp(-6.91 * t / rt60) * 0.3
+    if not len(y):
+        return y.astype(np.float32)
+    wet = scipy.signal.fftconvolve(y.astype(np.float64), response)[: len(y)]
+    power_in = np.mean(np.square(y, dtype=np.float64))
+    power_out = np.mean(np.square(wet))
+    if power_out > 0:
+        wet *= np.sqrt(power_in / power_out)
+    return wet.astype(np.float32)
 
 
 def time_shift(y, *, before, after):
@@ -320,11 +379,11 @@ def _pair(value, name, *, positive=False):
 
 
 class WaveformAugmenter(BaseEstimator):
-    """Random perturbations of waveforms: speed, pitch, time shift, noise at an SNR.
+    """Random perturbations of waveforms: speed, pitch, time shift, reverberation, noise.
 
     Each call to :meth:`augment` returns one perturbed copy of every clip, the
     perturbations drawn independently per clip, applied in this order: speed,
-    tempo, pitch, shift (silence added at each end), noise.
+    tempo, pitch, shift (silence added at each end), reverberation, noise.
     Use it through :class:`AugmentedClassifier`, which keeps it to ``fit``.
 
     Parameters
@@ -345,10 +404,18 @@ class WaveformAugmenter(BaseEstimator):
         Range of the signal-to-noise ratio in dB (uniform); None for no noise.
     noise_prob : float, default=0.8
         Probability that a copy gets noise.
+    reverb_prob : float, default=0.0
+        Probability that a copy is reverberated (:func:`add_reverb`).
+    rt60 : tuple of (float, float), default=(0.2, 0.8)
+        Range of the reverberation time in seconds (uniform).
     noises : list of ndarray [shape=(m_k,)] or None, default=None
         Recordings of background noise to draw excerpts from (each copy
-        picks one, or white noise with probability ``1 / (1 + len(noises))``).
-        None means white noise only.
+        picks one, or white noise, see ``white_prob``). None means white
+        noise only.
+    white_prob : float or None, default=None
+        Probability that a noisy copy gets white noise rather than an excerpt
+        of one of ``noises``; None makes white noise and each recording
+        equally likely (``1 / (1 + len(noises))``).
 
     Examples
     --------
@@ -368,7 +435,10 @@ class WaveformAugmenter(BaseEstimator):
         "shift": [Interval(Real, 0, None, closed="left")],
         "snr_db": [None, tuple],
         "noise_prob": [Interval(Real, 0, 1, closed="both")],
+        "reverb_prob": [Interval(Real, 0, 1, closed="both")],
+        "rt60": [tuple],
         "noises": [None, list],
+        "white_prob": [None, Interval(Real, 0, 1, closed="both")],
     }
 
     def __init__(
@@ -381,7 +451,10 @@ class WaveformAugmenter(BaseEstimator):
         shift=0.1,
         snr_db=(0.0, 20.0),
         noise_prob=0.8,
+        reverb_prob=0.0,
+        rt60=(0.2, 0.8),
         noises=None,
+        white_prob=None,
     ):
         self.sr = sr
         self.speed = speed
@@ -390,7 +463,10 @@ class WaveformAugmenter(BaseEstimator):
         self.shift = shift
         self.snr_db = snr_db
         self.noise_prob = noise_prob
+        self.reverb_prob = reverb_prob
+        self.rt60 = rt60
         self.noises = noises
+        self.white_prob = white_prob
 
     def augment(self, X, *, random_state=None):
         """One perturbed copy of every clip.
@@ -416,6 +492,7 @@ class WaveformAugmenter(BaseEstimator):
         if pitch is not None and max(map(abs, pitch)) > _MAX_SEMITONES:
             raise ValueError(f"pitch={self.pitch!r} must lie within +-{_MAX_SEMITONES} semitones.")
         snr = None if self.snr_db is None else _pair(self.snr_db, "snr_db")
+        rt60 = _pair(self.rt60, "rt60", positive=True)
         noises = self.noises or []
         max_shift = int(self.shift * self.sr)
         # Checked and cast once here, not by add_noise for every clip.
@@ -436,8 +513,16 @@ class WaveformAugmenter(BaseEstimator):
                 y = time_shift(
                     y, before=rng.randint(max_shift + 1), after=rng.randint(max_shift + 1)
                 )
+            # No draw without reverberation: copies stay as they were before it existed.
+            if self.reverb_prob > 0 and rng.uniform() < self.reverb_prob:
+                y = add_reverb(y, sr=self.sr, rt60=rng.uniform(*rt60), random_state=rng)
             if snr is not None and rng.uniform() < self.noise_prob:
-                pick = rng.randint(len(noises) + 1)
+                if self.white_prob is None or not noises:
+                    pick = rng.randint(len(noises) + 1)
+                elif rng.uniform() < self.white_prob:
+                    pick = 0
+                else:
+                    pick = 1 + rng.randint(len(noises))
                 noise = noises[pick - 1] if pick else None
                 y = add_noise(y, snr_db=rng.uniform(*snr), noise=noise, random_state=rng)
             copies.append(y)
