@@ -19,16 +19,16 @@ import time
 
 import numpy as np
 
-from sklstm.audio import add_noise, event_scores, make_stream, spot_keywords
+from sklstm.audio import add_noise, event_scores, make_stream
 
-from .keyword_spotting import BACKGROUND, make_spotter
+from .keyword_spotting import make_spotter
 
 __all__ = ["score_split", "validate"]
 
 STREAM_CLIPS = 30
 
 
-def score_split(pipeline, waves, labels, groups, *, sr, seed=0):
+def score_split(spotter, waves, labels, groups, *, sr, seed=0):
     """Accuracy (clean, 10 dB, 0 dB), spotting F1 (silence, 10 dB noise), false alarms.
 
     Each test recording holds one speaker's clips, as a real recording would:
@@ -41,7 +41,7 @@ def score_split(pipeline, waves, labels, groups, *, sr, seed=0):
     scores = {"n_clips": len(waves)}
     for name, snr in (("accuracy", None), ("accuracy_10db", 10.0), ("accuracy_0db", 0.0)):
         X = waves if snr is None else [add_noise(w, snr_db=snr, random_state=rng) for w in waves]
-        scores[name] = float(np.mean(pipeline.predict(X).astype(str) == labels))
+        scores[name] = float(np.mean(spotter.predict(X).astype(str) == labels))
     recordings = []
     for group in np.unique(groups):
         order = rng.permutation(np.flatnonzero(groups == group))
@@ -52,7 +52,7 @@ def score_split(pipeline, waves, labels, groups, *, sr, seed=0):
             y, truth = make_stream(
                 [waves[i] for i in chosen], labels[chosen], sr=sr, snr_db=snr, random_state=rng
             )
-            events = spot_keywords(pipeline, y, sr=sr, background_label=BACKGROUND)
+            events = spotter.spot(y)
             s = event_scores(events, truth)
             totals += [s["tp"], s["fp"], s["fn"]]
         tp, fp, fn = totals
@@ -62,7 +62,7 @@ def score_split(pipeline, waves, labels, groups, *, sr, seed=0):
     false_alarms = 0
     for level in (0.05, 0.0005):
         noise = (level * rng.standard_normal(minute)).astype(np.float32)
-        false_alarms += len(spot_keywords(pipeline, noise, sr=sr, background_label=BACKGROUND))
+        false_alarms += len(spotter.spot(noise))
     scores["false_alarms_2min_noise"] = false_alarms
     return scores
 
@@ -108,9 +108,8 @@ def validate(
         spotter = make_spotter(sr=sr, **fit).fit(
             [waves[i] for i in train_idx], labels[train_idx], noises=noises
         )
-        pipeline = spotter.pipeline_
         fold = score_split(
-            pipeline, [waves[i] for i in test_idx], labels[test_idx], groups[test_idx], sr=sr
+            spotter, [waves[i] for i in test_idx], labels[test_idx], groups[test_idx], sr=sr
         )
         fold["train_seconds"] = round(time.perf_counter() - started, 1)
         results[name] = fold

@@ -246,7 +246,8 @@ def train(args):
         hidden_size=args.hidden_size,
         copies=args.copies,
         seed=args.seed,
-        threshold=args.threshold,
+        detector=args.detector,
+        threshold="auto" if args.threshold is None else args.threshold,
         verbose=int(progress),
         callbacks=[ResumableCheckpoint(checkpoint)] if checkpoint else None,
     )
@@ -353,13 +354,23 @@ def _load(path):
         return model[MODEL_KEY]
     if not set(OLD_MODEL_KEYS) <= set(model):
         raise SystemExit(f"error: {path} is not a keyword-spotting model.")
+    pipeline = model["pipeline"]
+    mfcc, network = pipeline[0], pipeline[-1]
     spotter = KeywordSpotter(
         sr=model["sample_rate"],
+        n_mfcc=mfcc.n_mfcc,
+        n_mels=mfcc.n_mels,
+        hidden_size=network.hidden_size,
+        pooling=network.pooling,
+        max_iter=network.max_iter,
+        batch_size=network.batch_size,
+        learning_rate_init=network.learning_rate_init,
         background_label=model["background_label"],
+        detector="segments",
         threshold=model["threshold"],
         segment_params=model["segment_params"] or None,
     )
-    spotter.pipeline_ = model["pipeline"]
+    spotter.pipeline_ = pipeline
     spotter.classes_ = spotter.pipeline_.classes_
     network = spotter.pipeline_[-1]
     spotter.n_iter_, spotter.interrupted_ = network.n_iter_, bool(network.interrupted_)
@@ -457,6 +468,9 @@ def spot(args):
         y, _ = load_audio(args.recording, sr=spotter.sr)
     except AudioFileError as exc:
         raise SystemExit(f"error: {exc}") from None
+    if args.detector is not None and args.detector != spotter.detector:
+        # The stored threshold belongs to the stored detector.
+        spotter.set_params(detector=args.detector, threshold="auto")
     events = spotter.spot(y, threshold=args.threshold)
     if args.json:
         print(json.dumps(events))
@@ -543,7 +557,19 @@ def main(argv=None):
     p.add_argument(
         "--copies", type=int, default=N_COPIES, help=f"augmented copies per clip ({N_COPIES})"
     )
-    p.add_argument("--threshold", type=float, default=0.5, help="spotting threshold stored")
+    p.add_argument(
+        "--detector",
+        choices=["posteriors", "segments"],
+        default="posteriors",
+        help="how spot finds words: the model's probabilities over a sliding window "
+        "(default), or classifying the stretches that stand out in energy",
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="spotting threshold stored (default: 0.8 for posteriors, 0.5 for segments)",
+    )
     p.add_argument(
         "--noise",
         action="append",
@@ -588,6 +614,7 @@ def main(argv=None):
     p.add_argument("recording", metavar="LONG.wav")
     p.add_argument("--json", action="store_true", help="a JSON list of events on stdout")
     p.add_argument("--threshold", type=float, default=None, help="override the model's")
+    p.add_argument("--detector", choices=["posteriors", "segments"], help="override the model's")
     p.add_argument(
         "--plots", metavar="DIR", help="save the waveform and spectrogram with the words there"
     )

@@ -585,9 +585,10 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         Feed the steps with ``stream.update(chunk)``, a chunk of shape
         ``(n_steps, n_features)`` at a time; row ``k`` of what it returns is
         what this estimator predicts for the sequence up to that step (see
-        :class:`~sklstm.streaming.SequenceStream`). Only the recurrent state is
-        carried between chunks: memory stays constant however long the
-        sequence. ``stream.reset()`` starts the next sequence.
+        :class:`~sklstm.streaming.SequenceStream`). Between chunks the stream
+        carries the recurrent state, running pooling statistics and, with a
+        front end, its last few input steps: memory stays constant however
+        long the sequence. ``stream.reset()`` starts the next sequence.
 
         Returns
         -------

@@ -41,7 +41,8 @@ class SequenceStream:
     ----------
     estimator : LSTMClassifier, LSTMRegressor or LSTMTagger
         A fitted estimator with unidirectional recurrent layers. The stream
-        reads its network as it is when the stream is created.
+        works on a copy of its network taken when the stream is created:
+        ``partial_fit`` or a refit of the estimator does not change it.
 
     Attributes
     ----------
@@ -52,8 +53,10 @@ class SequenceStream:
     -----
     The recurrent layers run in torch.nn's fused kernels whichever backend the
     estimator was trained with (the two share their weights and agree to
-    1e-5). Pooled outputs are kept as running statistics: a running mean, a
-    running maximum, or an online softmax for attention pooling. The front
+    1e-5 at each step; a model whose recurrent state amplifies small
+    differences can drift further apart over thousands of steps). Pooled
+    outputs are kept as running statistics: a running mean, a running
+    maximum, or an online softmax for attention pooling. The front
     end's convolutions read a few steps past each step; its newest features
     are recomputed at every step until the steps they read have arrived.
     """
@@ -62,7 +65,8 @@ class SequenceStream:
         check_is_fitted(estimator, "net_")
         self.estimator = estimator
         self._network = NetworkStream(estimator.module_)
-        self._n_features = estimator.n_features_in_
+        # Features of each step (a model fitted on 2D univariate series has one).
+        self._n_features = estimator._n_step_features
 
     @property
     def n_steps_(self):
@@ -100,7 +104,8 @@ class SequenceStream:
 
     def _check_chunk(self, chunk):
         try:
-            steps = np.asarray(chunk, dtype=np.float32)
+            # A copy: callers often refill one buffer with the next chunk.
+            steps = np.array(chunk, dtype=np.float32, copy=True)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"chunk must be an array of numbers ({exc}).") from None
         if steps.ndim == 1 and self._n_features == 1:

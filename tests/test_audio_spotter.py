@@ -1,14 +1,16 @@
 """KeywordSpotter: the keyword-spotting model as a library estimator, on real FSDD clips."""
 
+import copy
+
 import numpy as np
 import pytest
 from _data import DATA
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
 import sklstm
-from sklstm.audio import KeywordSpotter, event_scores, load_audio, make_stream
+from sklstm.audio import KeywordSpotter, event_scores, load_audio, make_stream, scan_keywords
 
 RECORDINGS = DATA / "fsdd" / "recordings"
 pytestmark = pytest.mark.skipif(not RECORDINGS.is_dir(), reason="FSDD not under $SKLSTM_DATA")
@@ -71,18 +73,54 @@ def test_babble_and_reverberation_change_the_training_set_only_when_asked(fitted
         assert not np.array_equal(other.predict_proba(X), plain)
 
 
-def test_spot_finds_words_in_a_recording(fitted):
-    spotter, _, _ = fitted
+@pytest.mark.parametrize("detector", ["posteriors", "segments"])
+def test_spot_finds_words_in_a_recording(fitted, detector):
+    spotter = copy.deepcopy(fitted[0]).set_params(detector=detector)
     clips, labels, _ = _clips("012", [20])
     waves = [load_audio(p, sr=8000)[0] for p in clips[::3]]
     y, truth = make_stream(waves, labels[::3], sr=8000, random_state=0)
-    # A model of 12 epochs is unsure (scores about 0.4): below its threshold of 0.5.
-    assert spotter.spot(y) == [e for e in spotter.spot(y, threshold=0.3) if e["score"] >= 0.5]
+    # A model of 12 epochs is unsure (scores about 0.4): a low threshold finds its words.
     events = spotter.spot(y, threshold=0.3)
     assert all(set(e) == {"start", "end", "label", "score"} for e in events)
     assert event_scores(events, truth)["f1"] >= 0.6
+    # A higher threshold keeps the surer events (the "auto" one: 0.8 or 0.5).
+    auto = 0.8 if detector == "posteriors" else 0.5
+    assert spotter.spot(y) == [e for e in events if e["score"] >= auto]
     assert spotter.spot(y, threshold=1.0) == []  # nothing is that sure
     assert spotter.spot(np.zeros(8000 * 5, dtype=np.float32)) == []
+
+
+class _Coverage:
+    """A fake classifier: the share of each window covered by the value 1 ("a") or 2 ("b")."""
+
+    classes_ = np.array(["_bg_", "a", "b"])
+
+    def predict_proba(self, X):
+        share = np.array([[np.mean(x == 1), np.mean(x == 2)] for x in X])
+        return np.column_stack([1 - share.sum(axis=1), share])
+
+
+def test_scan_keywords_picks_one_peak_per_word_from_the_posteriors():
+    sr = 1000
+    y = np.zeros(6 * sr, dtype=np.float32)
+    y[1000:1500] = 1.0  # "a" from 1.0 to 1.5 s
+    y[3000:3500] = 2.0  # "b" from 3.0 to 3.5 s
+    events, times, posteriors = scan_keywords(
+        _Coverage(), y, sr=sr, background_label="_bg_", threshold=0.5, window=0.6, hop=0.1,
+        smooth=1, return_posteriors=True,
+    )  # fmt: skip
+    assert [e["label"] for e in events] == ["a", "b"]
+    truth = [{"start": 1.0, "end": 1.5, "label": "a"}, {"start": 3.0, "end": 3.5, "label": "b"}]
+    assert event_scores(events, truth)["f1"] == 1.0
+    assert events[0]["score"] == round(5 / 6, 4)  # the window holds all of "a"
+    np.testing.assert_allclose(times, np.arange(55) / 10)  # windows that fit in 6 s
+    assert posteriors.shape == (55, 3)
+    smoothed = scan_keywords(_Coverage(), y, sr=sr, background_label="_bg_", threshold=0.5,
+                             window=0.6, hop=0.1)  # fmt: skip
+    assert [e["label"] for e in smoothed] == ["a", "b"]
+    assert scan_keywords(_Coverage(), y, sr=sr, background_label="_bg_", threshold=0.9) == []
+    with pytest.raises(ValueError, match="smooth must be a positive integer"):
+        scan_keywords(_Coverage(), y, sr=sr, background_label="_bg_", smooth=0)
 
 
 def test_grid_search_with_speaker_groups_and_saving(fitted, tmp_path):
@@ -124,3 +162,13 @@ def test_bad_input_is_refused_with_a_message_that_names_it(fitted):
         KeywordSpotter(**TINY).fit(paths[:2], ["0", "_background_"])
     with pytest.raises(ValueError, match="'threshold' parameter"):
         KeywordSpotter(threshold=2.0).fit(paths[:2], labels[:2])
+    with pytest.raises(ValueError, match="y must hold the keywords as strings"):
+        KeywordSpotter(**TINY).fit(paths[:2], [0, 1])
+    # The epoch budget is fixed on purpose; a diverging fit is still reported.
+    two_words = [p for p in paths if p.name[0] == "0"][:12] + [
+        p for p in paths if p.name[0] == "1"
+    ][:12]
+    with pytest.warns(ConvergenceWarning, match="Training diverged after"):
+        KeywordSpotter(max_iter=3, hidden_size=8, n_copies=0, learning_rate_init=1e20).fit(
+            two_words, [p.name[0] for p in two_words]
+        )

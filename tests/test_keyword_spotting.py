@@ -138,6 +138,9 @@ def test_model_files_of_the_former_layout_still_work(trained, tmp_path, capsys):
         },
         old,
     )
+    converted = kws._load(old)
+    assert converted.get_params()["hidden_size"] == 64 and converted.detector == "segments"
+    assert converted.get_params()["max_iter"] == 15
     clips = [str(RECORDINGS / f"{k}_theo_40.wav") for k in KEYWORDS]
     outputs = []
     for path in (model, old):
@@ -231,11 +234,12 @@ def test_spot_finds_words_in_silence_and_noise_and_nothing_in_noise_alone(traine
     clips = [0.05 * c / np.sqrt(np.mean(c**2)) for c in clips]
     labels = [name.split("_")[0] for name in names[:24]]
     scores = []
-    for snr in (None, 10.0):
+    # The model's detector (posteriors), then the energy segments instead.
+    for snr, detector in ((None, []), (10.0, []), (10.0, ["--detector", "segments"])):
         y, truth = make_stream(clips, labels, sr=8000, snr_db=snr, random_state=1)
         path = tmp / f"stream_{snr}.wav"
         sf.write(path, y, 8000, subtype="FLOAT")
-        result = run_cli("spot", "--model", model, path, "--json")
+        result = run_cli("spot", "--model", model, path, "--json", *detector)
         assert result.returncode == 0, result.stderr
         events = json.loads(result.stdout)
         assert all(set(e) == {"start", "end", "label", "score"} for e in events)

@@ -128,3 +128,37 @@ def test_bad_chunks_and_bidirectional_models_are_refused():
         both_ways.stream()
     with pytest.raises(Exception, match="not fitted"):
         LSTMClassifier().stream()
+
+
+@pytest.mark.parametrize("frontend, n_static", [(None, 1), ("conv", 0), ("conv", 1)])
+def test_a_refilled_input_buffer_does_not_change_what_the_stream_remembers(frontend, n_static):
+    X, y = _data(seed=8)
+    clf = LSTMClassifier(
+        frontend=frontend, n_static_features=n_static, max_iter=1, random_state=0
+    ).fit(X, y)
+    x = X[0]
+    stream, buffer, rows = clf.stream(), np.empty((1, 3), dtype=np.float32), []
+    for t in range(len(x)):
+        buffer[:] = x[t : t + 1]  # an audio callback refilling one buffer
+        rows.append(stream.update(buffer))
+    np.testing.assert_allclose(np.concatenate(rows), _prefixes(clf.predict_proba, x), atol=1e-5)
+
+
+def test_a_model_of_univariate_series_streams_one_value_per_step():
+    rng = np.random.RandomState(9)
+    X, y = rng.randn(30, 20), np.arange(30) % 2  # 2D: 30 series of 20 steps
+    clf = LSTMClassifier(max_iter=1, random_state=0).fit(X, y)
+    expected = _prefixes(lambda s: clf.predict_proba([np.asarray(s[0])[:, None]]), X[0])
+    np.testing.assert_allclose(clf.stream().update(X[0]), expected, atol=1e-5)
+    np.testing.assert_allclose(clf.stream().update(X[0][:, None]), expected, atol=1e-5)
+
+
+def test_a_stream_keeps_the_network_it_was_created_with():
+    X, y = _data(seed=10)
+    clf = LSTMClassifier(max_iter=1, random_state=0).fit(X, y)
+    before = _prefixes(clf.predict_proba, X[1])
+    stream = clf.stream()
+    clf.partial_fit(X, y)  # trains the same network further, in place
+    np.testing.assert_allclose(stream.update(X[1]), before, atol=1e-5)
+    np.testing.assert_allclose(_streamed(clf, X[1], 7), _prefixes(clf.predict_proba, X[1]),
+                               atol=1e-5)  # fmt: skip

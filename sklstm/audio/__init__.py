@@ -15,7 +15,7 @@ from ._augment import (
 from ._io import AudioFileError, load_audio, resample
 from ._mfcc import MFCC
 from ._plot import plot_keywords
-from ._spot import event_scores, make_stream, speech_segments, spot_keywords
+from ._spot import event_scores, make_stream, scan_keywords, speech_segments, spot_keywords
 from ._spotter import KeywordSpotter, make_babble, make_background
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "make_stream",
     "plot_keywords",
     "resample",
+    "scan_keywords",
     "shift_pitch",
     "speech_segments",
     "spot_keywords",

@@ -21,7 +21,7 @@ import numpy as np
 
 from ._io import _check_rate, _check_waveform
 
-__all__ = ["event_scores", "make_stream", "speech_segments", "spot_keywords"]
+__all__ = ["event_scores", "make_stream", "scan_keywords", "speech_segments", "spot_keywords"]
 
 
 def _frame_energy_db(y, frame, hop):
@@ -265,6 +265,109 @@ def spot_keywords(
             }
         )
     return events
+
+
+def scan_keywords(
+    classifier,
+    y,
+    *,
+    sr,
+    background_label,
+    threshold=0.8,
+    window=0.6,
+    hop=0.1,
+    smooth=3,
+    min_gap=0.5,
+    return_posteriors=False,
+):
+    """Find keywords from the classifier's own evidence over time (posterior handling).
+
+    The classifier reads a ``window``-long excerpt every ``hop`` seconds; each
+    keyword's probability over time is smoothed (a moving average over
+    ``smooth`` windows), and an event is a local maximum of the most probable
+    keyword at least ``threshold`` high. Of events closer than ``min_gap``
+    seconds, the most probable is kept. No energy threshold decides what the
+    classifier hears: words that hardly stand out of the noise are still
+    judged, and noise that does is rejected by the background class.
+
+    Parameters
+    ----------
+    classifier : fitted classifier with ``predict_proba`` and ``classes_``
+        Takes a list of waveforms at ``sr``, trained with a background class.
+    y : ndarray [shape=(n,)]
+        The recording, at ``sr``.
+    sr : int
+        Its rate, in Hz.
+    background_label : object
+        The class of silence and noise.
+    threshold : float, default=0.8
+        Least smoothed probability of a keyword for an event.
+    window : float, default=0.6
+        Length of the excerpts, in seconds (FSDD's words last 0.3-0.8 s).
+    hop : float, default=0.1
+        Time between excerpts, in seconds.
+    smooth : int, default=3
+        Windows averaged (1: no smoothing).
+    min_gap : float, default=0.5
+        Least time between the starts of two events, in seconds.
+    return_posteriors : bool, default=False
+        Also return the start time of each window and the smoothed
+        probabilities.
+
+    Returns
+    -------
+    events : list of dict
+        ``{"start", "end", "label", "score"}`` in order of time: the window of
+        each peak.
+    times : ndarray of shape (n_windows,)
+        Start of each window in seconds (only with ``return_posteriors``).
+    posteriors : ndarray of shape (n_windows, n_classes)
+        Smoothed probabilities, columns in ``classifier.classes_`` order (only
+        with ``return_posteriors``).
+    """
+    y = _check_waveform(y)
+    sr = _check_rate(sr, "sr")
+    for name, value in [("window", window), ("hop", hop), ("min_gap", min_gap)]:
+        if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < np.inf:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
+    if window * sr < 1 or hop * sr < 1:
+        raise ValueError(f"window={window} s and hop={hop} s must each span a sample at {sr} Hz.")
+    if isinstance(smooth, bool) or not isinstance(smooth, Integral) or smooth < 1:
+        raise ValueError(f"smooth must be a positive integer, got {smooth!r}.")
+    classes = np.asarray(classifier.classes_)
+    if len(y) == 0:
+        empty = np.zeros((0, len(classes)))
+        return ([], np.zeros(0), empty) if return_posteriors else []
+    width, step = int(round(window * sr)), int(round(hop * sr))
+    starts = np.arange(0, max(1, len(y) - width + step), step)
+    starts = starts[(starts == 0) | (starts + width <= len(y))]
+    proba = np.asarray(classifier.predict_proba([y[s : s + width] for s in starts]))
+    if smooth > 1 and len(proba) > 1:
+        kernel = np.ones(smooth) / smooth
+        # Edges averaged over the windows that exist (no zeros padded in).
+        counts = np.convolve(np.ones(len(proba)), kernel, mode="same")
+        proba = np.stack([np.convolve(c, kernel, mode="same") for c in proba.T], 1)
+        proba /= counts[:, None]
+    keywords = np.flatnonzero(classes != background_label)
+    best = proba[:, keywords].max(axis=1)
+    label = keywords[proba[:, keywords].argmax(axis=1)]
+    is_peak = best >= threshold
+    is_peak[1:] &= best[1:] >= best[:-1]
+    is_peak[:-1] &= best[:-1] > best[1:]
+    kept = []
+    for i in sorted(np.flatnonzero(is_peak), key=lambda i: -best[i]):
+        if all(abs(int(starts[i]) - int(starts[j])) > min_gap * sr for j in kept):
+            kept.append(i)
+    events = [
+        {
+            "start": round(starts[i] / sr, 3),
+            "end": round(min(starts[i] + width, len(y)) / sr, 3),
+            "label": str(classes[label[i]]),
+            "score": round(float(best[i]), 4),
+        }
+        for i in sorted(kept)
+    ]
+    return (events, starts / sr, proba) if return_posteriors else events
 
 
 def make_stream(clips, labels, *, sr, pause=(0.3, 1.5), snr_db=None, random_state=None):

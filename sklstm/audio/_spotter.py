@@ -26,7 +26,7 @@ from ..preprocessing import SequenceScaler
 from ._augment import AugmentedClassifier, SpecAugment, WaveformAugmenter
 from ._io import load_audio
 from ._mfcc import MFCC
-from ._spot import spot_keywords
+from ._spot import scan_keywords, spot_keywords
 
 __all__ = ["KeywordSpotter", "make_babble", "make_background"]
 
@@ -201,11 +201,18 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         Background clips added, as a share of the clips (at least 20).
     background_label : str, default="_background_"
         Label of the background class.
-    threshold : float, default=0.5
-        Least probability of a keyword for :meth:`spot` to report it.
+    detector : {"posteriors", "segments"}, default="posteriors"
+        How :meth:`spot` finds words: from the network's probabilities over a
+        sliding window (:func:`scan_keywords`), or by classifying the
+        stretches that stand out of the noise in energy
+        (:func:`spot_keywords`). In real noise never heard in training the
+        posteriors found many more words (docs/keyword_spotting.md).
+    threshold : float or "auto", default="auto"
+        Least probability of a keyword for :meth:`spot` to report it;
+        ``"auto"``: 0.8 for ``"posteriors"`` (smoothed probabilities of
+        windows, most of which hold part of a word), 0.5 for ``"segments"``.
     segment_params : dict, default=None
-        Settings of :func:`speech_segments`, the detector that proposes
-        stretches of a recording to :meth:`spot`.
+        Settings of :func:`speech_segments` (the ``"segments"`` detector).
     device : str, default="cpu"
         Torch device of the network.
     random_state : int, RandomState instance or None, default=0
@@ -262,7 +269,8 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         "babble": [Interval(Integral, 0, None, closed="left")],
         "background_share": [Interval(Real, 0, None, closed="left")],
         "background_label": [str],
-        "threshold": [Interval(Real, 0, 1, closed="both")],
+        "detector": [StrOptions({"posteriors", "segments"})],
+        "threshold": [Interval(Real, 0, 1, closed="both"), StrOptions({"auto"})],
         "segment_params": [dict, None],
         "device": [str],
         "random_state": ["random_state"],
@@ -286,7 +294,8 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         babble=0,
         background_share=0.1,
         background_label="_background_",
-        threshold=0.5,
+        detector="posteriors",
+        threshold="auto",
         segment_params=None,
         device="cpu",
         random_state=0,
@@ -306,6 +315,7 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         self.babble = babble
         self.background_share = background_share
         self.background_label = background_label
+        self.detector = detector
         self.threshold = threshold
         self.segment_params = segment_params
         self.device = device
@@ -360,11 +370,14 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         X : list of ndarray [shape=(n_i,)] or of path-like
             Keyword clips: waveforms at ``sr``, or audio files.
         y : array-like of str of shape (n_clips,)
-            The keyword of each clip.
+            The keyword of each clip, as a string.
         noises : list of ndarray [shape=(n_i,)], default=None
             Recordings of background noise at ``sr`` (e.g. Speech Commands'
             ``_background_noise_``): a third of the background clips are cut
-            from them, and the perturbed copies are mixed with them.
+            from them, and half of the noisy copies are mixed with them.
+            In ``GridSearchCV``, a list exactly as long as ``X`` would be split
+            with the folds (scikit-learn splits such fit parameters): add or
+            drop one recording.
         resume : LSTMClassifier, default=None
             The network of an interrupted fit, as
             :func:`~sklstm.checkpoint.load_checkpoint` returns it: training
@@ -377,7 +390,13 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
             The fitted spotter.
         """
         waves = self._waveforms(X)
-        y = np.asarray(y).astype(str)
+        y = np.asarray(y)
+        if y.dtype.kind not in "UO" or not all(isinstance(v, str) for v in y.ravel()):
+            raise ValueError(
+                "y must hold the keywords as strings (e.g. '0', 'yes'): the classes "
+                f"include the background label {self.background_label!r}."
+            )
+        y = y.astype(str)
         if y.shape != (len(waves),):
             raise ValueError(f"X holds {len(waves)} clips but y has shape {y.shape}.")
         if self.background_label in y:
@@ -431,7 +450,7 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         features = pipeline[:-1].fit_transform(X_train)
         with warnings.catch_warnings():
             # The schedule runs a fixed number of epochs by design.
-            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.filterwarnings("ignore", "Stochastic Optimizer: Maximum", ConvergenceWarning)
             network.fit(features, y_train)
         # Progress output, the schedule and the masks belong to training, not to the model.
         pipeline.set_params(mfcc__verbose=0, lstmclassifier__verbose=0)
@@ -489,18 +508,22 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         -------
         events : list of dict
             ``{"start", "end", "label", "score"}`` of each keyword found,
-            times in seconds, in order (see :func:`spot_keywords`).
+            times in seconds, in order (see :func:`scan_keywords` and
+            :func:`spot_keywords`).
         """
         check_is_fitted(self)
         if isinstance(recording, (str, PathLike)):
             recording = load_audio(recording, sr=self.sr)[0]
+        recording = np.asarray(recording, dtype=np.float32)
+        if threshold is None:
+            threshold = self.threshold
+        if threshold == "auto":
+            threshold = 0.8 if self.detector == "posteriors" else 0.5
+        common = dict(sr=self.sr, background_label=self.background_label, threshold=threshold)
+        if self.detector == "posteriors":
+            return scan_keywords(self.pipeline_, recording, **common)
         return spot_keywords(
-            self.pipeline_,
-            np.asarray(recording, dtype=np.float32),
-            sr=self.sr,
-            background_label=self.background_label,
-            threshold=self.threshold if threshold is None else threshold,
-            segment_params=self.segment_params or {},
+            self.pipeline_, recording, segment_params=self.segment_params or {}, **common
         )
 
 

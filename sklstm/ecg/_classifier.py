@@ -455,7 +455,7 @@ class ArrhythmiaClassifier(ClassifierMixin, BaseEstimator):
         for _, transformer in model.steps[:-1]:
             Xt = transformer.fit_transform(Xt, yt)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.filterwarnings("ignore", "Stochastic Optimizer: Maximum", ConvergenceWarning)
             classifier.fit(Xt, yt)
         classifier.set_params(callbacks=None)
         return model

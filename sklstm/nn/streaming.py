@@ -15,6 +15,9 @@ future step can change, and runs the provisional ones from that state for
 each output.
 """
 
+import contextlib
+import copy
+
 import torch
 from torch import nn
 
@@ -42,9 +45,28 @@ def _stepping_copy(recurrent, device, dtype):
     layers' weights load as they are (their outputs agree to 1e-5).
     """
     cls = _TORCH_CELLS[_cell(recurrent)]
-    copy = cls(recurrent.input_size, recurrent.hidden_size, num_layers=recurrent.num_layers)
-    copy.load_state_dict(recurrent.state_dict())
-    return copy.to(device=device, dtype=dtype).eval()
+    stepping = cls(
+        recurrent.input_size,
+        recurrent.hidden_size,
+        num_layers=recurrent.num_layers,
+        device=device,
+        dtype=dtype,
+    )
+    stepping.load_state_dict(recurrent.state_dict())
+    return stepping.eval()
+
+
+def _full_precision(device):
+    """cuDNN's recurrent kernels in float32, not TF32, as the explicit backend computes."""
+    if torch.device(device).type != "cuda":
+        return contextlib.nullcontext()
+    cudnn = torch.backends.cudnn
+    return cudnn.flags(
+        enabled=cudnn.enabled,
+        benchmark=cudnn.benchmark,
+        deterministic=cudnn.deterministic,
+        allow_tf32=False,
+    )
 
 
 class _Pooled:
@@ -116,8 +138,17 @@ class NetworkStream:
     network : SequenceNetwork
         A trained network with unidirectional recurrent layers (any cell,
         either backend, any pooling or none, with or without front end and
-        static features). The stream reads its weights as they are when it is
-        created.
+        static features). The stream works on a copy of it, taken when the
+        stream is created: training the network further does not change the
+        stream.
+
+    Notes
+    -----
+    The recurrent layers step in torch.nn's fused kernels, whichever backend
+    the network has: for the explicit backend the two agree to rounding at
+    each step, which a network whose state amplifies small differences (large
+    recurrent weights) can grow over thousands of steps. :meth:`update`
+    returns inference tensors (no autograd).
 
     Examples
     --------
@@ -143,6 +174,7 @@ class NetworkStream:
             )
         parameter = next(network.parameters())
         self.device, self.dtype = parameter.device, parameter.dtype
+        network = copy.deepcopy(network).eval()
         self.network = network
         self._rnn = _stepping_copy(recurrent, self.device, self.dtype)
         self._cell = _cell(recurrent)
@@ -196,22 +228,23 @@ class NetworkStream:
             including ``steps[k]``.
         """
         network = self.network
-        was_training = network.training
-        network.eval()
-        try:
-            with torch.inference_mode():
-                steps = steps.to(device=self.device, dtype=self.dtype)
-                if self._static_size:
-                    if self._static is None and len(steps):
-                        self._static = steps[0, -self._static_size :]
-                    steps = steps[:, : -self._static_size]
-                if not len(steps):
-                    return steps.new_zeros((0, network.head.out_features))
-                if network.frontend is None:
-                    return self._update_steps(steps)
-                return torch.cat([self._update_through_frontend(x) for x in steps])
-        finally:
-            network.train(was_training)
+        expected = network.recurrent.input_size + self._static_size
+        if network.frontend is not None:
+            expected = network.frontend.input_size + self._static_size
+        if steps.dim() != 2 or steps.shape[1] != expected:
+            raise ValueError(f"steps must have shape (n, {expected}), got {tuple(steps.shape)}.")
+        with torch.inference_mode(), _full_precision(self.device):
+            # A copy: the caller may refill its buffer with the next steps.
+            steps = steps.to(device=self.device, dtype=self.dtype, copy=True)
+            if self._static_size:
+                if self._static is None and len(steps):
+                    self._static = steps[0, -self._static_size :].clone()
+                steps = steps[:, : -self._static_size]
+            if not len(steps):
+                return steps.new_zeros((0, network.head.out_features))
+            if network.frontend is None:
+                return self._update_steps(steps)
+            return torch.cat([self._update_through_frontend(x) for x in steps])
 
     # -- without a front end: every step is final at once -------------------------
 
