@@ -557,11 +557,12 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
                 ConvergenceWarning,
             )
 
-    def to_onnx(self, path, *, opset=17):
+    def to_onnx(self, path, *, opset=17, streaming=False):
         """Export the fitted network to an ONNX file (needs the ``onnx`` package).
 
         The graph takes batch-first padded ``x`` and ``lengths`` with dynamic
-        batch size and length; see :func:`sklstm.export.export_onnx`.
+        batch size and length; with ``streaming``, one step and the carried
+        state instead; see :func:`sklstm.export.export_onnx`.
 
         Parameters
         ----------
@@ -569,6 +570,10 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             Destination file.
         opset : int, default=17
             ONNX opset version.
+        streaming : bool, default=False
+            Write the one-step graph of :meth:`stream` (states as explicit
+            inputs and outputs; :func:`sklstm.export.stream_state` gives the
+            initial state).
 
         Returns
         -------
@@ -577,7 +582,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         """
         from .export import export_onnx
 
-        return export_onnx(self, path, opset=opset)
+        return export_onnx(self, path, opset=opset, streaming=streaming)
 
     def stream(self):
         """A stream that predicts for one sequence as its steps arrive.

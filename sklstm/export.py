@@ -38,7 +38,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._atomic import atomic_path
 from .nn import SequenceNetwork
 
-__all__ = ["export_onnx"]
+__all__ = ["export_onnx", "stream_state"]
 
 
 class _ExportGraph(torch.nn.Module):
@@ -65,6 +65,160 @@ class _ExportGraph(torch.nn.Module):
         return proba, label
 
 
+class _StreamStepGraph(torch.nn.Module):
+    """One step of a stream: the next step and the carried state in, outputs and state out.
+
+    The state is explicit (onnxruntime keeps none): ``count`` (steps seen,
+    float32 ``[1]``), ``static`` (the first step's static features), the
+    recurrent ``h`` (and ``c`` for LSTM) ``[num_layers, 1, H]``, and the
+    pooling's running statistics.
+    """
+
+    def __init__(self, network, kind, y_mean=None, y_scale=None):
+        super().__init__()
+        self.network = network
+        self.kind = kind
+        self.lstm = isinstance(network.recurrent, torch.nn.LSTM)
+        # torch.nn's own forward (with a state), not the length-aware one of sklstm's layers.
+        self.step = next(
+            cls.forward
+            for cls in type(network.recurrent).__mro__
+            if cls in (torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN)
+        )
+        self.pooling = type(network.pool).__name__ if network.pool is not None else None
+        if kind == "regressor":
+            self.register_buffer("y_mean", torch.as_tensor(y_mean, dtype=torch.float32))
+            self.register_buffer("y_scale", torch.as_tensor(y_scale, dtype=torch.float32))
+
+    def forward(self, x, count, static, h, c, pool_a, pool_b, pool_c):
+        network = self.network
+        S = network.static_size
+        if S:
+            static = torch.where(count > 0, static, x[0, -S:])
+            x = x[:, :-S]
+        hx = (h, c) if self.lstm else h
+        output, hx = self.step(network.recurrent, x[:, None], hx)
+        h, c = hx if self.lstm else (hx, c)
+        out = output[0]  # [shape=(1, H)]
+        count = count + 1
+        if self.pooling == "MeanPool":
+            pool_a = pool_a + out[0]
+            pooled = (pool_a / count)[None]
+        elif self.pooling == "MaxPool":
+            pool_a = torch.maximum(pool_a, out[0])
+            pooled = pool_a[None]
+        elif self.pooling == "AttentionPool":
+            pool = network.pool
+            score = pool.score(torch.tanh(pool.project(out)))[0]  # [shape=(1,)]
+            shift = torch.maximum(pool_a, score)
+            rescale = torch.exp(pool_a - shift)
+            weight = torch.exp(score - shift)
+            pool_b = pool_b * rescale + weight * out[0]
+            pool_c = pool_c * rescale + weight
+            pool_a = shift
+            pooled = (pool_b / pool_c)[None]
+        else:  # the last output, or one output per step (tagger)
+            pooled = out
+        parts = [pooled, static[None]] if S else [pooled]
+        raw = network.head(torch.cat(parts, dim=-1))
+        if self.kind == "regressor":
+            result = (raw * self.y_scale + self.y_mean,)
+        else:
+            result = (torch.softmax(raw, dim=-1), raw.argmax(dim=-1))
+        return (*result, count, static, h, c, pool_a, pool_b, pool_c)
+
+
+def _stream_state_spec(estimator):
+    """Name, shape and initial value of every state input of the streaming graph."""
+    H, L = estimator.hidden_size, estimator.num_layers
+    pooling = estimator._network_pooling()
+    spec = {
+        "count": ([1], 0.0),
+        "static": ([max(estimator.n_static_features, 1)], 0.0),
+        "h": ([L, 1, H], 0.0),
+        "c": ([L, 1, H], 0.0),
+        # Running statistics: sum (mean), maximum (max), or shift, weighted sum and
+        # total of the online softmax (attention); unused entries stay as given.
+        "pool_a": (
+            [1] if pooling == "attention" else [H],
+            float("-inf") if pooling in ("max", "attention") else 0.0,
+        ),
+        "pool_b": ([H], 0.0),
+        "pool_c": ([1], 0.0),
+    }
+    return spec
+
+
+def stream_state(estimator):
+    """The initial state of the graph ``export_onnx(..., streaming=True)`` writes.
+
+    Parameters
+    ----------
+    estimator : LSTMClassifier, LSTMRegressor or LSTMTagger
+        The exported estimator.
+
+    Returns
+    -------
+    state : dict of str to ndarray of float32
+        One entry per state input (``count``, ``static``, ``h``, ``c``,
+        ``pool_a``, ``pool_b``, ``pool_c``): feed them with the first step,
+        then feed each step the ``*_out`` outputs of the one before. The same
+        names, shapes and initial values are in the model's metadata as JSON
+        under ``stream_state``, for programs without sklstm.
+    """
+    return {
+        name: np.full(shape, value, dtype=np.float32)
+        for name, (shape, value) in _stream_state_spec(estimator).items()
+    }
+
+
+def _export_stream(estimator, path, *, kind, classifier, opset):
+    if estimator.bidirectional:
+        raise ValueError(
+            "A bidirectional model reads each sequence from its end as well: it cannot "
+            "stream. Train with bidirectional=False to export a streaming graph."
+        )
+    if estimator._frontend_params():
+        raise ValueError(
+            "Streaming export needs a model without a front end (frontend=None): the "
+            "front end's convolutions read steps ahead, which estimator.stream() "
+            "recomputes as they arrive but a one-step graph cannot."
+        )
+    graph = _StreamStepGraph(
+        _fused_copy(estimator),
+        kind,
+        y_mean=getattr(estimator, "_y_mean", None),
+        y_scale=getattr(estimator, "_y_scale", None),
+    ).eval()
+    state = stream_state(estimator)
+    x = torch.zeros(1, estimator._n_step_features)
+    names = list(state)
+    outputs = (["probabilities", "label"] if classifier else ["predictions"]) + [
+        f"{name}_out" for name in names
+    ]
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                graph,
+                (x, *(torch.from_numpy(v) for v in state.values())),
+                str(tmp),
+                dynamo=False,
+                input_names=["x", *names],
+                output_names=outputs,
+                opset_version=opset,
+            )
+        spec = {
+            n: {"shape": s, "initial": v} for n, (s, v) in _stream_state_spec(estimator).items()
+        }
+        entries = {"stream_state": json.dumps(spec)}
+        if classifier:
+            entries["classes"] = json.dumps(_jsonable(estimator.classes_))
+        _add_metadata(tmp, **entries)
+    return path
+
+
 def _fused_copy(estimator):
     """A float32 fused network holding the estimator's weights."""
     network = SequenceNetwork(
@@ -85,7 +239,7 @@ def _fused_copy(estimator):
     return network.eval()
 
 
-def export_onnx(estimator, path, *, opset=17):
+def export_onnx(estimator, path, *, opset=17, streaming=False):
     """Write a fitted LSTMClassifier, LSTMRegressor or LSTMTagger as an ONNX model.
 
     Parameters
@@ -96,6 +250,14 @@ def export_onnx(estimator, path, *, opset=17):
         Destination ``.onnx`` file, written atomically.
     opset : int, default=17
         ONNX opset version.
+    streaming : bool, default=False
+        Write a one-step graph for streaming instead: inputs ``x`` float32
+        ``[shape=(1, n_features)]`` (the next step of the sequence) and the
+        state (:func:`stream_state` gives its initial value), outputs those of
+        the whole-sequence graph for the sequence so far (``[shape=(1, ...)]``,
+        as :meth:`~sklstm.LSTMClassifier.stream` gives them) followed by the
+        next state (``count_out``, ``static_out``, ``h_out``...). For
+        unidirectional models without a front end.
 
     Returns
     -------
@@ -121,6 +283,8 @@ def export_onnx(estimator, path, *, opset=17):
     tagger = estimator._network_pooling() is None
     classifier = is_classifier(estimator) or tagger
     kind = "tagger" if tagger else "classifier" if classifier else "regressor"
+    if streaming:
+        return _export_stream(estimator, path, kind=kind, classifier=classifier, opset=opset)
     graph = _ExportGraph(
         _fused_copy(estimator),
         kind,

@@ -61,3 +61,63 @@ def test_regressor_onnx_returns_targets_in_original_units(tmp_path):
     x, lengths = _padded(X)
     (pred,) = session.run(None, {"x": x, "lengths": lengths})
     np.testing.assert_allclose(pred, reg.predict(X), rtol=1e-5, atol=1e-4)
+
+
+def _stream_onnx(path, x, state):
+    """Feed ``x`` a step at a time through the streaming graph; its first output per step."""
+    session = ort.InferenceSession(str(path))
+    inputs = [i.name for i in session.get_inputs()]
+    outputs = [o.name for o in session.get_outputs()]
+    rows = []
+    for t in range(len(x)):
+        out = session.run(None, {"x": x[t : t + 1], **{k: state[k] for k in inputs[1:]}})
+        rows.append(out[0][0])
+        state = {
+            **state,
+            **{n[: -len("_out")]: v for n, v in zip(outputs, out) if n.endswith("_out")},
+        }
+    return np.array(rows), inputs, outputs
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        LSTMClassifier(cell="lstm", num_layers=2, pooling="attention", n_static_features=1),
+        LSTMClassifier(cell="lstm", backend="explicit", pooling="max"),
+        LSTMClassifier(cell="gru", pooling="mean"),
+        LSTMClassifier(cell="rnn", pooling="last"),
+        LSTMRegressor(pooling="mean", n_static_features=1),
+    ],
+    ids=["lstm-attention-static", "explicit-max", "gru-mean", "rnn-last", "regressor"],
+)
+def test_the_streaming_graph_gives_the_stream_rows_step_by_step(estimator, tmp_path):
+    from sklstm.export import stream_state
+
+    X = _ragged(seed=3)
+    y = np.arange(len(X)) % 3
+    estimator.set_params(frontend=None, hidden_size=8, max_iter=2, random_state=0)
+    estimator.fit(X, y.astype(float) if isinstance(estimator, LSTMRegressor) else y)
+    path = estimator.to_onnx(tmp_path / "stream.onnx", streaming=True)
+    x = np.concatenate(X[:20])  # a sequence of a few hundred steps
+    rows, inputs, outputs = _stream_onnx(path, x, stream_state(estimator))
+    expected = estimator.stream().update(x)
+    np.testing.assert_allclose(rows.reshape(expected.shape), expected, rtol=1e-5, atol=1e-5)
+    assert inputs == ["x", "count", "static", "h", "c", "pool_a", "pool_b", "pool_c"]
+    assert outputs[-7:] == [f"{name}_out" for name in inputs[1:]]
+    # Programs without sklstm find the initial state in the model's metadata.
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    spec = json.loads(meta["stream_state"])
+    for name, value in stream_state(estimator).items():
+        assert list(value.shape) == spec[name]["shape"]
+        np.testing.assert_array_equal(value, np.full(value.shape, spec[name]["initial"]))
+
+
+def test_streaming_export_refuses_front_ends_and_bidirectional_models(tmp_path):
+    X, y = _ragged(seed=4), np.arange(30) % 2
+    with_frontend = LSTMClassifier(frontend="conv", max_iter=1, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="needs a model without a front end"):
+        with_frontend.to_onnx(tmp_path / "s.onnx", streaming=True)
+    both_ways = LSTMClassifier(bidirectional=True, frontend=None, max_iter=1).fit(X, y)
+    with pytest.raises(ValueError, match="bidirectional.*cannot stream"):
+        both_ways.to_onnx(tmp_path / "s.onnx", streaming=True)
+    assert not any(tmp_path.iterdir())
