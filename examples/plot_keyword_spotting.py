@@ -8,7 +8,7 @@ trained on short clips of each word, perturbed copies of them, and a background
 class of silence and noise. Its :meth:`~sklstm.audio.KeywordSpotter.spot` reads a
 long recording through a sliding window and reports the words it is sure of.
 
-Here a small spotter learns three digits from a few takes of the Free Spoken
+Here a small spotter learns three digits from twenty takes of the Free Spoken
 Digit Dataset's six speakers (a few seconds of training), then listens to a
 recording of other takes separated by pauses, with white noise 10 dB below the
 speech. The spectrogram shows the words said (brackets below) and the words
@@ -33,10 +33,10 @@ def clips(indices):
     return [load_audio(p, sr=8000)[0] for p in paths], [p.name[0] for p in paths]
 
 
-waves, labels = clips(range(10, 20))
-spotter = KeywordSpotter(hidden_size=32, max_iter=12, n_copies=1, random_state=0)
+waves, labels = clips(range(10, 30))
+spotter = KeywordSpotter(hidden_size=64, max_iter=20, n_copies=1, random_state=0)
 spotter.fit(waves, labels)
-print(f"trained on {len(waves)} clips; classes {list(spotter.classes_)}")
+print(f"trained on {len(waves)} clips; classes {spotter.classes_.tolist()}")
 
 # %%
 # A recording of eight other takes, every speaker's words at one level, in noise.
