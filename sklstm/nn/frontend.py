@@ -113,13 +113,13 @@ def frontend_lengths(lengths, stride):
     return torch.div(lengths - 1, stride, rounding_mode="floor") + 1
 
 
-def _full_precision_convolutions(x):
-    """cuDNN's convolutions in float32 rather than TF32 for CUDA tensors.
+def full_precision_cudnn(x):
+    """cuDNN's kernels (convolutions, recurrent layers) in float32, not TF32, for CUDA tensors.
 
     TF32 (PyTorch's default for cuDNN convolutions) rounds inputs to 10-bit
     mantissas in kernels chosen by shape, so a sequence alone and in a batch
     differed by up to 4e-5 in probability on an H200; in float32 they agree to
-    1e-7.
+    1e-7. ``x`` is any tensor on the device the kernels run on.
     """
     if not x.is_cuda:
         return contextlib.nullcontext()
@@ -201,7 +201,7 @@ class ConvFrontEnd(nn.Module):
         mask = _step_mask(lengths, h.shape[2], h.dtype)
         h = h * mask  # whatever the caller padded with, the convolutions see zeros
         for conv, norm in zip(self.convs, self.norms):
-            with _full_precision_convolutions(h):
+            with full_precision_cudnn(h):
                 h = conv(h)
             if conv.stride[0] > 1:
                 lengths = frontend_lengths(lengths, conv.stride[0])

@@ -15,12 +15,12 @@ future step can change, and runs the provisional ones from that state for
 each output.
 """
 
-import contextlib
 import copy
 
 import torch
 from torch import nn
 
+from .frontend import full_precision_cudnn
 from .pooling import AttentionPool, LastPool, MaxPool, MeanPool
 from .recurrent import ExplicitRecurrent, FusedGRU, FusedLSTM, FusedRNN
 
@@ -54,19 +54,6 @@ def _stepping_copy(recurrent, device, dtype):
     )
     stepping.load_state_dict(recurrent.state_dict())
     return stepping.eval()
-
-
-def _full_precision(device):
-    """cuDNN's recurrent kernels in float32, not TF32, as the explicit backend computes."""
-    if torch.device(device).type != "cuda":
-        return contextlib.nullcontext()
-    cudnn = torch.backends.cudnn
-    return cudnn.flags(
-        enabled=cudnn.enabled,
-        benchmark=cudnn.benchmark,
-        deterministic=cudnn.deterministic,
-        allow_tf32=False,
-    )
 
 
 class _Pooled:
@@ -233,7 +220,8 @@ class NetworkStream:
             expected = network.frontend.input_size + self._static_size
         if steps.dim() != 2 or steps.shape[1] != expected:
             raise ValueError(f"steps must have shape (n, {expected}), got {tuple(steps.shape)}.")
-        with torch.inference_mode(), _full_precision(self.device):
+        # Without TF32 on a GPU, as the explicit backend and the front end compute.
+        with torch.inference_mode(), full_precision_cudnn(next(self._rnn.parameters())):
             # A copy: the caller may refill its buffer with the next steps.
             steps = steps.to(device=self.device, dtype=self.dtype, copy=True)
             if self._static_size:
