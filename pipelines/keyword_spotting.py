@@ -368,7 +368,8 @@ def _load(path):
         background_label=model["background_label"],
         detector="segments",
         threshold=model["threshold"],
-        segment_params=model["segment_params"] or None,
+        # The segments these files were made with: total energy, 6 dB above its floor.
+        segment_params={"bands": None, "margin_db": 6.0, **(model["segment_params"] or {})},
     )
     spotter.pipeline_ = pipeline
     spotter.classes_ = spotter.pipeline_.classes_

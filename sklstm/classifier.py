@@ -228,8 +228,9 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         """
         return softmax(self._raw_predict(X).astype(np.float64), axis=1)
 
-    def _stream_rows(self, raw):
-        return softmax(raw.astype(np.float64), axis=1)
+    def _stream_rows(self):
+        """Raw network outputs of a stream -> its rows (class probabilities)."""
+        return lambda raw: softmax(raw.astype(np.float64), axis=1)
 
     def predict_log_proba(self, X):
         """Logarithm of the class probabilities of each sequence.

@@ -69,7 +69,7 @@ class _StreamStepGraph(torch.nn.Module):
     """One step of a stream: the next step and the carried state in, outputs and state out.
 
     The state is explicit (onnxruntime keeps none): ``count`` (steps seen,
-    float32 ``[1]``), ``static`` (the first step's static features), the
+    int64 ``[1]``), ``static`` (the first step's static features), the
     recurrent ``h`` (and ``c`` for LSTM) ``[num_layers, 1, H]``, and the
     pooling's running statistics.
     """
@@ -103,7 +103,7 @@ class _StreamStepGraph(torch.nn.Module):
         count = count + 1
         if self.pooling == "MeanPool":
             pool_a = pool_a + out[0]
-            pooled = (pool_a / count)[None]
+            pooled = (pool_a / count.to(pool_a.dtype))[None]
         elif self.pooling == "MaxPool":
             pool_a = torch.maximum(pool_a, out[0])
             pooled = pool_a[None]
@@ -128,12 +128,15 @@ class _StreamStepGraph(torch.nn.Module):
         return (*result, count, static, h, c, pool_a, pool_b, pool_c)
 
 
+_LOWEST = float(np.finfo(np.float32).min)
+
+
 def _stream_state_spec(estimator):
     """Name, shape and initial value of every state input of the streaming graph."""
     H, L = estimator.hidden_size, estimator.num_layers
     pooling = estimator._network_pooling()
     spec = {
-        "count": ([1], 0.0),
+        "count": ([1], 0),
         "static": ([max(estimator.n_static_features, 1)], 0.0),
         "h": ([L, 1, H], 0.0),
         "c": ([L, 1, H], 0.0),
@@ -141,7 +144,8 @@ def _stream_state_spec(estimator):
         # total of the online softmax (attention); unused entries stay as given.
         "pool_a": (
             [1] if pooling == "attention" else [H],
-            float("-inf") if pooling in ("max", "attention") else 0.0,
+            # The lowest float32, not -inf: strict JSON parsers refuse infinities.
+            _LOWEST if pooling in ("max", "attention") else 0.0,
         ),
         "pool_b": ([H], 0.0),
         "pool_c": ([1], 0.0),
@@ -159,15 +163,18 @@ def stream_state(estimator):
 
     Returns
     -------
-    state : dict of str to ndarray of float32
-        One entry per state input (``count``, ``static``, ``h``, ``c``,
-        ``pool_a``, ``pool_b``, ``pool_c``): feed them with the first step,
-        then feed each step the ``*_out`` outputs of the one before. The same
-        names, shapes and initial values are in the model's metadata as JSON
-        under ``stream_state``, for programs without sklstm.
+    state : dict of str to ndarray
+        One entry per state input: ``count`` (int64, steps seen), ``static``,
+        ``h``, ``c``, ``pool_a``, ``pool_b``, ``pool_c`` (float32): feed them
+        with the first step, then feed each step the ``*_out`` outputs of the
+        one before. The same names, shapes and initial values are in the
+        model's metadata as JSON under ``stream_state``, for programs without
+        sklstm. The running sums of mean and attention pooling are float32 in
+        the graph (float64 in :meth:`~sklstm.LSTMClassifier.stream`): over
+        millions of steps they drift from the PyTorch stream's.
     """
     return {
-        name: np.full(shape, value, dtype=np.float32)
+        name: np.full(shape, value, dtype=np.int64 if name == "count" else np.float32)
         for name, (shape, value) in _stream_state_spec(estimator).items()
     }
 

@@ -185,9 +185,16 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         y = self._raw_predict(X).astype(np.float64) * self._y_scale + self._y_mean
         return y.ravel() if self.n_outputs_ == 1 else y
 
-    def _stream_rows(self, raw):
-        y = raw.astype(np.float64) * self._y_scale + self._y_mean
-        return y.ravel() if self.n_outputs_ == 1 else y
+    def _stream_rows(self):
+        """Raw network outputs of a stream -> its rows (targets in their units)."""
+        mean, scale = np.copy(self._y_mean), np.copy(self._y_scale)
+        one = self.n_outputs_ == 1
+
+        def rows(raw):
+            y = raw.astype(np.float64) * scale + mean
+            return y.ravel() if one else y
+
+        return rows
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

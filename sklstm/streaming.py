@@ -65,6 +65,9 @@ class SequenceStream:
         check_is_fitted(estimator, "net_")
         self.estimator = estimator
         self._network = NetworkStream(estimator.module_)
+        # How raw outputs become predictions, as the estimator has it now (a refit
+        # may change the classes or the target's scale).
+        self._rows = estimator._stream_rows()
         # Features of each step (a model fitted on 2D univariate series has one).
         self._n_features = estimator._n_step_features
 
@@ -100,7 +103,7 @@ class SequenceStream:
         """
         steps = self._check_chunk(chunk)
         raw = self._network.update(torch.from_numpy(steps))
-        return self.estimator._stream_rows(raw.float().cpu().numpy())
+        return self._rows(raw.float().cpu().numpy())
 
     def _check_chunk(self, chunk):
         try:

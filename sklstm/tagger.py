@@ -291,8 +291,9 @@ class LSTMTagger(_BaseLSTM):
         scores, sequences = self._step_outputs(X)
         return _as_input(softmax(scores.astype(np.float64), axis=1), sequences)
 
-    def _stream_rows(self, raw):
-        return softmax(raw.astype(np.float64), axis=1)
+    def _stream_rows(self):
+        """Raw network outputs of a stream -> its rows (class probabilities)."""
+        return lambda raw: softmax(raw.astype(np.float64), axis=1)
 
     def predict_log_proba(self, X):
         """Logarithm of the class probabilities of every step.

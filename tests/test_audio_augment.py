@@ -260,3 +260,5 @@ def test_reverberated_copies_only_when_asked_and_the_other_draws_unchanged():
     assert all(len(w) == len(c) and not np.allclose(w, c) for w, c in zip(wet, clips))
     with pytest.raises(ValueError, match="rt60"):
         WaveformAugmenter(reverb_prob=1.0, rt60=(0.5, 0.2)).augment(clips, random_state=0)
+    with pytest.raises(ValueError, match=r"rt60=\(0.001, 0.005\) must lie within 0.01 and 10"):
+        WaveformAugmenter(reverb_prob=1.0, rt60=(0.001, 0.005)).augment(clips, random_state=0)

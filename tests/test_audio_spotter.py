@@ -123,6 +123,30 @@ def test_scan_keywords_picks_one_peak_per_word_from_the_posteriors():
         scan_keywords(_Coverage(), y, sr=sr, background_label="_bg_", smooth=0)
 
 
+def test_scan_keywords_edge_cases():
+    sr = 1000
+    # Two windows only (0.7-0.8 s at the defaults): as many smoothed rows as windows.
+    for n in (700, 701, 799):
+        y = np.zeros(n, dtype=np.float32)
+        y[100:500] = 1.0
+        events, times, posteriors = scan_keywords(
+            _Coverage(), y, sr=sr, background_label="_bg_", threshold=0.0,
+            return_posteriors=True,
+        )  # fmt: skip
+        assert len(times) == len(posteriors) == 2 and [e["label"] for e in events] == ["a"]
+    # A keyword below the background is no event, however low the threshold.
+    y = np.zeros(3000, dtype=np.float32)
+    y[1000:1200] = 1.0  # covers at most 1/3 of a 0.6-s window
+    assert scan_keywords(_Coverage(), y, sr=sr, background_label="_bg_", threshold=0.1,
+                         smooth=1) == []  # fmt: skip
+    # Peaks exactly min_gap apart are both kept.
+    y = np.zeros(3000, dtype=np.float32)
+    y[200:800], y[700:1300] = 1.0, 2.0
+    events = scan_keywords(_Coverage(), y, sr=sr, background_label="_bg_", threshold=0.5,
+                           smooth=1, min_gap=0.5)  # fmt: skip
+    assert [(e["label"], e["start"]) for e in events] == [("a", 0.2), ("b", 0.7)]
+
+
 def test_grid_search_with_speaker_groups_and_saving(fitted, tmp_path):
     paths, labels, groups = _clips("01", range(10, 13))
     search = GridSearchCV(
@@ -162,6 +186,8 @@ def test_bad_input_is_refused_with_a_message_that_names_it(fitted):
         KeywordSpotter(**TINY).fit(paths[:2], ["0", "_background_"])
     with pytest.raises(ValueError, match="'threshold' parameter"):
         KeywordSpotter(threshold=2.0).fit(paths[:2], labels[:2])
+    with pytest.raises(ValueError, match="threshold must be 'auto' or a probability"):
+        spotter.spot(np.zeros(8000, dtype=np.float32), threshold=-0.1)
     with pytest.raises(ValueError, match="y must hold the keywords as strings"):
         KeywordSpotter(**TINY).fit(paths[:2], [0, 1])
     # The epoch budget is fixed on purpose; a diverging fit is still reported.

@@ -106,6 +106,7 @@ def test_the_streaming_graph_gives_the_stream_rows_step_by_step(estimator, tmp_p
     assert outputs[-7:] == [f"{name}_out" for name in inputs[1:]]
     # Programs without sklstm find the initial state in the model's metadata.
     meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert "Infinity" not in meta["stream_state"]  # strict JSON, for any parser
     spec = json.loads(meta["stream_state"])
     for name, value in stream_state(estimator).items():
         assert list(value.shape) == spec[name]["shape"]

@@ -141,6 +141,8 @@ def test_model_files_of_the_former_layout_still_work(trained, tmp_path, capsys):
     converted = kws._load(old)
     assert converted.get_params()["hidden_size"] == 64 and converted.detector == "segments"
     assert converted.get_params()["max_iter"] == 15
+    # Its segments as they were made: total energy, 6 dB above the floor.
+    assert converted.segment_params == {"bands": None, "margin_db": 6.0}
     clips = [str(RECORDINGS / f"{k}_theo_40.wav") for k in KEYWORDS]
     outputs = []
     for path in (model, old):
@@ -582,6 +584,10 @@ def test_babble_overlays_talkers_at_the_clips_power():
         np.testing.assert_allclose(np.mean(np.square(b, dtype=np.float64)), power, rtol=1e-4)
     np.testing.assert_array_equal(make_babble(clips, 3, sr=8000, duration=2.0, random_state=0)[1],
                                   babble[1])  # fmt: skip
+    with pytest.raises(ValueError, match="talkers must be a range"):
+        make_babble(clips, 1, sr=8000, talkers=(0, 0))
+    with pytest.raises(ValueError, match="needs speech clips"):
+        make_babble([], 1, sr=8000)
 
 
 def test_band_energies_find_a_word_that_total_power_misses_in_white_noise():

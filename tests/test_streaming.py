@@ -162,3 +162,13 @@ def test_a_stream_keeps_the_network_it_was_created_with():
     np.testing.assert_allclose(stream.update(X[1]), before, atol=1e-5)
     np.testing.assert_allclose(_streamed(clf, X[1], 7), _prefixes(clf.predict_proba, X[1]),
                                atol=1e-5)  # fmt: skip
+
+
+def test_a_regressor_stream_keeps_the_target_scale_it_was_created_with():
+    X, _ = _data(seed=11)
+    y = np.array([x[:, 0].sum() for x in X])
+    reg = LSTMRegressor(max_iter=1, random_state=0).fit(X, y)
+    before = _prefixes(reg.predict, X[2])
+    stream = reg.stream()
+    reg.fit(X, 1000 * y + 5000)  # a new network and a new target scale
+    np.testing.assert_allclose(stream.update(X[2]), before, rtol=1e-5, atol=1e-5)

@@ -151,7 +151,7 @@ def add_reverb(y, *, sr, rt60, random_state=None):
     """
     y = _check_waveform(y)
     sr = _check_rate(sr, "sr")
-    if not (isinstance(rt60, Real) and 0.01 <= rt60 <= 10):
+    if isinstance(rt60, bool) or not (isinstance(rt60, Real) and 0.01 <= rt60 <= 10):
         raise ValueError(f"rt60 must be a time in seconds between 0.01 and 10, got {rt60!r}.")
     rng = check_random_state(random_state)
     n_tail = max(1, int(rt60 * sr))
@@ -493,6 +493,8 @@ class WaveformAugmenter(BaseEstimator):
             raise ValueError(f"pitch={self.pitch!r} must lie within +-{_MAX_SEMITONES} semitones.")
         snr = None if self.snr_db is None else _pair(self.snr_db, "snr_db")
         rt60 = _pair(self.rt60, "rt60", positive=True)
+        if self.reverb_prob > 0 and not 0.01 <= rt60[0] <= rt60[1] <= 10:
+            raise ValueError(f"rt60={self.rt60!r} must lie within 0.01 and 10 seconds.")
         noises = self.noises or []
         max_shift = int(self.shift * self.sr)
         # Checked and cast once here, not by add_noise for every clip.

@@ -62,9 +62,8 @@ def _band_excess_db(y, sr, frame, hop, n_bands, top):
         bands = np.zeros((len(block), n_bands + 1))
         np.add.at(bands.T, band_of_bin, power.T)
         db[first : first + len(block)] = 10 * np.log10(bands[:, :n_bands] + 1e-12)
-    if len(db) >= 5:
-        kernel = np.ones(5) / 5
-        db = np.stack([np.convolve(column, kernel, mode="same") for column in db.T], axis=1)
+    # Over 50 ms; at the ends over the frames that exist (a padded 0 dB would be a level).
+    db = _moving_average(db, 5)
     excess = db - np.percentile(db, 10, axis=0)
     return np.sort(excess, axis=1)[:, -top:].mean(axis=1)
 
@@ -301,7 +300,8 @@ def scan_keywords(
     background_label : object
         The class of silence and noise.
     threshold : float, default=0.8
-        Least smoothed probability of a keyword for an event.
+        Least smoothed probability of a keyword for an event, which must also
+        be more probable than the background.
     window : float, default=0.6
         Length of the excerpts, in seconds (FSDD's words last 0.3-0.8 s).
     hop : float, default=0.1
@@ -342,21 +342,18 @@ def scan_keywords(
     starts = np.arange(0, max(1, len(y) - width + step), step)
     starts = starts[(starts == 0) | (starts + width <= len(y))]
     proba = np.asarray(classifier.predict_proba([y[s : s + width] for s in starts]))
-    if smooth > 1 and len(proba) > 1:
-        kernel = np.ones(smooth) / smooth
-        # Edges averaged over the windows that exist (no zeros padded in).
-        counts = np.convolve(np.ones(len(proba)), kernel, mode="same")
-        proba = np.stack([np.convolve(c, kernel, mode="same") for c in proba.T], 1)
-        proba /= counts[:, None]
+    proba = _moving_average(proba, smooth)
     keywords = np.flatnonzero(classes != background_label)
     best = proba[:, keywords].max(axis=1)
     label = keywords[proba[:, keywords].argmax(axis=1)]
-    is_peak = best >= threshold
+    # A keyword, not the background, must be the most probable class.
+    background = proba[:, classes == background_label].max(axis=1, initial=0.0)
+    is_peak = (best >= threshold) & (best > background)
     is_peak[1:] &= best[1:] >= best[:-1]
     is_peak[:-1] &= best[:-1] > best[1:]
     kept = []
     for i in sorted(np.flatnonzero(is_peak), key=lambda i: -best[i]):
-        if all(abs(int(starts[i]) - int(starts[j])) > min_gap * sr for j in kept):
+        if all(abs(int(starts[i]) - int(starts[j])) >= min_gap * sr for j in kept):
             kept.append(i)
     events = [
         {
@@ -368,6 +365,22 @@ def scan_keywords(
         for i in sorted(kept)
     ]
     return (events, starts / sr, proba) if return_posteriors else events
+
+
+def _moving_average(rows, width):
+    """Mean of each row with its neighbours, ``width`` rows centred on it.
+
+    At the ends, over the rows that exist: no zeros (or anything else) padded in,
+    and as many rows out as in, whatever ``width``.
+    """
+    if width <= 1 or len(rows) <= 1:
+        return rows
+    before = (width - 1) // 2
+    cumulative = np.concatenate([np.zeros((1, rows.shape[1])), np.cumsum(rows, axis=0)])
+    index = np.arange(len(rows))
+    low = np.maximum(index - before, 0)
+    high = np.minimum(index - before + width, len(rows))
+    return (cumulative[high] - cumulative[low]) / (high - low)[:, None]
 
 
 def make_stream(clips, labels, *, sr, pause=(0.3, 1.5), snr_db=None, random_state=None):

@@ -119,6 +119,17 @@ def make_babble(clips, n, *, sr, duration=5.0, talkers=(3, 7), random_state=None
     recordings : list of ndarray of float32 [shape=(duration * sr,)]
         Babble, each at the mean power of the clips.
     """
+    if not len(clips):
+        raise ValueError("make_babble needs speech clips to mix, got none.")
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 0:
+        raise ValueError(f"n must be a number of recordings (an integer >= 0), got {n!r}.")
+    if not (isinstance(duration, Real) and duration > 0 and duration * sr >= 1):
+        raise ValueError(f"duration must be a positive number of seconds, got {duration!r}.")
+    low, high = talkers
+    if not (isinstance(low, Integral) and isinstance(high, Integral) and 1 <= low <= high):
+        raise ValueError(
+            f"talkers must be a range (low, high) of 1 <= low <= high, got {talkers!r}."
+        )
     rng = check_random_state(random_state)
     length = int(duration * sr)
     power = np.mean([np.mean(np.square(c, dtype=np.float64)) for c in clips])
@@ -242,7 +253,8 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
 
     See Also
     --------
-    spot_keywords : What :meth:`spot` runs.
+    scan_keywords : What :meth:`spot` runs by default.
+    spot_keywords : What :meth:`spot` runs with ``detector="segments"``.
     AugmentedClassifier : Training on perturbed copies of the clips.
 
     Examples
@@ -517,6 +529,12 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         recording = np.asarray(recording, dtype=np.float32)
         if threshold is None:
             threshold = self.threshold
+        if not (
+            threshold == "auto"
+            or (isinstance(threshold, Real) and not isinstance(threshold, bool)
+                and 0 <= threshold <= 1)
+        ):  # fmt: skip
+            raise ValueError(f"threshold must be 'auto' or a probability, got {threshold!r}.")
         if threshold == "auto":
             threshold = 0.8 if self.detector == "posteriors" else 0.5
         common = dict(sr=self.sr, background_label=self.background_label, threshold=threshold)

@@ -15,6 +15,7 @@ future step can change, and runs the provisional ones from that state for
 each output.
 """
 
+import contextlib
 import copy
 
 import torch
@@ -164,6 +165,9 @@ class NetworkStream:
         network = copy.deepcopy(network).eval()
         self.network = network
         self._rnn = _stepping_copy(recurrent, self.device, self.dtype)
+        # Step as predict computes: the explicit backend's matrix products in full
+        # float32 (cuDNN without TF32); the fused one with cuDNN's own settings.
+        self._exact = isinstance(recurrent, ExplicitRecurrent)
         self._cell = _cell(recurrent)
         self._static_size = network.static_size
         frontend = network.frontend
@@ -220,8 +224,9 @@ class NetworkStream:
             expected = network.frontend.input_size + self._static_size
         if steps.dim() != 2 or steps.shape[1] != expected:
             raise ValueError(f"steps must have shape (n, {expected}), got {tuple(steps.shape)}.")
-        # Without TF32 on a GPU, as the explicit backend and the front end compute.
-        with torch.inference_mode(), full_precision_cudnn(next(self._rnn.parameters())):
+        weight = next(self._rnn.parameters())
+        precision = full_precision_cudnn(weight) if self._exact else contextlib.nullcontext()
+        with torch.inference_mode(), precision:
             # A copy: the caller may refill its buffer with the next steps.
             steps = steps.to(device=self.device, dtype=self.dtype, copy=True)
             if self._static_size:
