@@ -27,6 +27,7 @@ compute the same function; the ONNX RNN operators take ``lengths`` as their
 """
 
 import json
+import logging
 import warnings
 from pathlib import Path
 
@@ -246,7 +247,7 @@ def _fused_copy(estimator):
     return network.eval()
 
 
-def export_onnx(estimator, path, *, opset=17, streaming=False):
+def export_onnx(estimator, path, *, opset=17, streaming=False, quantize=False):
     """Write a fitted LSTMClassifier, LSTMRegressor or LSTMTagger as an ONNX model.
 
     Parameters
@@ -265,6 +266,12 @@ def export_onnx(estimator, path, *, opset=17, streaming=False):
         as :meth:`~sklstm.LSTMClassifier.stream` gives them) followed by the
         next state (``count_out``, ``static_out``, ``h_out``...). For
         unidirectional models without a front end.
+    quantize : bool, default=False
+        Store the weights of the recurrent and linear layers as int8 and run
+        them with int8 kernels, the activations quantized on the fly
+        (onnxruntime's dynamic quantization; needs ``onnxruntime``): a file
+        about four times smaller. The outputs change by the quantization
+        error, so check the accuracy on held-out data.
 
     Returns
     -------
@@ -290,6 +297,8 @@ def export_onnx(estimator, path, *, opset=17, streaming=False):
     tagger = estimator._network_pooling() is None
     classifier = is_classifier(estimator) or tagger
     kind = "tagger" if tagger else "classifier" if classifier else "regressor"
+    if quantize:
+        return _quantized(estimator, path, opset=opset, streaming=streaming, classifier=classifier)
     if streaming:
         return _export_stream(estimator, path, kind=kind, classifier=classifier, opset=opset)
     graph = _ExportGraph(
@@ -326,6 +335,40 @@ def export_onnx(estimator, path, *, opset=17, streaming=False):
             )
         if classifier:
             _add_metadata(tmp, classes=json.dumps(_jsonable(estimator.classes_)))
+    return path
+
+
+def _quantized(estimator, path, *, opset, streaming, classifier):
+    """Export in float32 to a temporary file, then write its int8 version to ``path``."""
+    import tempfile
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    path = Path(path)
+    with tempfile.TemporaryDirectory() as folder:
+        full = export_onnx(
+            estimator, Path(folder) / "float32.onnx", opset=opset, streaming=streaming
+        )
+        with atomic_path(path) as tmp, warnings.catch_warnings():
+            # onnxruntime advises running its shape inference first, for every
+            # model, on the root logger: not a message for sklstm's users.
+            warnings.simplefilter("ignore")
+            root = logging.getLogger()
+            level = root.level
+            root.setLevel(logging.ERROR)
+            try:
+                quantize_dynamic(str(full), str(tmp), weight_type=QuantType.QInt8)
+            finally:
+                root.setLevel(level)
+            import onnx
+
+            model = onnx.load(str(tmp))
+            kept = {p.key: p.value for p in onnx.load(str(full)).metadata_props}
+            present = {p.key for p in model.metadata_props}
+            for key, value in kept.items():
+                if key not in present:
+                    model.metadata_props.add(key=key, value=value)
+            onnx.save(model, str(tmp))
     return path
 
 

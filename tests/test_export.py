@@ -122,3 +122,26 @@ def test_streaming_export_refuses_front_ends_and_bidirectional_models(tmp_path):
     with pytest.raises(ValueError, match="bidirectional.*cannot stream"):
         both_ways.to_onnx(tmp_path / "s.onnx", streaming=True)
     assert not any(tmp_path.iterdir())
+
+
+def test_int8_models_are_several_times_smaller_and_predict_nearly_alike(tmp_path):
+    from sklstm.export import stream_state
+
+    rng = np.random.RandomState(5)
+    X = rng.randn(200, 30, 4).astype(np.float32)
+    y = (X[:, :, 0].mean(axis=1) > 0).astype(int)
+    clf = LSTMClassifier(hidden_size=128, frontend=None, max_iter=5, random_state=0).fit(X, y)
+    full = clf.to_onnx(tmp_path / "float32.onnx")
+    small = clf.to_onnx(tmp_path / "int8.onnx", quantize=True)
+    assert full.stat().st_size > 3 * small.stat().st_size
+    proba, label = ort.InferenceSession(str(small)).run(
+        None, {"x": X, "lengths": np.full(len(X), 30, dtype=np.int64)}
+    )
+    np.testing.assert_allclose(proba, clf.predict_proba(X), atol=0.02)
+    assert np.mean(label == clf.predict(X)) >= 0.98
+    meta = {p.key: p.value for p in onnx.load(str(small)).metadata_props}
+    assert json.loads(meta["classes"]) == [0, 1]
+    # The streaming graph too.
+    stream = clf.to_onnx(tmp_path / "stream-int8.onnx", streaming=True, quantize=True)
+    rows, _, _ = _stream_onnx(stream, X[0], stream_state(clf))
+    np.testing.assert_allclose(rows, clf.stream().update(X[0]), atol=0.02)
