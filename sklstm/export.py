@@ -298,7 +298,7 @@ def export_onnx(estimator, path, *, opset=17, streaming=False, quantize=False):
     classifier = is_classifier(estimator) or tagger
     kind = "tagger" if tagger else "classifier" if classifier else "regressor"
     if quantize:
-        return _quantized(estimator, path, opset=opset, streaming=streaming, classifier=classifier)
+        return _quantized(estimator, path, opset=opset, streaming=streaming)
     if streaming:
         return _export_stream(estimator, path, kind=kind, classifier=classifier, opset=opset)
     graph = _ExportGraph(
@@ -338,7 +338,7 @@ def export_onnx(estimator, path, *, opset=17, streaming=False, quantize=False):
     return path
 
 
-def _quantized(estimator, path, *, opset, streaming, classifier):
+def _quantized(estimator, path, *, opset, streaming):
     """Export in float32 to a temporary file, then write its int8 version to ``path``."""
     import tempfile
 
