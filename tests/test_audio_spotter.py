@@ -139,12 +139,13 @@ def test_scan_keywords_edge_cases():
     y[1000:1200] = 1.0  # covers at most 1/3 of a 0.6-s window
     assert scan_keywords(_Coverage(), y, sr=sr, background_label="_bg_", threshold=0.1,
                          smooth=1) == []  # fmt: skip
-    # Peaks exactly min_gap apart are both kept.
+    # Of peaks min_gap apart or closer, the most probable; further apart, both.
     y = np.zeros(3000, dtype=np.float32)
-    y[200:800], y[700:1300] = 1.0, 2.0
-    events = scan_keywords(_Coverage(), y, sr=sr, background_label="_bg_", threshold=0.5,
-                           smooth=1, min_gap=0.5)  # fmt: skip
-    assert [(e["label"], e["start"]) for e in events] == [("a", 0.2), ("b", 0.7)]
+    y[200:800], y[800:1300] = 1.0, 2.0  # "b" covers 5/6 of its best window, "a" all of it
+    for gap, kept in ((0.6, [("a", 0.2)]), (0.59, [("a", 0.2), ("b", 0.8)])):
+        events = scan_keywords(_Coverage(), y, sr=sr, background_label="_bg_", threshold=0.5,
+                               smooth=1, min_gap=gap)  # fmt: skip
+        assert [(e["label"], e["start"]) for e in events] == kept
 
 
 def test_grid_search_with_speaker_groups_and_saving(fitted, tmp_path):

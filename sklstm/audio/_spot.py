@@ -309,7 +309,10 @@ def scan_keywords(
     smooth : int, default=3
         Windows averaged (1: no smoothing).
     min_gap : float, default=0.5
-        Least time between the starts of two events, in seconds.
+        Two events start more than this apart, in seconds (at the default
+        hop, windows 0.6 s apart and more). Of closer peaks, the most
+        probable is kept: a word a little longer than the window otherwise
+        peaks twice.
     return_posteriors : bool, default=False
         Also return the start time of each window and the smoothed
         probabilities.
@@ -353,7 +356,7 @@ def scan_keywords(
     is_peak[:-1] &= best[:-1] > best[1:]
     kept = []
     for i in sorted(np.flatnonzero(is_peak), key=lambda i: -best[i]):
-        if all(abs(int(starts[i]) - int(starts[j])) >= min_gap * sr for j in kept):
+        if all(abs(int(starts[i]) - int(starts[j])) > min_gap * sr for j in kept):
             kept.append(i)
     events = [
         {
