@@ -4,6 +4,7 @@
     python -m pipelines.keyword_spotting evaluate --model FILE --data DIR [--json]
     python -m pipelines.keyword_spotting predict  --model FILE CLIP.wav [CLIP.wav ...] [--json]
     python -m pipelines.keyword_spotting spot     --model FILE LONG.wav [--json] [--threshold P]
+    python -m pipelines.keyword_spotting spot     --model FILE --stream LONG.wav|- [--chunk S]
     python -m pipelines.keyword_spotting crossval --data DIR [--split holdout|speakers|both]
 
 ``train``, ``evaluate`` and ``spot`` save figures as PNG with ``--plots DIR``.
@@ -42,6 +43,7 @@ from ._cli import (
     load_model,
     save_model,
 )
+from ._kws_stream import spot_stream
 
 BACKGROUND = "_background_"
 NOISE_FOLDER = "_background_noise_"
@@ -464,14 +466,25 @@ def spot(args):
         reference = _read_reference(args.reference) if args.reference else None
     elif args.reference:
         raise SystemExit("error: --reference is drawn in the plot: give --plots DIR too.")
+    if args.stream and (args.plots or args.json or args.detector == "segments"):
+        raise SystemExit(
+            "error: --stream prints JSON lines with the posterior detector: "
+            "--plots, --json and --detector segments work without it."
+        )
+    if not args.stream and (args.rate is not None or args.recording == "-"):
+        raise SystemExit("error: standard input ('-') and --rate need --stream.")
     spotter = _load(args.model)
+    if args.detector is not None and args.detector != spotter.detector:
+        # The stored threshold belongs to the stored detector.
+        spotter.set_params(detector=args.detector, threshold="auto")
+    if args.stream:
+        if spotter.detector != "posteriors":  # a model of the former layout
+            spotter.set_params(detector="posteriors", threshold="auto")
+        return spot_stream(args, spotter)
     try:
         y, _ = load_audio(args.recording, sr=spotter.sr)
     except AudioFileError as exc:
         raise SystemExit(f"error: {exc}") from None
-    if args.detector is not None and args.detector != spotter.detector:
-        # The stored threshold belongs to the stored detector.
-        spotter.set_params(detector=args.detector, threshold="auto")
     events = spotter.spot(y, threshold=args.threshold)
     if args.json:
         print(json.dumps(events))
@@ -612,8 +625,23 @@ def main(argv=None):
 
     p = commands.add_parser("spot", help="keywords said in a long recording")
     p.add_argument("--model", required=True)
-    p.add_argument("recording", metavar="LONG.wav")
+    p.add_argument("recording", metavar="LONG.wav", help="with --stream, '-' reads raw PCM")
     p.add_argument("--json", action="store_true", help="a JSON list of events on stdout")
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="read the audio a chunk at a time and print each event as a JSON line as soon "
+        "as it is decided",
+    )
+    p.add_argument(
+        "--chunk", type=float, default=0.1, help="with --stream: seconds per chunk (0.1)"
+    )
+    p.add_argument(
+        "--rate",
+        type=int,
+        default=None,
+        help="with --stream -: rate of the 16-bit mono PCM on stdin (the model's)",
+    )
     p.add_argument("--threshold", type=float, default=None, help="override the model's")
     p.add_argument("--detector", choices=["posteriors", "segments"], help="override the model's")
     p.add_argument(

@@ -199,3 +199,23 @@ def test_bad_input_is_refused_with_a_message_that_names_it(fitted):
         KeywordSpotter(max_iter=3, hidden_size=8, n_copies=0, learning_rate_init=1e20).fit(
             two_words, [p.name[0] for p in two_words]
         )
+
+
+def test_stream_finds_the_events_of_spot_while_the_audio_arrives(fitted):
+    spotter = copy.deepcopy(fitted[0]).set_params(detector="posteriors")
+    clips, labels, _ = _clips("012", [21])
+    waves = [load_audio(p, sr=8000)[0] for p in clips[::2]]
+    y, truth = make_stream(waves, labels[::2], sr=8000, snr_db=10, random_state=2)
+    expected = spotter.spot(y, threshold=0.3)
+    assert len(expected) >= 5
+    stream, events = spotter.stream(threshold=0.3), []
+    for start in range(0, len(y), 800):  # 100 ms at a time
+        events += stream.update(y[start : start + 800])
+    events += stream.finish()
+    assert [{k: e[k] for k in ("start", "end", "label", "score")} for e in events] == expected
+    with pytest.raises(ValueError, match="detector='posteriors'"):
+        spotter.set_params(detector="segments").stream()
+    with pytest.raises(ValueError, match="threshold"):
+        spotter.set_params(detector="posteriors").stream(threshold=2.0)
+    with pytest.raises(NotFittedError):
+        KeywordSpotter().stream()

@@ -256,6 +256,52 @@ def test_spot_finds_words_in_silence_and_noise_and_nothing_in_noise_alone(traine
 
 
 @needs_fsdd
+def test_spot_stream_prints_the_offline_events_as_json_lines_from_a_file_or_raw_pcm(trained):
+    tmp, model, _ = trained
+    names = [f"{d}_{s}_7.wav" for s in SPEAKERS[:3] for d in KEYWORDS]
+    clips = [sf.read(RECORDINGS / name, dtype="float32")[0] for name in names]
+    clips = [0.05 * c / np.sqrt(np.mean(c**2)) for c in clips]
+    y, _ = make_stream(clips, [n[0] for n in names], sr=8000, snr_db=10, random_state=3)
+    path = tmp / "live.wav"
+    sf.write(path, y, 8000, subtype="PCM_16")
+    offline = run_cli("spot", "--model", model, path, "--json")
+    assert offline.returncode == 0, offline.stderr
+    expected = json.loads(offline.stdout)
+    assert len(expected) >= 6
+    live = run_cli("spot", "--model", model, "--stream", path)
+    assert live.returncode == 0, live.stderr
+    events = [json.loads(line) for line in live.stdout.splitlines()]
+    assert [{k: e[k] for k in ("start", "end", "label", "score")} for e in events] == expected
+    assert all(e["decided"] >= e["end"] for e in events)
+    assert f"{len(expected)} keyword(s) in" in live.stderr and "per s of audio" in live.stderr
+
+    # Raw 16-bit PCM on standard input, as `arecord -f S16_LE -r 8000 -t raw` writes it.
+    pcm, _ = sf.read(path, dtype="int16")
+    piped = subprocess.run(
+        [sys.executable, "-m", "pipelines.keyword_spotting", "spot", "--model", str(model),
+         "--stream", "--chunk", "0.25", "-"],
+        input=pcm.astype("<i2").tobytes(), capture_output=True, cwd=ROOT,
+    )  # fmt: skip
+    assert piped.returncode == 0, piped.stderr
+    lines = piped.stdout.decode().splitlines()
+    assert [{k: e[k] for k in ("start", "end", "label")} for e in map(json.loads, lines)] == [
+        {k: e[k] for k in ("start", "end", "label")} for e in expected
+    ]
+
+    for options, message in [
+        (["--rate", "16000", "-"], "reads audio at 8000 Hz"),
+        (["--rate", "8000", path], "--rate describes raw PCM"),
+        (["--chunk", "0", path], "--chunk must be in"),
+        (["--json", path], "--stream prints JSON lines"),
+        (["--detector", "segments", path], "--stream prints JSON lines"),
+    ]:
+        result = run_cli("spot", "--model", model, "--stream", *options)
+        assert result.returncode != 0 and message in result.stderr, (options, result.stderr)
+    result = run_cli("spot", "--model", model, "-")
+    assert result.returncode != 0 and "need --stream" in result.stderr
+
+
+@needs_fsdd
 def test_spot_draws_the_recording_with_spotted_and_reference_words(trained, capsys):
     pytest.importorskip("matplotlib")
     tmp, model, _ = trained

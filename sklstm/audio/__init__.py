@@ -13,6 +13,7 @@ from ._augment import (
     time_shift,
 )
 from ._io import AudioFileError, load_audio, resample
+from ._live import KeywordStream
 from ._mfcc import MFCC
 from ._plot import plot_keywords
 from ._spot import event_scores, make_stream, scan_keywords, speech_segments, spot_keywords
@@ -23,6 +24,7 @@ __all__ = [
     "AudioFileError",
     "AugmentedClassifier",
     "KeywordSpotter",
+    "KeywordStream",
     "SpecAugment",
     "WaveformAugmenter",
     "add_noise",

@@ -330,27 +330,16 @@ def scan_keywords(
     """
     y = _check_waveform(y)
     sr = _check_rate(sr, "sr")
-    for name, value in [("window", window), ("hop", hop), ("min_gap", min_gap)]:
-        if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < np.inf:
-            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
-    if window * sr < 1 or hop * sr < 1:
-        raise ValueError(f"window={window} s and hop={hop} s must each span a sample at {sr} Hz.")
-    if isinstance(smooth, bool) or not isinstance(smooth, Integral) or smooth < 1:
-        raise ValueError(f"smooth must be a positive integer, got {smooth!r}.")
+    width, step = _check_scan(sr=sr, window=window, hop=hop, smooth=smooth, min_gap=min_gap)
     classes = np.asarray(classifier.classes_)
     if len(y) == 0:
         empty = np.zeros((0, len(classes)))
         return ([], np.zeros(0), empty) if return_posteriors else []
-    width, step = int(round(window * sr)), int(round(hop * sr))
     starts = np.arange(0, max(1, len(y) - width + step), step)
     starts = starts[(starts == 0) | (starts + width <= len(y))]
     proba = np.asarray(classifier.predict_proba([y[s : s + width] for s in starts]))
     proba = _moving_average(proba, smooth)
-    keywords = np.flatnonzero(classes != background_label)
-    best = proba[:, keywords].max(axis=1)
-    label = keywords[proba[:, keywords].argmax(axis=1)]
-    # A keyword, not the background, must be the most probable class.
-    background = proba[:, classes == background_label].max(axis=1, initial=0.0)
+    best, label, background = _keyword_evidence(proba, classes, background_label)
     is_peak = (best >= threshold) & (best > background)
     is_peak[1:] &= best[1:] >= best[:-1]
     is_peak[:-1] &= best[:-1] > best[1:]
@@ -368,6 +357,28 @@ def scan_keywords(
         for i in sorted(kept)
     ]
     return (events, starts / sr, proba) if return_posteriors else events
+
+
+def _check_scan(*, sr, window, hop, smooth, min_gap):
+    """Validate the settings of a posterior scan; its window and hop in samples."""
+    for name, value in [("window", window), ("hop", hop), ("min_gap", min_gap)]:
+        if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < np.inf:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
+    if window * sr < 1 or hop * sr < 1:
+        raise ValueError(f"window={window} s and hop={hop} s must each span a sample at {sr} Hz.")
+    if isinstance(smooth, bool) or not isinstance(smooth, Integral) or smooth < 1:
+        raise ValueError(f"smooth must be a positive integer, got {smooth!r}.")
+    return int(round(window * sr)), int(round(hop * sr))
+
+
+def _keyword_evidence(proba, classes, background_label):
+    """Per row of ``proba``: the best keyword's probability, its column, the background's."""
+    keywords = np.flatnonzero(classes != background_label)
+    best = proba[:, keywords].max(axis=1)
+    label = keywords[proba[:, keywords].argmax(axis=1)]
+    # A keyword, not the background, must be the most probable class.
+    background = proba[:, classes == background_label].max(axis=1, initial=0.0)
+    return best, label, background
 
 
 def _moving_average(rows, width):

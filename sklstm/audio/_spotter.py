@@ -25,6 +25,7 @@ from ..classifier import LSTMClassifier
 from ..preprocessing import SequenceScaler
 from ._augment import AugmentedClassifier, SpecAugment, WaveformAugmenter
 from ._io import load_audio
+from ._live import KeywordStream
 from ._mfcc import MFCC
 from ._spot import scan_keywords, spot_keywords
 
@@ -527,6 +528,61 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         if isinstance(recording, (str, PathLike)):
             recording = load_audio(recording, sr=self.sr)[0]
         recording = np.asarray(recording, dtype=np.float32)
+        threshold = self._threshold(threshold)
+        common = dict(sr=self.sr, background_label=self.background_label, threshold=threshold)
+        if self.detector == "posteriors":
+            return scan_keywords(self.pipeline_, recording, **common)
+        return spot_keywords(
+            self.pipeline_, recording, segment_params=self.segment_params or {}, **common
+        )
+
+    def stream(self, *, threshold=None):
+        """A :class:`KeywordStream` that spots keywords while the audio arrives.
+
+        Its events are the ones :meth:`spot` finds in the whole recording
+        (with ``detector="posteriors"``), each reported as soon as the audio
+        that decides it has arrived.
+
+        Parameters
+        ----------
+        threshold : float, default=None
+            Least keyword probability reported; None uses ``threshold``.
+
+        Returns
+        -------
+        stream : KeywordStream
+            Feed it with ``update(chunk)`` (samples at ``sr``), end it with
+            ``finish()``.
+
+        Raises
+        ------
+        ValueError
+            With ``detector="segments"``: the energy segments of a recording
+            depend on its noise floor over the whole recording.
+
+        Examples
+        --------
+        >>> stream = spotter.stream()  # doctest: +SKIP
+        >>> for chunk in microphone_chunks:  # doctest: +SKIP
+        ...     for event in stream.update(chunk):
+        ...         print(event["label"], event["start"])
+        """
+        check_is_fitted(self)
+        if self.detector != "posteriors":
+            raise ValueError(
+                f"Streaming spots with detector='posteriors'; this spotter uses "
+                f"detector={self.detector!r}, whose segments depend on the noise floor "
+                "of the whole recording. Use set_params(detector='posteriors')."
+            )
+        return KeywordStream(
+            self.pipeline_,
+            sr=self.sr,
+            background_label=self.background_label,
+            threshold=self._threshold(threshold),
+        )
+
+    def _threshold(self, threshold):
+        """``threshold`` (None: this spotter's), with ``"auto"`` resolved for its detector."""
         if threshold is None:
             threshold = self.threshold
         if not (
@@ -537,12 +593,7 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
             raise ValueError(f"threshold must be 'auto' or a probability, got {threshold!r}.")
         if threshold == "auto":
             threshold = 0.8 if self.detector == "posteriors" else 0.5
-        common = dict(sr=self.sr, background_label=self.background_label, threshold=threshold)
-        if self.detector == "posteriors":
-            return scan_keywords(self.pipeline_, recording, **common)
-        return spot_keywords(
-            self.pipeline_, recording, segment_params=self.segment_params or {}, **common
-        )
+        return threshold
 
 
 def _check_same_settings(resumed, fresh):
