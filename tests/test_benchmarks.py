@@ -84,3 +84,30 @@ def test_keyword_spotting_noise_script_runs_at_tiny_sizes(tmp_path):
     assert json.loads(out.read_text()) == results and set(results) == {"default", "noise"}
     for row in results.values():
         assert 0 <= row["accuracy_real_10"] <= 1 and 0 <= row["spot_white_10"]["f1"] <= 1
+
+
+def _fsdd_missing():
+    from benchmarks.kws_noise import DATA
+
+    return not (DATA / "fsdd" / "recordings").is_dir() or not (DATA / "noise").is_dir()
+
+
+@pytest.mark.skipif(_fsdd_missing(), reason="FSDD or the noise recordings are not in $SKLSTM_DATA")
+def test_kws_stream_benchmark_compares_the_stream_with_the_offline_spot(tmp_path, capsys):
+    import sklstm
+    from benchmarks.kws_noise import DATA
+    from benchmarks.kws_stream import main as stream_main
+    from sklstm.audio import KeywordSpotter
+
+    paths = sorted((DATA / "fsdd" / "recordings").glob("[01]_*_1[0-2].wav"))
+    labels = [p.name[0] for p in paths]
+    spotter = KeywordSpotter(max_iter=2, hidden_size=8, n_copies=1).fit(paths, labels)
+    model, out = tmp_path / "kws.sklstm", tmp_path / "stream.json"
+    sklstm.save(spotter, model)
+    stream_main(["--model", str(model), "--recordings", "1", "--json", str(out)])
+    results = json.loads(out.read_text())
+    assert set(results) == {"silence", "white 10 dB", "real 10 dB"}
+    for row in results.values():
+        assert row["stream"]["recordings_with_the_offline_events"] == "1/1"
+        assert row["stream"]["real_time_factor"] > 0
+    assert "silence" in capsys.readouterr().out
