@@ -587,8 +587,8 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
 
         return export_onnx(self, path, opset=opset, streaming=streaming, quantize=quantize)
 
-    def stream(self):
-        """A stream that predicts for one sequence as its steps arrive.
+    def stream(self, n_streams=None):
+        """A stream that predicts for a sequence, or several, as their steps arrive.
 
         Feed the steps with ``stream.update(chunk)``, a chunk of shape
         ``(n_steps, n_features)`` at a time; row ``k`` of what it returns is
@@ -597,6 +597,15 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         carries the recurrent state, running pooling statistics and, with a
         front end, its last few input steps: memory stays constant however
         long the sequence. ``stream.reset()`` starts the next sequence.
+
+        Parameters
+        ----------
+        n_streams : int or None, default=None
+            None streams one sequence. An integer streams that many
+            independent sequences side by side (many microphones, many
+            patients) in one batched computation: chunks of shape
+            ``(n_streams, n_steps, n_features)``, the same number of steps for
+            each.
 
         Returns
         -------
@@ -608,7 +617,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         ValueError
             For a bidirectional model, which needs a sequence's end to read it.
         """
-        return SequenceStream(self)
+        return SequenceStream(self, n_streams=n_streams)
 
     # -- prediction ---------------------------------------------------------------
 

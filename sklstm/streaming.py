@@ -43,6 +43,12 @@ class SequenceStream:
         A fitted estimator with unidirectional recurrent layers. The stream
         works on a copy of its network taken when the stream is created:
         ``partial_fit`` or a refit of the estimator does not change it.
+    n_streams : int or None, default=None
+        None streams one sequence. An integer streams that many independent
+        sequences side by side, in one batched computation: each chunk holds
+        the next steps of every one of them, ``(n_streams, n_steps,
+        n_features)``, and the rows come back in the same layout. Their
+        outputs equal those of separate streams up to rounding (1e-6).
 
     Attributes
     ----------
@@ -61,10 +67,11 @@ class SequenceStream:
     are recomputed at every step until the steps they read have arrived.
     """
 
-    def __init__(self, estimator):
+    def __init__(self, estimator, n_streams=None):
         check_is_fitted(estimator, "net_")
         self.estimator = estimator
-        self._network = NetworkStream(estimator.module_)
+        self.n_streams = n_streams
+        self._network = NetworkStream(estimator.module_, n_streams=n_streams)
         # How raw outputs become predictions, as the estimator has it now (a refit
         # may change the classes or the target's scale).
         self._rows = estimator._stream_rows()
@@ -92,18 +99,26 @@ class SequenceStream:
         Parameters
         ----------
         chunk : array-like of shape (n_steps, n_features), or (n_steps,) for a \
-                model of one feature
+                model of one feature; with ``n_streams``, of shape \
+                (n_streams, n_steps, n_features) or (n_streams, n_steps)
             The steps that follow those fed so far (``n_steps`` may be 0).
 
         Returns
         -------
         rows : ndarray of shape (n_steps, n_classes) for a classifier or \
-                tagger, (n_steps,) or (n_steps, n_outputs) for a regressor
+                tagger, (n_steps,) or (n_steps, n_outputs) for a regressor; \
+                with ``n_streams``, those shapes after a first axis of \
+                ``n_streams``
             Row ``k``: the prediction for the sequence up to ``chunk[k]``.
         """
         steps = self._check_chunk(chunk)
-        raw = self._network.update(torch.from_numpy(steps))
-        return self._rows(raw.float().cpu().numpy())
+        if self.n_streams is None:
+            raw = self._network.update(torch.from_numpy(steps))
+            return self._rows(raw.float().cpu().numpy())
+        raw = self._network.update(torch.from_numpy(steps).transpose(0, 1))
+        raw = raw.float().cpu().numpy().transpose(1, 0, 2)  # (n_streams, n_steps, outputs)
+        rows = self._rows(raw.reshape(-1, raw.shape[2]))
+        return rows.reshape(raw.shape[:2] + rows.shape[1:])
 
     def _check_chunk(self, chunk):
         try:
@@ -111,12 +126,19 @@ class SequenceStream:
             steps = np.array(chunk, dtype=np.float32, copy=True)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"chunk must be an array of numbers ({exc}).") from None
-        if steps.ndim == 1 and self._n_features == 1:
-            steps = steps[:, None]
-        if steps.ndim != 2 or steps.shape[1] != self._n_features:
+        batch = () if self.n_streams is None else (self.n_streams,)
+        if steps.ndim == 1 + len(batch) and self._n_features == 1:
+            steps = steps[..., None]
+        expected = (*batch, "n_steps", self._n_features)
+        if (
+            steps.shape[: len(batch)] != batch
+            or steps.ndim != 2 + len(batch)
+            or (steps.shape[-1] != self._n_features)
+        ):
+            what = "one sequence" if not batch else f"each of the {self.n_streams} sequences"
             raise ValueError(
-                f"chunk must have shape (n_steps, {self._n_features}): the next steps of one "
-                f"sequence with the {self._n_features} features the model was fitted on; got "
+                f"chunk must have shape ({', '.join(map(str, expected))}): the next steps of "
+                f"{what} with the {self._n_features} features the model was fitted on; got "
                 f"shape {steps.shape}."
             )
         if not np.isfinite(steps).all():
@@ -124,4 +146,7 @@ class SequenceStream:
         return np.ascontiguousarray(steps)
 
     def __repr__(self):
-        return f"SequenceStream({type(self.estimator).__name__}, n_steps_={self.n_steps_})"
+        streams = "" if self.n_streams is None else f", n_streams={self.n_streams}"
+        return (
+            f"SequenceStream({type(self.estimator).__name__}{streams}, n_steps_={self.n_steps_})"
+        )

@@ -24,7 +24,8 @@ def test_benchmark_script_runs_every_measure_at_tiny_sizes(tmp_path, capsys):
     assert results["g_flops"]["fused_training_gflops"] > 0
     assert set(results["h_streaming"]) == {"None", "conv"}
     assert all(
-        h["stream_rtf"] > 0 and h["window_rtf"] > 0 for h in results["h_streaming"].values()
+        h["stream_rtf"] > 0 and h["window_rtf"] > 0 and h["side_by_side_rtf_per_stream"] > 0
+        for h in results["h_streaming"].values()
     )
     table = capsys.readouterr().out
     assert "bucketing speedup per epoch" in table and "GridSearchCV" in table

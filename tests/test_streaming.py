@@ -172,3 +172,63 @@ def test_a_regressor_stream_keeps_the_target_scale_it_was_created_with():
     stream = reg.stream()
     reg.fit(X, 1000 * y + 5000)  # a new network and a new target scale
     np.testing.assert_allclose(stream.update(X[2]), before, rtol=1e-5, atol=1e-5)
+
+
+def _side_by_side(estimator, xs, chunk):
+    """Streams of equal length fed together: rows (n_streams, n_steps, ...)."""
+    stream = estimator.stream(n_streams=len(xs))
+    X = np.stack(xs)
+    rows = [stream.update(X[:, i : i + chunk]) for i in range(0, X.shape[1], chunk)]
+    assert stream.n_steps_ == X.shape[1] and f"n_streams={len(xs)}" in repr(stream)
+    return np.concatenate(rows, axis=1)
+
+
+@pytest.mark.parametrize(
+    "cell, pooling, frontend",
+    list(itertools.product(["lstm", "gru"], ["last", "mean", "max", "attention"],
+                           [None, "conv"])),
+)  # fmt: skip
+def test_streams_side_by_side_give_what_each_gives_alone(cell, pooling, frontend):
+    X, y = _data()
+    clf = LSTMClassifier(
+        cell=cell, pooling=pooling, frontend=frontend, hidden_size=8, num_layers=2,
+        max_iter=1, random_state=0,
+    ).fit(X, y)  # fmt: skip
+    xs = [x[:20] for x in X[:5]]
+    for chunk in (1, 7):
+        rows = _side_by_side(clf, xs, chunk)
+        assert rows.shape == (5, 20, 3)
+        for x, row in zip(xs, rows):
+            np.testing.assert_allclose(row, _streamed(clf, x, chunk), rtol=0, atol=1e-6)
+            np.testing.assert_allclose(row[-1], clf.predict_proba([x])[0], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_regressor_streams_side_by_side_keep_their_static_features(n_outputs):
+    X, _ = _data(n_features=4, seed=1)
+    y = np.stack([x[:, 0].sum() * np.arange(1, n_outputs + 1) for x in X])
+    y = y.ravel() if n_outputs == 1 else y
+    reg = LSTMRegressor(n_static_features=1, max_iter=1, random_state=0).fit(X, y)
+    xs = [x[:20] for x in X[:3]]
+    rows = _side_by_side(reg, xs, 6)
+    assert rows.shape == (3, 20) + ((2,) if n_outputs == 2 else ())
+    for x, row in zip(xs, rows):
+        np.testing.assert_allclose(row, _streamed(reg, x, 6), rtol=1e-6, atol=1e-6)
+
+
+def test_streams_side_by_side_refuse_chunks_of_another_layout():
+    X, y = _data(seed=7)
+    clf = LSTMClassifier(max_iter=1, random_state=0).fit(X, y)
+    stream = clf.stream(n_streams=2)
+    for bad in (X[0][:5], np.zeros((3, 5, 3)), np.zeros((2, 5, 4))):
+        with pytest.raises(ValueError, match=r"shape \(2, n_steps, 3\)"):
+            stream.update(bad)
+    assert stream.update(np.zeros((2, 0, 3))).shape == (2, 0, 3)
+    for n_streams in (0, 1.5, True):
+        with pytest.raises(ValueError, match="n_streams"):
+            clf.stream(n_streams=n_streams)
+    univariate = LSTMClassifier(max_iter=1, random_state=0).fit(
+        np.stack([x[:20, 0] for x in X]), y
+    )
+    both = univariate.stream(n_streams=2).update(np.stack([X[0][:9, 0], X[1][:9, 0]]))
+    assert both.shape == (2, 9, 3)

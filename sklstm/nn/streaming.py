@@ -17,6 +17,7 @@ each output.
 
 import contextlib
 import copy
+from numbers import Integral
 
 import torch
 from torch import nn
@@ -60,16 +61,16 @@ def _stepping_copy(recurrent, device, dtype):
 class _Pooled:
     """Running pooling statistics of the recurrent outputs committed so far."""
 
-    def __init__(self, pool, size):
+    def __init__(self, pool, size, n_streams):
         self.pool = pool
         self.last = None
         self.count = 0
-        self.sum = torch.zeros(size, dtype=torch.float64)
+        self.sum = torch.zeros(n_streams, size, dtype=torch.float64)
         self.max = None
         # Online softmax of the attention scores: running maximum, weighted sum, total.
-        self.shift = torch.tensor(float("-inf"), dtype=torch.float64)
-        self.numerator = torch.zeros(size, dtype=torch.float64)
-        self.denominator = torch.tensor(0.0, dtype=torch.float64)
+        self.shift = torch.full((n_streams,), float("-inf"), dtype=torch.float64)
+        self.numerator = torch.zeros(n_streams, size, dtype=torch.float64)
+        self.denominator = torch.zeros(n_streams, dtype=torch.float64)
 
     def to(self, device):
         for name in ("sum", "shift", "numerator", "denominator"):
@@ -79,8 +80,8 @@ class _Pooled:
     def extend(self, outputs, *, commit):
         """Pooled vectors of the committed outputs followed by each prefix of ``outputs``.
 
-        ``outputs [shape=(k, H)]``; returns ``[shape=(k, H)]``, in their dtype.
-        With ``commit``, the statistics then include ``outputs``.
+        ``outputs [shape=(k, B, H)]`` (B streams); returns ``[shape=(k, B, H)]``,
+        in their dtype. With ``commit``, the statistics then include ``outputs``.
         """
         pool, k = self.pool, len(outputs)
         wide = outputs.double()
@@ -91,7 +92,7 @@ class _Pooled:
         elif isinstance(pool, MeanPool):
             sums = torch.cumsum(wide, 0) + self.sum
             counts = self.count + torch.arange(1, k + 1, device=outputs.device)
-            rows = (sums / counts[:, None]).to(outputs.dtype)
+            rows = (sums / counts[:, None, None]).to(outputs.dtype)
             if commit:
                 self.sum, self.count = sums[-1], self.count + k
         elif isinstance(pool, MaxPool):
@@ -101,15 +102,17 @@ class _Pooled:
             if commit:
                 self.max = rows[-1]
         elif isinstance(pool, AttentionPool):
-            scores = pool.score(torch.tanh(pool.project(outputs)))[:, 0].double()
-            # One shift for the chunk: scores are bounded by the norm of the
-            # score vector (tanh <= 1), far inside float64's exponent range.
-            shift = torch.maximum(self.shift, scores.max())
+            scores = pool.score(torch.tanh(pool.project(outputs)))[..., 0].double()
+            # One shift per stream for the chunk: scores are bounded by the norm
+            # of the score vector (tanh <= 1), far inside float64's exponent range.
+            shift = torch.maximum(self.shift, scores.max(0).values)
             rescale = torch.exp(self.shift - shift)
             weights = torch.exp(scores - shift)
-            numerators = self.numerator * rescale + torch.cumsum(weights[:, None] * wide, 0)
+            numerators = self.numerator * rescale[:, None] + torch.cumsum(
+                weights[..., None] * wide, 0
+            )
             denominators = self.denominator * rescale + torch.cumsum(weights, 0)
-            rows = (numerators / denominators[:, None]).to(outputs.dtype)
+            rows = (numerators / denominators[..., None]).to(outputs.dtype)
             if commit:
                 self.shift, self.numerator = shift, numerators[-1]
                 self.denominator = denominators[-1]
@@ -119,7 +122,7 @@ class _Pooled:
 
 
 class NetworkStream:
-    """Outputs of a unidirectional network for every prefix of one sequence.
+    """Outputs of a unidirectional network for every prefix of a sequence, or of several.
 
     Parameters
     ----------
@@ -129,6 +132,11 @@ class NetworkStream:
         static features). The stream works on a copy of it, taken when the
         stream is created: training the network further does not change the
         stream.
+    n_streams : int or None, default=None
+        None streams one sequence: :meth:`update` takes ``(n, input_size)``
+        steps. An integer streams that many independent sequences side by
+        side, a step of each per row: ``(n, n_streams, input_size)`` (the
+        time-major layout of ``torch.nn.LSTM``), in one batched computation.
 
     Notes
     -----
@@ -152,7 +160,13 @@ class NetworkStream:
     True
     """
 
-    def __init__(self, network):
+    def __init__(self, network, n_streams=None):
+        if n_streams is not None and (
+            isinstance(n_streams, bool) or not isinstance(n_streams, Integral) or n_streams < 1
+        ):
+            raise ValueError(f"n_streams must be None or a positive int, got {n_streams!r}.")
+        self.n_streams = None if n_streams is None else int(n_streams)
+        self._batch = 1 if n_streams is None else int(n_streams)
         recurrent = network.recurrent
         if recurrent.bidirectional:
             raise ValueError(
@@ -186,7 +200,7 @@ class NetworkStream:
         self._pooled = None
         if pool is not None:
             size = self._rnn.hidden_size
-            self._pooled = _Pooled(pool, size).to(self.device)
+            self._pooled = _Pooled(pool, size, self._batch).to(self.device)
         self._last_output = None
         # Front end: features committed, their sum, and the input steps still read.
         self._committed = 0
@@ -208,22 +222,30 @@ class NetworkStream:
 
         Parameters
         ----------
-        steps : Tensor [shape=(n, input_size)]
-            The next steps of the sequence (static features, if any, are read
-            from the sequence's first step).
+        steps : Tensor [shape=(n, input_size)], or [shape=(n, n_streams, input_size)]
+            The next steps of the sequence, or of each stream (static
+            features, if any, are read from each sequence's first step).
 
         Returns
         -------
-        outputs : Tensor [shape=(n, output_size)]
+        outputs : Tensor [shape=(n, output_size)], or [shape=(n, n_streams, output_size)]
             Row ``k``: what the network gives for the sequence up to and
-            including ``steps[k]``.
+            including ``steps[k]`` (for each stream).
         """
         network = self.network
         expected = network.recurrent.input_size + self._static_size
         if network.frontend is not None:
             expected = network.frontend.input_size + self._static_size
-        if steps.dim() != 2 or steps.shape[1] != expected:
-            raise ValueError(f"steps must have shape (n, {expected}), got {tuple(steps.shape)}.")
+        shape = (expected,) if self.n_streams is None else (self.n_streams, expected)
+        if steps.dim() != 1 + len(shape) or tuple(steps.shape[1:]) != shape:
+            shape = ", ".join(map(str, ("n", *shape)))
+            raise ValueError(f"steps must have shape ({shape}), got {tuple(steps.shape)}.")
+        if self.n_streams is None:
+            return self._update(steps[:, None])[:, 0]
+        return self._update(steps)
+
+    def _update(self, steps):
+        network = self.network
         weight = next(self._rnn.parameters())
         precision = full_precision_cudnn(weight) if self._exact else contextlib.nullcontext()
         with torch.inference_mode(), precision:
@@ -231,10 +253,10 @@ class NetworkStream:
             steps = steps.to(device=self.device, dtype=self.dtype, copy=True)
             if self._static_size:
                 if self._static is None and len(steps):
-                    self._static = steps[0, -self._static_size :].clone()
-                steps = steps[:, : -self._static_size]
+                    self._static = steps[0, :, -self._static_size :].clone()
+                steps = steps[..., : -self._static_size]
             if not len(steps):
-                return steps.new_zeros((0, network.head.out_features))
+                return steps.new_zeros((0, self._batch, network.head.out_features))
             if network.frontend is None:
                 return self._update_steps(steps)
             return torch.cat([self._update_through_frontend(x) for x in steps])
@@ -242,8 +264,8 @@ class NetworkStream:
     # -- without a front end: every step is final at once -------------------------
 
     def _run(self, inputs, state):
-        output, state = self._rnn(inputs[:, None], state)
-        return output[:, 0], state
+        """``inputs [shape=(k, B, F)]`` from ``state``: outputs ``[shape=(k, B, H)]``, state."""
+        return self._rnn(inputs, state)
 
     def _update_steps(self, steps):
         outputs, self._state = self._run(steps, self._state)
@@ -256,7 +278,7 @@ class NetworkStream:
         network = self.network
         parts = [features] if frontend_features is None else [features, frontend_features]
         if self._static_size:
-            parts.append(self._static.expand(len(features), -1))
+            parts.append(self._static.expand(len(features), -1, -1))
         return network.head(torch.cat(parts, dim=-1))
 
     # -- with a front end: features near the newest step are provisional ---------
@@ -281,7 +303,7 @@ class NetworkStream:
 
     def _update_through_frontend(self, x):
         network, s = self.network, self._stride
-        x = x[None]
+        x = x[None]  # [shape=(1, B, F)]
         self._inputs = x if self._inputs is None else torch.cat([self._inputs, x])
         self._n_steps += 1
         n_steps = self._n_steps
@@ -289,10 +311,8 @@ class NetworkStream:
         final = self._final_features(n_steps)
         start = self._window_start(self._committed)
         window = self._inputs[start - self._inputs_start :]
-        features, _ = network.frontend(
-            window[:, None], torch.tensor([len(window)], device=self.device)
-        )
-        features = features[:, 0]
+        lengths = torch.full((self._batch,), len(window), device=self.device)
+        features, _ = network.frontend(window, lengths)
         offset = start // s  # the window's first feature is this one of the sequence
         new = features[self._committed - offset : final - offset]
         provisional = features[final - offset : n_features - offset]
