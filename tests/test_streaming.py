@@ -232,3 +232,15 @@ def test_streams_side_by_side_refuse_chunks_of_another_layout():
     )
     both = univariate.stream(n_streams=2).update(np.stack([X[0][:9, 0], X[1][:9, 0]]))
     assert both.shape == (2, 9, 3)
+
+
+@pytest.mark.parametrize("frontend", [None, "conv"])
+def test_tagger_streams_side_by_side_give_each_step_its_own_probabilities(frontend):
+    X, _ = _data(seed=2)
+    steps = [(np.cumsum(x[:, 0]) > 0).astype(int) for x in X]
+    tagger = LSTMTagger(frontend=frontend, max_iter=1, random_state=0).fit(X, steps)
+    xs = [x[:25] for x in X[:4]]
+    rows = _side_by_side(tagger, xs, 4)
+    assert rows.shape == (4, 25, 2)
+    for x, row in zip(xs, rows):
+        np.testing.assert_allclose(row, _streamed(tagger, x, 4), rtol=0, atol=1e-6)
