@@ -11,6 +11,9 @@ model's rate (``--rate``). Every event is the one the offline ``spot`` of the
 same model finds (see :class:`sklstm.audio.KeywordStream`), printed as soon as
 the audio that decides it has been read. At the end, standard error gets the
 number of events, the processing time per second of audio and the delays.
+Ctrl-C ends the recording where it is: the events that this end decides are
+printed (as if the recording had ended there), then the program exits with
+status 130.
 """
 
 import json

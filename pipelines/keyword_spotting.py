@@ -478,8 +478,13 @@ def spot(args):
         # The stored threshold belongs to the stored detector.
         spotter.set_params(detector=args.detector, threshold="auto")
     if args.stream:
-        if spotter.detector != "posteriors":  # a model of the former layout
-            spotter.set_params(detector="posteriors", threshold="auto")
+        if spotter.detector != "posteriors":
+            raise SystemExit(
+                f"error: {args.model} spots with detector={spotter.detector!r}, whose energy "
+                "segments depend on the whole recording; --stream spots with the posterior "
+                "detector: add --detector posteriors (its events differ from this model's "
+                "spot without it)."
+            )
         return spot_stream(args, spotter)
     try:
         y, _ = load_audio(args.recording, sr=spotter.sr)

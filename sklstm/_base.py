@@ -591,7 +591,8 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         """A stream that predicts for a sequence, or several, as their steps arrive.
 
         Feed the steps with ``stream.update(chunk)``, a chunk of shape
-        ``(n_steps, n_features)`` at a time; row ``k`` of what it returns is
+        ``(n_steps, n_features)`` at a time (``(n_streams, n_steps,
+        n_features)`` with ``n_streams``); row ``k`` of what it returns is
         what this estimator predicts for the sequence up to that step (see
         :class:`~sklstm.streaming.SequenceStream`). Between chunks the stream
         carries the recurrent state, running pooling statistics and, with a
@@ -615,7 +616,8 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         Raises
         ------
         ValueError
-            For a bidirectional model, which needs a sequence's end to read it.
+            For a bidirectional model, which needs a sequence's end to read it,
+            and for an ``n_streams`` that is not a positive integer.
         """
         return SequenceStream(self, n_streams=n_streams)
 

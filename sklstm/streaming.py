@@ -126,6 +126,7 @@ class SequenceStream:
             steps = np.array(chunk, dtype=np.float32, copy=True)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"chunk must be an array of numbers ({exc}).") from None
+        given = steps.shape
         batch = () if self.n_streams is None else (self.n_streams,)
         if steps.ndim == 1 + len(batch) and self._n_features == 1:
             steps = steps[..., None]
@@ -139,7 +140,7 @@ class SequenceStream:
             raise ValueError(
                 f"chunk must have shape ({', '.join(map(str, expected))}): the next steps of "
                 f"{what} with the {self._n_features} features the model was fitted on; got "
-                f"shape {steps.shape}."
+                f"shape {given}."
             )
         if not np.isfinite(steps).all():
             raise ValueError("chunk contains NaN or infinity.")

@@ -154,3 +154,42 @@ def test_bad_chunks_are_refused_by_name():
         stream.update(np.zeros((10, 2), dtype=np.float32))
     with pytest.raises(ValueError):
         stream.update(np.array([0.0, np.nan], dtype=np.float32))
+
+
+class _FirstSample:
+    """A fake classifier whose "a" is as probable as the window's first sample."""
+
+    classes_ = np.array(["_bg_", "a"])
+
+    def predict_proba(self, X):
+        p = np.array([float(x[0]) for x in X])
+        return np.column_stack([1 - p, p])
+
+
+def test_a_long_chain_of_ever_more_probable_close_peaks_is_decided_like_offline():
+    # Peaks every 0.2 s, each a little more probable than the last: each may lose
+    # to the next, so all stay open until the chain ends; no recursion limit hit.
+    n = 1500
+    values = np.empty(2 * n, dtype=np.float32)
+    values[0::2] = 0.5 + 0.4 * np.arange(n) / n
+    values[1::2] = 0.1
+    y = np.repeat(values, 100)
+    settings = dict(sr=1000, background_label="_bg_", threshold=0.3, window=0.1, hop=0.1,
+                    smooth=1, min_gap=0.5)  # fmt: skip
+    stream = KeywordStream(_FirstSample(), **settings)
+    events = []
+    for start in range(0, len(y), 1000):
+        events += stream.update(y[start : start + 1000])
+    events += stream.finish()
+    assert _plain(events) == scan_keywords(_FirstSample(), y, **settings) != []
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_hop_longer_than_the_window_skips_the_audio_between_windows(seed):
+    rng = np.random.RandomState(seed)
+    y = _recording(rng, 6000)
+    settings = dict(sr=1000, background_label="_bg_", threshold=0.3, window=0.1, hop=0.25,
+                    smooth=1, min_gap=0.0)  # fmt: skip
+    expected = scan_keywords(_Thirds(), y, **settings)
+    events = _streamed(KeywordStream(_Thirds(), **settings), y, rng, largest=130)
+    assert _plain(events) == expected != []

@@ -1,5 +1,6 @@
 """The keyword-spotting application, end to end on real FSDD clips, and its pieces."""
 
+import argparse
 import json
 import os
 import signal
@@ -149,6 +150,14 @@ def test_model_files_of_the_former_layout_still_work(trained, tmp_path, capsys):
         assert kws.main(["predict", "--model", str(path), *clips, "--json"]) == 0
         outputs.append(json.loads(capsys.readouterr().out))
     assert outputs[0] == outputs[1] and len(outputs[0]) == 4
+    # Its energy segments have no streaming form: --stream asks for the posteriors.
+    recording = tmp_path / "words.wav"
+    sf.write(recording, np.concatenate([sf.read(c, dtype="float32")[0] for c in clips]), 8000)
+    with pytest.raises(SystemExit, match="add --detector posteriors"):
+        kws.main(["spot", "--model", str(old), "--stream", str(recording)])
+    assert kws.main(["spot", "--model", str(old), "--stream", "--detector", "posteriors",
+                     str(recording)]) == 0  # fmt: skip
+    assert len(capsys.readouterr().out.splitlines()) >= 1
 
 
 @needs_fsdd
@@ -299,6 +308,39 @@ def test_spot_stream_prints_the_offline_events_as_json_lines_from_a_file_or_raw_
         assert result.returncode != 0 and message in result.stderr, (options, result.stderr)
     result = run_cli("spot", "--model", model, "-")
     assert result.returncode != 0 and "need --stream" in result.stderr
+
+
+def test_spot_stream_ends_the_recording_at_ctrl_c(capsys, monkeypatch):
+    from pipelines import _kws_stream
+    from sklstm.audio import KeywordSpotter
+
+    class Loud:
+        """A classifier that hears "1" in loud windows."""
+
+        classes_ = np.array(["1", "_background_"])
+
+        def predict_proba(self, X):
+            loud = np.array([float(np.mean(np.abs(x)) > 0.1) for x in X])
+            return np.column_stack([0.05 + 0.9 * loud, 0.95 - 0.9 * loud])
+
+    spotter = KeywordSpotter()
+    spotter.pipeline_, spotter.classes_ = Loud(), Loud.classes_
+    y = np.zeros(8000 * 4, dtype=np.float32)
+    y[8000:12000] = 0.5
+
+    def interrupted_after_two_seconds(path, sr, chunk):
+        for start in range(0, 2 * sr, chunk):
+            yield y[start : start + chunk]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_kws_stream, "_file_chunks", interrupted_after_two_seconds)
+    args = argparse.Namespace(recording="x.wav", rate=None, chunk=0.1, threshold=None)
+    assert _kws_stream.spot_stream(args, spotter) == 130
+    out, err = capsys.readouterr()
+    events = [json.loads(line) for line in out.splitlines()]
+    # The word's peak needed audio past the interruption: the end decided it.
+    assert [e["label"] for e in events] == ["1"] and events[0]["decided"] == 2.0
+    assert "1 keyword(s) in 2.0 s of audio" in err and "interrupted (Ctrl-C)" in err
 
 
 @needs_fsdd

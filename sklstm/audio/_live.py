@@ -4,9 +4,11 @@
 each chunk adds the windows it completes, and every event is reported as soon
 as nothing that is still to come can change it. Its events are the ones the
 offline scan finds on the whole recording, only earlier: the same windows, the
-same smoothing (the same running sums, so the same floating-point values) and
-the same rule between close peaks (of peaks closer than ``min_gap``, the most
-probable is kept), decided in the same way.
+same smoothing (the same running sums, so the same floating-point values as
+long as the classifier gives a window the same probabilities whatever batch it
+is in; a neural network may differ in the 7th digit) and the same rule between
+close peaks (of peaks closer than ``min_gap``, the most probable is kept),
+decided in the same way.
 
 The price of that exactness is a delay after each window: the smoothing needs
 the next ``smooth // 2`` windows, recognising a peak needs the window after it,
@@ -16,6 +18,7 @@ event is decided 0.7 s of audio after its window ends, or later when a chain of
 close, ever more probable peaks keeps it open.
 """
 
+from bisect import bisect_left, bisect_right
 from numbers import Real
 
 import numpy as np
@@ -41,11 +44,13 @@ class KeywordStream:
     background_label : object
         The class of silence and noise.
     threshold : float, default=0.8
-        Least smoothed probability of a keyword for an event.
+        Least smoothed probability of a keyword for an event, which must also
+        be more probable than the background.
     window : float, default=0.6
         Length of the excerpts the classifier reads, in seconds.
     hop : float, default=0.1
-        Time between excerpts, in seconds.
+        Time between excerpts, in seconds (longer than ``window`` skips the
+        audio between them, as :func:`scan_keywords` does).
     smooth : int, default=3
         Windows averaged.
     min_gap : float, default=0.5
@@ -67,11 +72,15 @@ class KeywordStream:
     -----
     Memory stays bounded however long the stream: only the samples of the next
     window, the running sums of the last few windows and the peaks that are
-    still undecided are kept.
+    still undecided are kept. (A peak stays undecided while a more probable
+    one may follow within ``min_gap``: a chain of close, ever more probable
+    peaks, which real speech does not make, keeps all of them open until it
+    ends.)
 
     Examples
     --------
     >>> import numpy as np
+    >>> from sklstm.audio import KeywordStream
     >>> class Quiet:  # a classifier that hears only background
     ...     classes_ = np.array(["_background_", "yes"])
     ...     def predict_proba(self, X):
@@ -116,11 +125,18 @@ class KeywordStream:
         self.reset()
 
     def reset(self):
-        """Forget the stream: the next chunk starts a new recording."""
+        """Forget the stream: the next chunk starts a new recording.
+
+        Returns
+        -------
+        self : KeywordStream
+            The stream, emptied.
+        """
         self.n_samples_ = 0
         self.n_windows_ = 0
         self._ended = False
-        self._audio = np.zeros(0, dtype=np.float32)  # samples from the next window's start
+        self._audio = np.zeros(0, dtype=np.float32)  # samples from _audio_start on
+        self._audio_start = 0  # index in the recording of _audio[0]
         self._sums = {}  # row -> running sum of the raw rows before it, as scan_keywords sums
         self._raw = {}  # row -> its probabilities, while smoothing does not average them
         self._n_smoothed = 0
@@ -156,6 +172,11 @@ class KeywordStream:
         """End the recording; return the events that only its end decides.
 
         After this, :meth:`update` refuses more samples until :meth:`reset`.
+
+        Returns
+        -------
+        events : list of dict
+            As :meth:`update` returns them (``decided`` is the recording's end).
         """
         if self._ended:
             return []
@@ -173,9 +194,10 @@ class KeywordStream:
     def _classify_new_windows(self):
         width, step = self._width, self._step
         first = self.n_windows_
+        self._drop_audio_before(first * step)
         excerpts = []
         while (first + len(excerpts)) * step + width <= self.n_samples_:
-            offset = len(excerpts) * step
+            offset = (first + len(excerpts)) * step - self._audio_start
             excerpts.append(self._audio[offset : offset + width])
         if not excerpts and self._ended and self.n_windows_ == 0 and self.n_samples_ > 0:
             excerpts.append(self._audio)  # a recording shorter than a window: read whole
@@ -190,7 +212,15 @@ class KeywordStream:
             self._sums[first + k + 1] = total
             self._raw[first + k] = row
         self.n_windows_ += len(excerpts)
-        self._audio = self._audio[len(excerpts) * step :].copy()
+        self._drop_audio_before(self.n_windows_ * step)
+
+    def _drop_audio_before(self, sample):
+        """Forget the samples before ``sample`` (with a hop longer than the window,
+        the gap between windows: those not yet arrived are dropped as they come)."""
+        drop = min(max(sample - self._audio_start, 0), len(self._audio))
+        if drop:
+            self._audio = self._audio[drop:].copy()
+            self._audio_start += drop
 
     def _smooth_new_rows(self):
         before = (self.smooth - 1) // 2
@@ -245,47 +275,38 @@ class KeywordStream:
         # Peaks start at multiples of the hop: the first row not tested yet
         # starts here, and any peak to come starts there or later.
         unknown_from = self._n_tested * self._step
-        memo = {}
-
-        def status(p):
+        peaks = self._peaks
+        starts = [p[1] for p in peaks]
+        # scan_keywords keeps peaks in order of probability, then of time, each
+        # unless a kept one lies within min_gap: decided in that order here too,
+        # every peak's betters are settled before it.
+        for k in sorted(range(len(peaks)), key=lambda k: (-peaks[k][2], peaks[k][0])):
+            p = peaks[k]
             if p[4] != _PENDING:
-                return p[4]
-            if id(p) in memo:
-                return memo[id(p)]
-            result = _KEPT
+                continue
+            status = _KEPT
             if not self._ended and unknown_from - p[1] <= gap:
-                result = _PENDING  # a peak still to come may outrank it
-            for q in self._peaks:
-                if q is p or abs(q[1] - p[1]) > gap:
+                status = _PENDING  # a peak still to come may outrank it
+            low, high = bisect_left(starts, p[1] - gap), bisect_right(starts, p[1] + gap)
+            for q in peaks[low:high]:
+                if q is p or not (q[2] > p[2] or (q[2] == p[2] and q[0] < p[0])):
                     continue
-                # scan_keywords keeps peaks in order of probability, then of time.
-                if q[2] > p[2] or (q[2] == p[2] and q[0] < p[0]):
-                    other = status(q)
-                    if other == _KEPT:
-                        result = _DROPPED
-                        break
-                    if other == _PENDING:
-                        result = _PENDING
-            memo[id(p)] = result
-            return result
-
-        for p in self._peaks:
-            p_status = status(p)
-            if p_status != _PENDING:
-                p[4] = p_status
+                if q[4] == _KEPT:
+                    status = _DROPPED
+                    break
+                if q[4] == _PENDING:
+                    status = _PENDING
+            p[4] = status
         events = []
-        for p in self._peaks:
+        for p in peaks:
             if p[4] == _PENDING:
                 break  # later events wait, so that events come out in order of time
             if p[4] == _KEPT and not p[5]:
                 events.append(self._event(p))
                 p[5] = True
         # Decided peaks matter to later ones only within min_gap of them.
-        first_pending = next((p[1] for p in self._peaks if p[4] == _PENDING), unknown_from)
-        self._peaks = [
-            p for p in self._peaks
-            if p[4] == _PENDING or p[1] >= first_pending - gap
-        ]  # fmt: skip
+        first_pending = next((p[1] for p in peaks if p[4] == _PENDING), unknown_from)
+        self._peaks = [p for p in peaks if p[4] == _PENDING or p[1] >= first_pending - gap]
         return events
 
     def _event(self, peak):

@@ -7,6 +7,7 @@ also say "no keyword here" when :meth:`~KeywordSpotter.spot` scans a long
 recording.
 """
 
+import copy
 import functools
 import math
 import sys
@@ -545,12 +546,14 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        threshold : float, default=None
+        threshold : float or "auto", default=None
             Least keyword probability reported; None uses ``threshold``.
 
         Returns
         -------
         stream : KeywordStream
+            Over a copy of this spotter's pipeline, taken now: a later refit
+            does not change it.
             Feed it with ``update(chunk)`` (samples at ``sr``), end it with
             ``finish()``.
 
@@ -575,7 +578,7 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
                 "of the whole recording. Use set_params(detector='posteriors')."
             )
         return KeywordStream(
-            self.pipeline_,
+            copy.deepcopy(self.pipeline_),
             sr=self.sr,
             background_label=self.background_label,
             threshold=self._threshold(threshold),

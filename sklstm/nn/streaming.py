@@ -1,4 +1,5 @@
-"""A trained :class:`~sklstm.nn.SequenceNetwork` run over one sequence as it arrives.
+"""A trained :class:`~sklstm.nn.SequenceNetwork` run over a sequence (or several side by
+side) as it arrives.
 
 :class:`NetworkStream` carries what the network needs from the steps it has
 seen (the recurrent state, running pooling statistics and, with a front end,
