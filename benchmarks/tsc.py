@@ -10,6 +10,8 @@ accuracy for classification, R² for regression. Contenders:
             every setting at its default
   tuned     the same with the setting the user guide recommends trying next
             (BEST_SETTING below)
+  vote3     the average of three seeds' default models (VotingClassifier, soft
+            voting, or VotingRegressor): three times the default's fit time
   minirocket  aeon's MiniRocketClassifier / MiniRocketRegressor (optional: skipped,
             with a note, when aeon is not installed: ``pip install aeon``)
   ridge     RidgeClassifierCV / RidgeCV on the flattened, standardized series
@@ -46,7 +48,7 @@ from sklstm._base import auto_batch_size, auto_epochs
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 SETS = ("Coffee", "PigCVP", "Trace", "UnitTest", "Covid3Month", "CardanoSentiment")
-CONTENDERS = ("default", "tuned", "minirocket", "ridge", "plain", "v0.1")
+CONTENDERS = ("default", "tuned", "vote3", "minirocket", "ridge", "plain", "v0.1")
 #: The setting the user guide suggests trying after the defaults.
 BEST_SETTING = dict(learning_rate_init=3e-3)
 #: The defaults of sklstm 0.1, before the front end and the one-cycle budget.
@@ -96,6 +98,19 @@ def sklstm_model(classification, seed, quick, **settings):
     if quick:
         settings = dict(settings, max_iter=QUICK["max_iter"])
     return make_pipeline(SequenceScaler(), cls(random_state=seed, **settings))
+
+
+def seed_vote(classification, seed, quick, n_seeds=3):
+    """The defaults fitted with ``n_seeds`` seeds, their predictions averaged."""
+    from sklearn.ensemble import VotingClassifier, VotingRegressor
+
+    members = [
+        (f"seed{k}", sklstm_model(classification, n_seeds * seed + k, quick))
+        for k in range(n_seeds)
+    ]
+    if classification:
+        return VotingClassifier(members, voting="soft")
+    return VotingRegressor(members)
 
 
 def minirocket_model(classification, seed, quick):
@@ -212,6 +227,8 @@ def make_contender(name, classification, seed, quick):
         return sklstm_model(classification, seed, quick)
     if name == "tuned":
         return sklstm_model(classification, seed, quick, **BEST_SETTING)
+    if name == "vote3":
+        return seed_vote(classification, seed, quick)
     if name == "minirocket":
         return minirocket_model(classification, seed, quick)
     if name == "ridge":
