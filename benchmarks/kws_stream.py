@@ -25,27 +25,9 @@ from .kws_noise import TEST_KINDS, _clips, _noises, _recordings
 CONDITIONS = [("silence", None), ("white", 10), ("real", 10)]
 
 
-def _matches(events, truth):
-    """``(event, word)`` pairs, matched by :func:`~sklstm.audio.event_scores`'s rule
-    (same label, overlapping in time, each word once, events in order of time):
-    event_scores counts the pairs, the delays need them."""
-    matched, pairs = set(), []
-    for event in events:
-        for j, word in enumerate(truth):
-            if (
-                j not in matched
-                and word["label"] == event["label"]
-                and event["start"] < word["end"]
-                and event["end"] > word["start"]
-            ):
-                matched.add(j)
-                pairs.append((event, word))
-                break
-    return pairs
-
-
 def measure(spotter, *, n_recordings=10, chunk=0.1, seed=0):
     from sklstm.audio import event_scores
+    from sklstm.audio._spot import _matched_events
 
     sr = spotter.sr
     waves, labels = _clips(set(range(5, 10)), sr)
@@ -72,7 +54,7 @@ def measure(spotter, *, n_recordings=10, chunk=0.1, seed=0):
             plain = [{k: e[k] for k in ("start", "end", "label", "score")} for e in events]
             same += plain == expected
             after_window += [e["decided"] - e["end"] for e in events]
-            after_word += [e["decided"] - w["end"] for e, w in _matches(events, truth)]
+            after_word += [e["decided"] - w["end"] for e, w in _matched_events(events, truth)]
         results[name]["stream"] = {
             "recordings_with_the_offline_events": f"{same}/{len(recordings)}",
             "f1": _f1(event_scores, found, recordings),

@@ -359,6 +359,23 @@ def scan_keywords(
     return (events, starts / sr, proba) if return_posteriors else events
 
 
+def _matched_events(events, truth):
+    """The ``(event, word)`` pairs that :func:`event_scores` counts as true positives."""
+    matched, pairs = set(), []
+    for event in sorted(events, key=lambda e: e["start"]):
+        for j, word in enumerate(truth):
+            if (
+                j not in matched
+                and word["label"] == event["label"]
+                and event["start"] < word["end"]
+                and event["end"] > word["start"]
+            ):
+                matched.add(j)
+                pairs.append((event, word))
+                break
+    return pairs
+
+
 def _check_scan(*, sr, window, hop, smooth, min_gap):
     """Validate the settings of a posterior scan; its window and hop in samples."""
     for name, value in [("window", window), ("hop", hop), ("min_gap", min_gap)]:
@@ -476,18 +493,7 @@ def event_scores(events, truth):
     >>> event_scores([{"start": 1.2, "end": 1.9, "label": "go"}], truth)["f1"]
     1.0
     """
-    matched, tp = set(), 0
-    for event in sorted(events, key=lambda e: e["start"]):
-        for j, word in enumerate(truth):
-            if (
-                j not in matched
-                and word["label"] == event["label"]
-                and event["start"] < word["end"]
-                and event["end"] > word["start"]
-            ):
-                matched.add(j)
-                tp += 1
-                break
+    tp = len(_matched_events(events, truth))
     fp, fn = len(events) - tp, len(truth) - tp
     return {
         "precision": tp / len(events) if events else 1.0,
