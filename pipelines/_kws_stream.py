@@ -59,13 +59,14 @@ def spot_stream(args, spotter):
             f"error: this model reads audio at {spotter.sr} Hz, not {args.rate} Hz: record "
             f"or convert at {spotter.sr} Hz (arecord -r {spotter.sr}, sox ... -r {spotter.sr})."
         )
-    if not 0 < args.chunk <= 60:
-        raise SystemExit(f"error: --chunk must be in (0, 60] seconds, got {args.chunk}.")
+    chunk_seconds = 0.1 if args.chunk is None else args.chunk
+    if not 0 < chunk_seconds <= 60:
+        raise SystemExit(f"error: --chunk must be in (0, 60] seconds, got {chunk_seconds}.")
     try:
         stream = spotter.stream(threshold=args.threshold)
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
-    chunk = max(1, int(round(args.chunk * spotter.sr)))
+    chunk = max(1, int(round(chunk_seconds * spotter.sr)))
     if args.recording == "-":
         chunks = _pcm_chunks(sys.stdin.buffer, chunk)
     else:

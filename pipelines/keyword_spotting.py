@@ -471,8 +471,10 @@ def spot(args):
             "error: --stream prints JSON lines with the posterior detector: "
             "--plots, --json and --detector segments work without it."
         )
-    if not args.stream and (args.rate is not None or args.recording == "-"):
-        raise SystemExit("error: standard input ('-') and --rate need --stream.")
+    if not args.stream and (
+        args.rate is not None or args.chunk is not None or args.recording == "-"
+    ):
+        raise SystemExit("error: standard input ('-'), --rate and --chunk need --stream.")
     spotter = _load(args.model)
     if args.detector is not None and args.detector != spotter.detector:
         # The stored threshold belongs to the stored detector.
@@ -639,7 +641,7 @@ def main(argv=None):
         "as it is decided",
     )
     p.add_argument(
-        "--chunk", type=float, default=0.1, help="with --stream: seconds per chunk (0.1)"
+        "--chunk", type=float, default=None, help="with --stream: seconds per chunk (0.1)"
     )
     p.add_argument(
         "--rate",

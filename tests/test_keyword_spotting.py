@@ -306,8 +306,9 @@ def test_spot_stream_prints_the_offline_events_as_json_lines_from_a_file_or_raw_
     ]:
         result = run_cli("spot", "--model", model, "--stream", *options)
         assert result.returncode != 0 and message in result.stderr, (options, result.stderr)
-    result = run_cli("spot", "--model", model, "-")
-    assert result.returncode != 0 and "need --stream" in result.stderr
+    for options in (["-"], ["--chunk", "0.2", path]):
+        result = run_cli("spot", "--model", model, *options)
+        assert result.returncode != 0 and "need --stream" in result.stderr
 
 
 def test_spot_stream_ends_the_recording_at_ctrl_c(capsys, monkeypatch):
