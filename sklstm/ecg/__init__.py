@@ -20,6 +20,7 @@ from ._records import (
     read_record,
     read_signal,
 )
+from ._tagger import ArrhythmiaTagger
 
 __all__ = [
     "AAMI_CLASSES",
@@ -30,6 +31,7 @@ __all__ = [
     "RR_FEATURES",
     "RR_RATIOS",
     "ArrhythmiaClassifier",
+    "ArrhythmiaTagger",
     "BeatSequences",
     "ECGFilter",
     "Record",

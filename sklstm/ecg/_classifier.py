@@ -9,21 +9,20 @@ beats of whole records with :meth:`~ArrhythmiaClassifier.annotate`.
 
 import warnings
 from numbers import Integral, Real
-from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
+from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from ..checkpoint import ResumableCheckpoint
 from ..classifier import LSTMClassifier
 from ..preprocessing import SequenceScaler
-from ._beats import RR_FEATURES, RR_RATIOS, BeatSequences, _window_offsets
-from ._collection import load_beats, read_beats
-from ._records import AAMI_CLASSES, RecordError
+from ._beats import RR_RATIOS, BeatSequences
+from ._model import _RECORD_CONSTRAINTS, _BaseArrhythmia
+from ._records import AAMI_CLASSES
 
 __all__ = ["ArrhythmiaClassifier"]
 
@@ -60,7 +59,7 @@ def _undersample(y, *, fraction, rng, classes):
     return np.flatnonzero(keep)
 
 
-class ArrhythmiaClassifier(ClassifierMixin, BaseEstimator):
+class ArrhythmiaClassifier(ClassifierMixin, _BaseArrhythmia):
     """Classify heartbeats into the AAMI classes N, S, V and F.
 
     Each beat is read as a short sequence: the filtered signal around its R
@@ -175,15 +174,7 @@ class ArrhythmiaClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "lead": [str, Interval(Integral, 0, None, closed="left")],
-        "before": [Interval(Real, 0, None, closed="left")],
-        "after": [Interval(Real, 0, None, closed="left")],
-        "sampling_rate": [Interval(Real, 0, None, closed="neither")],
-        "baseline": [StrOptions({"median", "highpass"}), None],
-        "lowpass": [Interval(Real, 0, None, closed="neither"), None],
-        "local": [Interval(Integral, 1, None, closed="left")],
-        "relative": ["boolean"],
-        "rr": [tuple, list],
+        **_RECORD_CONSTRAINTS,
         "static": [StrOptions({"repeat", "drop", "head"})],
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "pooling": [StrOptions({"last", "mean", "max", "attention"})],
@@ -251,164 +242,13 @@ class ArrhythmiaClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.callbacks = callbacks
 
-    # -- records -----------------------------------------------------------------
-
-    def extract_params(self):
-        """The beat extraction settings, as :func:`~sklstm.ecg.read_beats` takes them.
-
-        Returns
-        -------
-        params : dict
-            ``before``, ``after``, ``sampling_rate``, ``baseline``,
-            ``lowpass``, ``local``, ``relative`` and ``rr``.
-        """
-        return dict(
-            before=self.before,
-            after=self.after,
-            sampling_rate=self.sampling_rate,
-            baseline=self.baseline,
-            lowpass=self.lowpass,
-            local=self.local,
-            relative=self.relative,
-            rr=tuple(self.rr),
-        )
-
-    def load_beats(
-        self, data_dir, records=None, *, r_peaks="reference", exclude_paced=True, n_jobs=2,
-        errors="raise",
-    ):  # fmt: skip
-        """Beat tables of records, read with this model's lead and settings.
-
-        Parameters
-        ----------
-        data_dir : str or path-like
-            Folder of the WFDB records.
-        records : list of str, default=None
-            Record names; every record of the folder when None.
-        r_peaks : {"reference", "detect"}, default="reference"
-            Beats at the reference annotations, or detected.
-        exclude_paced : bool, default=True
-            Leave out the paced records, as the AAMI evaluation does.
-        n_jobs : int, default=2
-            Records read at once.
-        errors : {"raise", "collect"}, default="raise"
-            Raise at the first bad record, or list the bad ones in ``failures``.
-
-        Returns
-        -------
-        beats : :class:`~sklearn.utils.Bunch`
-            As :func:`~sklstm.ecg.load_beats`: ``X`` (what :meth:`fit` and
-            :meth:`predict` take), ``y``, ``groups`` (the record of each beat),
-            ``samples``, ``records``, ``failures``...
-        """
-        return load_beats(
-            data_dir, records, lead=self.lead, r_peaks=r_peaks, exclude_paced=exclude_paced,
-            n_jobs=n_jobs, errors=errors, **self.extract_params(),
-        )  # fmt: skip
-
-    def read_beats(self, path, *, r_peaks="reference", annotator="atr", chunk_seconds=3600.0):
-        """The beat table of one record file, read with this model's lead and settings.
-
-        Parameters
-        ----------
-        path : str or path-like
-            Record path without extension (``DIR/101`` for ``DIR/101.hea``).
-        r_peaks : {"reference", "detect"}, default="reference"
-            Beats at the reference annotations, or detected.
-        annotator : str or None, default="atr"
-            Extension of the reference annotations; None reads none (then
-            ``r_peaks`` must be ``"detect"``).
-        chunk_seconds : float or None, default=3600.0
-            Longer records are read a stretch at a time (bounded memory).
-
-        Returns
-        -------
-        beats : :class:`~sklearn.utils.Bunch`
-            As :func:`~sklstm.ecg.read_beats`.
-        """
-        return read_beats(
-            path, lead=self.lead, annotator=annotator, r_peaks=r_peaks,
-            chunk_seconds=chunk_seconds, **self.extract_params(),
-        )  # fmt: skip
-
-    def annotate(self, path, *, detect=False, annotator="atr", chunk_seconds=3600.0):
-        """Classify every beat of a record file.
-
-        Parameters
-        ----------
-        path : str or path-like
-            Record path without extension. Any sampling rate: the beats'
-            windows are read at this model's ``sampling_rate``.
-        detect : bool, default=False
-            Detect the beats (:func:`~sklstm.ecg.detect_r_peaks`) instead of
-            taking them from the reference annotations.
-        annotator : str or None, default="atr"
-            Extension of the reference annotations. With ``detect``, the
-            detected beats get the class of the reference beat they match
-            (``""`` for none) in ``y``; without the file (or with None), every
-            ``y`` is ``""``.
-        chunk_seconds : float or None, default=3600.0
-            Longer records are read a stretch at a time (bounded memory).
-
-        Returns
-        -------
-        beats : :class:`~sklearn.utils.Bunch`
-            What :meth:`read_beats` returns, plus ``pred``: ndarray of str of
-            shape (n_beats,), the predicted class of each beat (at
-            ``samples``).
-
-        Raises
-        ------
-        RecordError
-            When the record cannot be read; without ``detect``, when its
-            reference annotations are missing or unreadable.
-        """
-        check_is_fitted(self)
-        r_peaks = "detect" if detect else "reference"
-        if detect and annotator is not None and not Path(f"{path}.{annotator}").is_file():
-            annotator = None  # a record of another database: nothing to match the beats to
-        try:
-            beats = self.read_beats(
-                path, r_peaks=r_peaks, annotator=annotator, chunk_seconds=chunk_seconds
-            )
-        except RecordError as exc:
-            if detect or not str(exc).startswith(f"{path}.{annotator}:"):
-                raise
-            raise RecordError(f"{exc} Without annotations, use detect=True.") from None
-        beats.pred = self.predict(beats.X)
-        return beats
-
     # -- fitting -----------------------------------------------------------------
 
-    def _n_columns(self):
-        n_steps = len(_window_offsets(1.0, self.before, self.after, self.sampling_rate))
-        return n_steps, (2 if self.relative else 1) * n_steps + len(self.rr)
-
-    def _check_table(self, X, *, reset):
-        X = validate_data(self, X, dtype=(np.float32, np.float64), reset=reset)
-        n_steps, n_columns = self._n_columns()
-        # After fit, the width is the fitted one (validate_data checks it).
-        if reset and X.shape[1] != n_columns:
-            raise ValueError(
-                f"X has {X.shape[1]} columns, but a beat table of this model's settings "
-                f"(before={self.before:g}, after={self.after:g}, "
-                f"sampling_rate={self.sampling_rate:g}, relative={self.relative}, "
-                f"{len(self.rr)} RR features) has {n_columns}: read the beats with "
-                "its load_beats or read_beats."
-            )
-        return X, n_steps
-
-    def _check_names(self):
-        for param, names, allowed in (
-            ("rr", self.rr, RR_FEATURES),
-            ("unweighted", self.unweighted, AAMI_CLASSES),
-            ("train_classes", self.train_classes, ("N", "S", "V", "F")),
-        ):
-            unknown = [n for n in names if n not in allowed]
-            if unknown:
-                raise ValueError(
-                    f"{param} has unknown name(s) {unknown}; choose among {list(allowed)}."
-                )
+    def _check_settings(self):
+        self._check_names(
+            unweighted=(self.unweighted, AAMI_CLASSES),
+            train_classes=(self.train_classes, ("N", "S", "V", "F")),
+        )
         if not self.rr and self.static != "drop":
             raise ValueError('rr=() leaves no RR features: use static="drop".')
 
@@ -482,25 +322,9 @@ class ArrhythmiaClassifier(ClassifierMixin, BaseEstimator):
         self : ArrhythmiaClassifier
             The fitted model.
         """
-        self._check_names()
+        self._check_settings()
         X, n_steps = self._check_table(X, reset=True)
-        y = np.asarray(y)
-        if y.shape != (len(X),):
-            raise ValueError(f"y must have shape ({len(X)},), got {y.shape}.")
-        unknown = sorted(set(np.unique(y).tolist()) - set(AAMI_CLASSES))
-        if unknown:
-            why = " (unmatched detected beats, labelled '', cannot be trained on)"
-            raise ValueError(
-                f"y has label(s) {unknown[:5]} that are not AAMI classes {list(AAMI_CLASSES)}"
-                + (why if "" in unknown else "")
-                + "."
-            )
-        trained = sorted(set(np.unique(y).tolist()) & set(self.train_classes))
-        if len(trained) < 2:
-            raise ValueError(
-                f"y has beats of {len(trained)} of the classes {list(self.train_classes)} "
-                f"({trained}): a classifier needs two."
-            )
+        y = self._check_labels(y, len(X), self.train_classes)
         if self.n_estimators > 1 and (
             resume is not None
             or any(isinstance(c, ResumableCheckpoint) for c in self.callbacks or [])

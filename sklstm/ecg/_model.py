@@ -1,0 +1,220 @@
+"""What the arrhythmia models share: their beat settings, reading records, annotating them.
+
+:class:`~sklstm.ecg.ArrhythmiaClassifier` (one beat at a time) and
+:class:`~sklstm.ecg.ArrhythmiaTagger` (the sequence of a record's beats) fit on
+beat tables that their own ``load_beats`` and ``read_beats`` read with their
+settings, and classify the beats of record files with ``annotate``.
+"""
+
+from numbers import Integral, Real
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._beats import RR_FEATURES, _window_offsets
+from ._collection import load_beats, read_beats
+from ._records import AAMI_CLASSES, RecordError
+
+#: Constraints of the beat settings, which every arrhythmia model has.
+_RECORD_CONSTRAINTS = {
+    "lead": [str, Interval(Integral, 0, None, closed="left")],
+    "before": [Interval(Real, 0, None, closed="left")],
+    "after": [Interval(Real, 0, None, closed="left")],
+    "sampling_rate": [Interval(Real, 0, None, closed="neither")],
+    "baseline": [StrOptions({"median", "highpass"}), None],
+    "lowpass": [Interval(Real, 0, None, closed="neither"), None],
+    "local": [Interval(Integral, 1, None, closed="left")],
+    "relative": ["boolean"],
+    "rr": [tuple, list],
+}
+
+
+class _BaseArrhythmia(BaseEstimator):
+    """Beat settings, records in, beat tables out; subclasses fit and predict."""
+
+    _parameter_constraints: dict = dict(_RECORD_CONSTRAINTS)
+
+    def _table(self, beats):
+        """The beat table this model reads, from what ``read_beats`` returns."""
+        return beats
+
+    # -- records -----------------------------------------------------------------
+
+    def extract_params(self):
+        """The beat extraction settings, as :func:`~sklstm.ecg.read_beats` takes them.
+
+        Returns
+        -------
+        params : dict
+            ``before``, ``after``, ``sampling_rate``, ``baseline``,
+            ``lowpass``, ``local``, ``relative`` and ``rr``.
+        """
+        return dict(
+            before=self.before,
+            after=self.after,
+            sampling_rate=self.sampling_rate,
+            baseline=self.baseline,
+            lowpass=self.lowpass,
+            local=self.local,
+            relative=self.relative,
+            rr=tuple(self.rr),
+        )
+
+    def load_beats(
+        self, data_dir, records=None, *, r_peaks="reference", exclude_paced=True, n_jobs=2,
+        errors="raise",
+    ):  # fmt: skip
+        """Beat tables of records, read with this model's lead and settings.
+
+        Parameters
+        ----------
+        data_dir : str or path-like
+            Folder of the WFDB records.
+        records : list of str, default=None
+            Record names; every record of the folder when None.
+        r_peaks : {"reference", "detect"}, default="reference"
+            Beats at the reference annotations, or detected.
+        exclude_paced : bool, default=True
+            Leave out the paced records, as the AAMI evaluation does.
+        n_jobs : int, default=2
+            Records read at once.
+        errors : {"raise", "collect"}, default="raise"
+            Raise at the first bad record, or list the bad ones in ``failures``.
+
+        Returns
+        -------
+        beats : :class:`~sklearn.utils.Bunch`
+            As :func:`~sklstm.ecg.load_beats`: ``X`` (what :meth:`fit` and
+            :meth:`predict` take), ``y``, ``groups`` (the record of each beat),
+            ``samples``, ``records``, ``failures``...
+        """
+        return self._table(load_beats(
+            data_dir, records, lead=self.lead, r_peaks=r_peaks, exclude_paced=exclude_paced,
+            n_jobs=n_jobs, errors=errors, **self.extract_params(),
+        ))  # fmt: skip
+
+    def read_beats(self, path, *, r_peaks="reference", annotator="atr", chunk_seconds=3600.0):
+        """The beat table of one record file, read with this model's lead and settings.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Record path without extension (``DIR/101`` for ``DIR/101.hea``).
+        r_peaks : {"reference", "detect"}, default="reference"
+            Beats at the reference annotations, or detected.
+        annotator : str or None, default="atr"
+            Extension of the reference annotations; None reads none (then
+            ``r_peaks`` must be ``"detect"``).
+        chunk_seconds : float or None, default=3600.0
+            Longer records are read a stretch at a time (bounded memory).
+
+        Returns
+        -------
+        beats : :class:`~sklearn.utils.Bunch`
+            As :func:`~sklstm.ecg.read_beats`.
+        """
+        return self._table(read_beats(
+            path, lead=self.lead, annotator=annotator, r_peaks=r_peaks,
+            chunk_seconds=chunk_seconds, **self.extract_params(),
+        ))  # fmt: skip
+
+    def annotate(self, path, *, detect=False, annotator="atr", chunk_seconds=3600.0):
+        """Classify every beat of a record file.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Record path without extension. Any sampling rate: the beats'
+            windows are read at this model's ``sampling_rate``.
+        detect : bool, default=False
+            Detect the beats (:func:`~sklstm.ecg.detect_r_peaks`) instead of
+            taking them from the reference annotations.
+        annotator : str or None, default="atr"
+            Extension of the reference annotations. With ``detect``, the
+            detected beats get the class of the reference beat they match
+            (``""`` for none) in ``y``; without the file (or with None), every
+            ``y`` is ``""``.
+        chunk_seconds : float or None, default=3600.0
+            Longer records are read a stretch at a time (bounded memory).
+
+        Returns
+        -------
+        beats : :class:`~sklearn.utils.Bunch`
+            What :meth:`read_beats` returns, plus ``pred``: ndarray of str of
+            shape (n_beats,), the predicted class of each beat (at
+            ``samples``).
+
+        Raises
+        ------
+        RecordError
+            When the record cannot be read; without ``detect``, when its
+            reference annotations are missing or unreadable.
+        """
+        check_is_fitted(self)
+        r_peaks = "detect" if detect else "reference"
+        if detect and annotator is not None and not Path(f"{path}.{annotator}").is_file():
+            annotator = None  # a record of another database: nothing to match the beats to
+        try:
+            beats = self.read_beats(
+                path, r_peaks=r_peaks, annotator=annotator, chunk_seconds=chunk_seconds
+            )
+        except RecordError as exc:
+            if detect or not str(exc).startswith(f"{path}.{annotator}:"):
+                raise
+            raise RecordError(f"{exc} Without annotations, use detect=True.") from None
+        beats.pred = self.predict(beats.X)
+        return beats
+
+    # -- checks ------------------------------------------------------------------
+
+    def _n_columns(self):
+        """Steps of a beat's window, and the columns of the beat table of these settings."""
+        n_steps = len(_window_offsets(1.0, self.before, self.after, self.sampling_rate))
+        return n_steps, (2 if self.relative else 1) * n_steps + len(self.rr)
+
+    def _check_table(self, X, *, reset):
+        X = validate_data(self, X, dtype=(np.float32, np.float64), reset=reset)
+        n_steps, n_columns = self._n_columns()
+        # After fit, the width is the fitted one (validate_data checks it).
+        if reset and X.shape[1] != n_columns:
+            raise ValueError(
+                f"X has {X.shape[1]} columns, but a beat table of this model's settings "
+                f"(before={self.before:g}, after={self.after:g}, "
+                f"sampling_rate={self.sampling_rate:g}, relative={self.relative}, "
+                f"{len(self.rr)} RR features) has {n_columns}: read the beats with "
+                "its load_beats or read_beats."
+            )
+        return X, n_steps
+
+    def _check_names(self, **named):
+        """Refuse unknown RR features, and unknown names in ``named`` (param: (names, allowed))."""
+        for param, (names, allowed) in {"rr": (self.rr, RR_FEATURES), **named}.items():
+            unknown = [n for n in names if n not in allowed]
+            if unknown:
+                raise ValueError(
+                    f"{param} has unknown name(s) {unknown}; choose among {list(allowed)}."
+                )
+
+    def _check_labels(self, y, n_beats, classes):
+        """``y`` as an array, once it holds AAMI classes and two of ``classes``."""
+        y = np.asarray(y)
+        if y.shape != (n_beats,):
+            raise ValueError(f"y must have shape ({n_beats},), got {y.shape}.")
+        unknown = sorted(set(np.unique(y).tolist()) - set(AAMI_CLASSES))
+        if unknown:
+            why = " (unmatched detected beats, labelled '', cannot be trained on)"
+            raise ValueError(
+                f"y has label(s) {unknown[:5]} that are not AAMI classes {list(AAMI_CLASSES)}"
+                + (why if "" in unknown else "")
+                + "."
+            )
+        trained = sorted(set(np.unique(y).tolist()) & set(classes))
+        if len(trained) < 2:
+            raise ValueError(
+                f"y has beats of {len(trained)} of the classes {list(classes)} "
+                f"({trained}): a classifier needs two."
+            )
+        return y

@@ -1,0 +1,422 @@
+"""The arrhythmia model that reads the rhythm: each beat in the context of its neighbours.
+
+:class:`ArrhythmiaTagger` labels the sequence of a record's beats with a
+bidirectional :class:`~sklstm.LSTMTagger`: each step is one beat (a coarse
+copy of its window, its departure from the record's median beat, its RR
+ratios), so that whether a beat is early, and whether its shape departs from
+the beats around it, is read against this patient's own rhythm.
+"""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import ClassifierMixin, _fit_context, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import make_pipeline
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, check_random_state
+
+from ..preprocessing import SequenceScaler
+from ..tagger import LSTMTagger
+from ._beats import RR_RATIOS
+from ._classifier import ArrhythmiaClassifier, _check_same_settings, _class_weights
+from ._model import _RECORD_CONSTRAINTS, _BaseArrhythmia
+from ._records import AAMI_CLASSES
+
+__all__ = ["ArrhythmiaTagger"]
+
+# Stretches labelled in one call to the network: bounds the memory of a
+# 24-hour record's 100,000 beats. Predictions do not depend on it.
+_PREDICT_STRETCHES = 512
+# Classes trained on: Q beats (MIT-BIH has a handful) stay in the sequences as
+# context, with no weight in the loss, and are never predicted.
+_TRAINED = ("N", "S", "V", "F")
+
+
+def _runs(index):
+    """Slices of the rows whose ``beat_index`` follows on from the row before."""
+    breaks = np.flatnonzero(np.diff(index) != 1) + 1
+    bounds = np.concatenate([[0], breaks, [len(index)]])
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _stretches(runs, n_beats):
+    """Row indices of overlapping stretches of ``n_beats`` beats covering every run.
+
+    Consecutive stretches overlap by half: every beat away from a run's ends
+    is read by two stretches, once away from each one's edge.
+    """
+    stride = max(n_beats // 2, 1)
+    out = []
+    for run in runs:
+        length = run.stop - run.start
+        starts = list(range(0, max(length - n_beats, 0) + 1, stride))
+        if starts[-1] + n_beats < length:
+            starts.append(length - n_beats)
+        out.extend(np.arange(run.start + s, run.start + min(s + n_beats, length)) for s in starts)
+    return out
+
+
+def _edge_weights(length):
+    """Weights of a stretch's beats: the further from its edges, the more context."""
+    k = np.arange(length)
+    return np.minimum(k + 1, length - k).astype(np.float64)
+
+
+class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
+    """Classify heartbeats in the context of their neighbours.
+
+    Whether a beat is supraventricular shows mostly in the rhythm: how early
+    it comes against this patient's recent beats, whether a pause follows,
+    whether its neighbours look the same. :class:`ArrhythmiaClassifier` reads
+    one beat at a time; this model reads the *sequence* of a record's beats
+    with a bidirectional :class:`~sklstm.LSTMTagger` and labels every beat of
+    a stretch at once. Each step is one beat: its window every
+    ``window_step``-th step, its departure from the record's median beat
+    (with ``relative``), and its RR ratios. It trains on overlapping
+    stretches of ``n_beats`` beats, every beat kept (the neighbours are the
+    context), with class weights in place of undersampling; it predicts over
+    overlapping stretches too, averaging each beat's probabilities with more
+    weight where a stretch gives it more context. With ``beat_model``, an
+    :class:`ArrhythmiaClassifier` that reads each beat's full window is
+    fitted alongside, and the two models' probabilities are averaged: in
+    record-grouped cross-validation on DS1 the pair did better than either
+    model alone (see the ECG application's documentation).
+
+    Beat tables are those of :meth:`load_beats` and :meth:`read_beats`: the
+    columns of :class:`ArrhythmiaClassifier`'s, plus a last column
+    ``beat_index``, the position of the beat in its record. Rows that follow
+    one another in a record (``beat_index`` one more than the row before)
+    are read as one sequence; any other row starts a new one. So keep the
+    rows of a record together and in order: splitters that keep records
+    whole (:class:`~sklearn.model_selection.GroupKFold` over ``groups``) do.
+
+    Parameters
+    ----------
+    lead : str or int, default="MLII"
+        Lead the beats are read from, by name or 0-based index (see
+        :func:`~sklstm.ecg.read_record`).
+    before : float, default=0.25
+        Seconds of signal before the R peak in each beat's window.
+    after : float, default=0.45
+        Seconds of signal after the R peak.
+    sampling_rate : float, default=90.0
+        Rate in Hz of the window's steps, whatever the record's own rate.
+    baseline : {"highpass", "median"} or None, default="highpass"
+        Baseline removal (see :func:`~sklstm.ecg.filter_ecg`).
+    lowpass : float or None, default=35.0
+        Low-pass cut-off in Hz (see :func:`~sklstm.ecg.filter_ecg`).
+    local : int, default=10
+        Previous RR intervals whose mean is the local RR
+        (see :func:`~sklstm.ecg.rr_features`).
+    relative : bool, default=True
+        Also read each window minus the record's median window.
+    rr : tuple of str, default=RR_RATIOS
+        RR features of each beat, among :data:`~sklstm.ecg.RR_FEATURES`.
+    window_step : int, default=3
+        Every how many steps of a beat's window are features of its step:
+        3 keeps 21 of the 63 steps of the default window (30 Hz).
+    n_beats : int, default=64
+        Beats per stretch, in training and prediction.
+    hidden_size : int, default=64
+        Units of each direction of each LSTM layer.
+    num_layers : int, default=2
+        Stacked bidirectional LSTM layers.
+    max_iter : int or "auto", default="auto"
+        Epochs over the training stretches; ``"auto"`` plans about 1,500
+        optimizer updates, as :class:`~sklstm.LSTMTagger` does.
+    learning_rate_init : float, default=1e-3
+        Peak learning rate of the one-cycle schedule.
+    weight_power : float, default=1.0
+        Exponent of the inverse class frequencies that weigh the loss: 1 is
+        ``"balanced"``, 0.5 its square root, 0 no weighting.
+    unweighted : tuple of str, default=("F",)
+        Classes kept at the weight of N. In DS1, 90% of the F beats come from
+        one patient: weighing them up teaches that patient's beats, not F.
+    device : str, default="cpu"
+        Torch device of the network (``"cuda"``...).
+    random_state : int, RandomState instance or None, default=0
+        Seed of the network's initialization and of its mini-batches.
+    beat_model : ArrhythmiaClassifier or None, default=None
+        A model of single beats fitted on the same beats, its probabilities
+        averaged with the tagger's. It is cloned, and the clone reads the
+        beats with this model's settings (``lead``, ``before``, ``after``,
+        ``sampling_rate``, ``baseline``, ``lowpass``, ``local``,
+        ``relative``, ``rr``) and draws from this model's ``random_state``,
+        whatever its own. None: the tagger alone.
+    callbacks : list of skorch callbacks or None, default=None
+        Given to the :class:`~sklstm.LSTMTagger` during ``fit`` (e.g. a
+        :class:`~sklstm.checkpoint.ResumableCheckpoint`); the fitted model
+        keeps none. ``beat_model`` keeps its own.
+
+    Attributes
+    ----------
+    classes_ : ndarray of str of shape (n_classes,)
+        Classes the model predicts (those of N, S, V and F in the training
+        beats).
+    estimator_ : Pipeline
+        The fitted :class:`~sklstm.SequenceScaler` and
+        :class:`~sklstm.LSTMTagger`, which read stretches of beats.
+    beat_model_ : ArrhythmiaClassifier or None
+        The fitted clone of ``beat_model``; None without one, or when Ctrl-C
+        ended the tagger's fit before it started.
+    n_features_in_ : int
+        Columns of the beat tables seen in ``fit``.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Column names, when ``fit`` got a DataFrame.
+    n_steps_ : int
+        Steps of each beat's window.
+    interrupted_ : bool
+        Whether Ctrl-C ended the fit early: the network whose fit it ended is
+        kept at its last completed epoch.
+
+    See Also
+    --------
+    ArrhythmiaClassifier : One beat at a time.
+    sklstm.LSTMTagger : The network, one label per step.
+
+    Examples
+    --------
+    >>> from sklstm.ecg import ArrhythmiaTagger
+    >>> tagger = ArrhythmiaTagger(max_iter=2)
+    >>> beats = tagger.load_beats("data/mitdb", ["119", "209"])  # doctest: +SKIP
+    >>> tagger.fit(beats.X, beats.y)                             # doctest: +SKIP
+    >>> result = tagger.annotate("data/mitdb/220", detect=True)  # doctest: +SKIP
+    >>> result.samples[:3], result.pred[:3]                      # doctest: +SKIP
+    """
+
+    _parameter_constraints: dict = {
+        **_RECORD_CONSTRAINTS,
+        "window_step": [Interval(Integral, 1, None, closed="left")],
+        "n_beats": [Interval(Integral, 2, None, closed="left")],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "weight_power": [Interval(Real, 0, None, closed="left")],
+        "unweighted": [tuple, list],
+        "device": [str],
+        "random_state": ["random_state"],
+        "beat_model": [HasMethods(["fit", "predict_proba"]), None],
+        "callbacks": [list, None],
+    }
+
+    def __init__(
+        self,
+        *,
+        lead="MLII",
+        before=0.25,
+        after=0.45,
+        sampling_rate=90.0,
+        baseline="highpass",
+        lowpass=35.0,
+        local=10,
+        relative=True,
+        rr=RR_RATIOS,
+        window_step=3,
+        n_beats=64,
+        hidden_size=64,
+        num_layers=2,
+        max_iter="auto",
+        learning_rate_init=1e-3,
+        weight_power=1.0,
+        unweighted=("F",),
+        device="cpu",
+        random_state=0,
+        beat_model=None,
+        callbacks=None,
+    ):
+        self.lead = lead
+        self.before = before
+        self.after = after
+        self.sampling_rate = sampling_rate
+        self.baseline = baseline
+        self.lowpass = lowpass
+        self.local = local
+        self.relative = relative
+        self.rr = rr
+        self.window_step = window_step
+        self.n_beats = n_beats
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.max_iter = max_iter
+        self.learning_rate_init = learning_rate_init
+        self.weight_power = weight_power
+        self.unweighted = unweighted
+        self.device = device
+        self.random_state = random_state
+        self.beat_model = beat_model
+        self.callbacks = callbacks
+
+    # -- the beat table: ArrhythmiaClassifier's, plus each beat's place in its record --
+
+    def _table(self, beats):
+        if "X" not in beats:  # load_beats found no good record
+            return beats
+        groups = beats.groups
+        starts = np.concatenate([[0], np.flatnonzero(groups[1:] != groups[:-1]) + 1])
+        lengths = np.diff(np.concatenate([starts, [len(groups)]]))
+        index = np.arange(len(groups)) - np.repeat(starts, lengths)
+        beats.X = np.hstack([beats.X, index[:, None].astype(beats.X.dtype)])
+        beats.feature_names = [*beats.feature_names, "beat_index"]
+        return beats
+
+    def _n_columns(self):
+        n_steps, n_columns = super()._n_columns()
+        return n_steps, n_columns + 1
+
+    def _beat_features(self, X, n_steps):
+        """One row of step features per beat: the coarse window(s) and the RR features."""
+        n_signals = 2 if self.relative else 1
+        step = self.window_step
+        parts = [X[:, k * n_steps : (k + 1) * n_steps : step] for k in range(n_signals)]
+        parts.append(X[:, n_signals * n_steps : -1])
+        return np.hstack(parts).astype(np.float32)
+
+    # -- fitting -------------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, *, resume=None, resume_beat_model=None):
+        """Fit the network on the stretches of the beat table's records.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_beats, n_columns)
+            Beat table read with this model's settings (:meth:`load_beats`),
+            the rows of each record together and in order.
+        y : array-like of str of shape (n_beats,)
+            AAMI class of each beat (:data:`~sklstm.ecg.AAMI_CLASSES`).
+        resume : LSTMTagger, default=None
+            The network of an interrupted fit, as
+            :func:`~sklstm.checkpoint.load_checkpoint` returns it: training
+            continues from its last completed epoch and ends as the
+            uninterrupted fit would have (the same beats and settings). A
+            checkpoint of a completed fit gives the completed network back.
+        resume_beat_model : LSTMClassifier, default=None
+            The interrupted network of ``beat_model``'s fit (which follows the
+            tagger's), from its own checkpoint: its fit continues from there
+            (see :meth:`ArrhythmiaClassifier.fit`). Resuming a pair whose
+            beat model was interrupted takes both: the tagger's completed
+            checkpoint as ``resume``, the beat model's as this.
+
+        Returns
+        -------
+        self : ArrhythmiaTagger
+            The fitted model.
+        """
+        self._check_names(unweighted=(self.unweighted, AAMI_CLASSES))
+        if self.beat_model is not None and not isinstance(self.beat_model, ArrhythmiaClassifier):
+            raise TypeError(
+                "beat_model must be an ArrhythmiaClassifier or None, got "
+                f"{type(self.beat_model).__name__}."
+            )
+        if resume_beat_model is not None and self.beat_model is None:
+            raise ValueError("resume_beat_model needs a beat_model to resume.")
+        X, n_steps = self._check_table(X, reset=True)
+        y = self._check_labels(y, len(X), _TRAINED)
+        seed = self.random_state
+        if not isinstance(seed, Integral):
+            seed = int(check_random_state(seed).randint(np.iinfo(np.int32).max))
+        trained = np.isin(y, _TRAINED)
+        weights = _class_weights(y[trained], power=self.weight_power, unweighted=self.unweighted)
+        weights.update({c: 0.0 for c in AAMI_CLASSES if c not in weights})
+        features = self._beat_features(X, n_steps)
+        stretches = _stretches(_runs(X[:, -1]), self.n_beats)
+        tagger = LSTMTagger(
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            bidirectional=True,
+            max_iter=self.max_iter,
+            learning_rate_init=self.learning_rate_init,
+            class_weight=weights,
+            device=self.device,
+            random_state=seed,
+            callbacks=self.callbacks,
+        )
+        if resume is not None:
+            _check_same_settings(resume, tagger)
+            tagger = resume
+        model = make_pipeline(SequenceScaler(), tagger)
+        # Step by step rather than Pipeline.fit, for the reason ArrhythmiaClassifier
+        # gives: a checkpoint is saved while the last step fits.
+        sequences = model[0].fit_transform([features[s] for s in stretches])
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Stochastic Optimizer: Maximum", ConvergenceWarning)
+            tagger.fit(sequences, [y[s] for s in stretches])
+        tagger.set_params(callbacks=None)
+        self.estimator_ = model
+        self.n_steps_ = n_steps
+        self.interrupted_ = bool(tagger.interrupted_)
+        self.beat_model_ = None
+        if self.beat_model is not None and not self.interrupted_:
+            settings = dict(lead=self.lead, random_state=seed, **self.extract_params())
+            self.beat_model_ = clone(self.beat_model).set_params(**settings)
+            self.beat_model_.fit(X[:, :-1], y, resume=resume_beat_model)
+            self.interrupted_ = self.beat_model_.interrupted_
+        classes = [c for c in tagger.classes_ if c in _TRAINED]
+        if self.beat_model_ is not None:
+            classes = np.union1d(classes, self.beat_model_.classes_)
+        self.classes_ = np.asarray(classes)
+        return self
+
+    # -- predicting ----------------------------------------------------------------
+
+    def predict_proba(self, X):
+        """Class probabilities of the beats, each read in the context of its neighbours.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_beats, n_columns)
+            Beat table read with this model's settings, the rows of each
+            record together and in order.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_beats, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        X, n_steps = self._check_table(X, reset=False)
+        proba = np.zeros((len(X), len(self.classes_)))
+        ours = np.isin(self.estimator_.classes_, _TRAINED)
+        proba[:, np.searchsorted(self.classes_, self.estimator_.classes_[ours])] = (
+            self._tagger_proba(X, n_steps, ours)
+        )
+        if self.beat_model_ is not None:
+            cols = np.searchsorted(self.classes_, self.beat_model_.classes_)
+            proba[:, cols] += self.beat_model_.predict_proba(X[:, :-1])
+            proba /= 2
+        return proba
+
+    def _tagger_proba(self, X, n_steps, columns):
+        """The tagger's probabilities of its ``columns``, over overlapping stretches."""
+        features = self._beat_features(X, n_steps)
+        stretches = _stretches(_runs(X[:, -1]), self.n_beats)
+        total = np.zeros((len(X), int(np.sum(columns))))
+        for start in range(0, len(stretches), _PREDICT_STRETCHES):
+            batch = stretches[start : start + _PREDICT_STRETCHES]
+            for rows, proba in zip(
+                batch, self.estimator_.predict_proba([features[s] for s in batch])
+            ):
+                total[rows] += proba[:, columns] * _edge_weights(len(rows))[:, None]
+        return total / total.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """AAMI class of each beat.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_beats, n_columns)
+            Beat table read with this model's settings.
+
+        Returns
+        -------
+        y : ndarray of str of shape (n_beats,)
+            Predicted classes.
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "estimator_")

@@ -1,0 +1,206 @@
+"""ArrhythmiaTagger: every beat of a record labelled in the context of its neighbours."""
+
+import numpy as np
+import pytest
+from _ctrl_c import CtrlCAt
+from _ecg_data import MITDB, requires_mitdb
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_predict
+
+import sklstm
+from sklstm.checkpoint import ResumableCheckpoint, load_checkpoint
+from sklstm.ecg import ArrhythmiaClassifier, ArrhythmiaTagger
+from sklstm.ecg._tagger import _edge_weights, _runs, _stretches
+
+TINY = dict(hidden_size=4, num_layers=1, max_iter=1, n_beats=16)
+
+
+def test_runs_follow_the_beat_index_and_stretches_overlap_by_half():
+    # Two records (0..4 and 0..2), and a subset of a third with a gap (7, 8, then 11).
+    index = np.array([0, 1, 2, 3, 4, 0, 1, 2, 7, 8, 11], dtype=np.float32)
+    assert _runs(index) == [slice(0, 5), slice(5, 8), slice(8, 10), slice(10, 11)]
+    stretches = _stretches([slice(0, 10), slice(10, 13)], 4)
+    assert [s.tolist() for s in stretches] == [
+        [0, 1, 2, 3], [2, 3, 4, 5], [4, 5, 6, 7], [6, 7, 8, 9], [10, 11, 12],
+    ]  # fmt: skip
+    # The last stretch ends at the run's end even when the stride does not reach it.
+    assert [s.tolist() for s in _stretches([slice(0, 5)], 4)] == [[0, 1, 2, 3], [1, 2, 3, 4]]
+    np.testing.assert_array_equal(_edge_weights(5), [1, 2, 3, 2, 1])
+
+
+@pytest.fixture(scope="module")
+def beats():
+    """Beats of two records: 119 (ventricular bigeminy) and 220 (atrial premature beats)."""
+    return ArrhythmiaTagger().load_beats(MITDB, ["119", "220"])
+
+
+@requires_mitdb
+def test_its_table_is_the_classifiers_plus_each_beats_place_in_its_record(beats):
+    table = ArrhythmiaClassifier().load_beats(MITDB, ["119", "220"])
+    np.testing.assert_array_equal(beats.X[:, :-1], table.X)
+    assert beats.feature_names == [*table.feature_names, "beat_index"]
+    for name in ("119", "220"):
+        index = beats.X[beats.groups == name, -1]
+        np.testing.assert_array_equal(index, np.arange(len(index)))
+    one = ArrhythmiaTagger().read_beats(MITDB / "220")
+    np.testing.assert_array_equal(one.X, beats.X[beats.groups == "220"])
+
+
+@requires_mitdb
+def test_fit_predict_and_every_record_read_alone(beats):
+    y = beats.y.copy()
+    y[[10, 20]] = "Q"  # context, never trained on nor predicted
+    tagger = ArrhythmiaTagger(**TINY).fit(beats.X, y)
+    assert list(tagger.classes_) == ["N", "S", "V"] and tagger.n_steps_ == 63
+    assert tagger.n_features_in_ == 132 and not tagger.interrupted_
+    net = tagger.estimator_[-1]
+    assert net.bidirectional and net.class_weight["Q"] == 0.0
+    assert net.class_weight["S"] / net.class_weight["V"] == pytest.approx(
+        np.sum(y == "V") / np.sum(y == "S")
+    )  # weight_power=1: inverse frequencies
+    proba = tagger.predict_proba(beats.X)
+    assert proba.shape == (len(y), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(tagger.predict(beats.X), tagger.classes_[proba.argmax(axis=1)])
+    # A record's beats get the same probabilities alone as next to another record.
+    for name in ("119", "220"):
+        rows = beats.groups == name
+        np.testing.assert_allclose(tagger.predict_proba(beats.X[rows]), proba[rows], atol=1e-6)
+    # A record shorter than a stretch is read once, as the network reads it.
+    short = beats.X[:10]
+    direct = tagger.estimator_.predict_proba([tagger._beat_features(short, 63)])[0]
+    np.testing.assert_allclose(tagger.predict_proba(short), direct[:, [0, 2, 3]] / direct[
+        :, [0, 2, 3]].sum(axis=1, keepdims=True), rtol=1e-6)  # fmt: skip
+
+
+@requires_mitdb
+def test_grid_search_cross_validation_and_saving(beats, tmp_path):
+    more = ArrhythmiaTagger().load_beats(MITDB, ["119", "209", "220"])
+    search = GridSearchCV(
+        ArrhythmiaTagger(**TINY), {"hidden_size": [2, 4]}, cv=GroupKFold(3), error_score="raise"
+    ).fit(more.X, more.y, groups=more.groups)
+    assert search.best_params_["hidden_size"] in (2, 4)
+    pred = cross_val_predict(
+        clone(search.best_estimator_), more.X, more.y, groups=more.groups, cv=GroupKFold(3)
+    )
+    assert pred.shape == more.y.shape and set(pred) <= {"N", "S", "V"}
+    tagger = search.best_estimator_
+    sklstm.save(tagger, tmp_path / "t.sklstm")
+    loaded = sklstm.load(tmp_path / "t.sklstm")
+    np.testing.assert_array_equal(loaded.predict_proba(beats.X), tagger.predict_proba(beats.X))
+
+
+@requires_mitdb
+def test_annotate_labels_a_record_file(beats):
+    tagger = ArrhythmiaTagger(**TINY).fit(beats.X, beats.y)
+    result = tagger.annotate(MITDB / "119")
+    np.testing.assert_array_equal(result.pred, tagger.predict(beats.X[beats.groups == "119"]))
+    detected = tagger.annotate(MITDB / "119", detect=True)
+    np.testing.assert_array_equal(detected.X[:, -1], np.arange(len(detected.samples)))
+    assert set(detected.pred) <= set(tagger.classes_)
+
+
+@requires_mitdb
+def test_bad_input_is_refused_with_a_message_that_names_it(beats):
+    tagger = ArrhythmiaTagger(**TINY)
+    with pytest.raises(NotFittedError):
+        tagger.predict(beats.X[:2])
+    table = ArrhythmiaClassifier().load_beats(MITDB, ["119"])
+    with pytest.raises(ValueError, match="X has 131 columns, but a beat table of this model's"):
+        tagger.fit(table.X, table.y)
+    with pytest.raises(ValueError, match=r"label\(s\) \[''\] that are not AAMI .* detected"):
+        tagger.fit(beats.X, np.where(beats.y == "S", "", beats.y))
+    with pytest.raises(ValueError, match=r"unweighted has unknown name\(s\) \['X'\]"):
+        ArrhythmiaTagger(unweighted=("X",)).fit(beats.X, beats.y)
+    with pytest.raises(ValueError, match="'n_beats' parameter"):
+        ArrhythmiaTagger(n_beats=1).fit(beats.X, beats.y)
+    assert not hasattr(tagger, "classes_")
+
+
+@requires_mitdb
+def test_ctrl_c_keeps_the_network_at_its_last_epoch(beats):
+    ctrl_c = CtrlCAt("epoch_begin", 2)
+    tagger = ArrhythmiaTagger(**{**TINY, "max_iter": 3}, callbacks=[ctrl_c])
+    with pytest.warns(UserWarning, match="Training was interrupted after 1 of 3 epochs"):
+        tagger.fit(beats.X, beats.y)
+    assert ctrl_c.pressed_ and tagger.interrupted_
+    assert tagger.estimator_[-1].callbacks is None
+    assert tagger.predict(beats.X[:5]).shape == (5,)
+
+
+@requires_mitdb
+def test_an_interrupted_fit_resumes_from_its_checkpoint_to_the_uninterrupted_model(
+    beats, tmp_path
+):
+    settings = {**TINY, "max_iter": 4}
+    whole = ArrhythmiaTagger(**settings).fit(beats.X, beats.y)
+    path = tmp_path / "tagger.ckpt"
+    ctrl_c = CtrlCAt("epoch_begin", 3)
+    first = ArrhythmiaTagger(**settings, callbacks=[ResumableCheckpoint(path), ctrl_c])
+    with pytest.warns(UserWarning, match="Training was interrupted after 2 of 4 epochs"):
+        first.fit(beats.X, beats.y)
+    assert first.interrupted_
+    resumed = ArrhythmiaTagger(**settings).fit(beats.X, beats.y, resume=load_checkpoint(path))
+    assert not resumed.interrupted_ and resumed.estimator_[-1].n_iter_ == 4
+    np.testing.assert_allclose(
+        resumed.predict_proba(beats.X), whole.predict_proba(beats.X), atol=1e-6
+    )
+    with pytest.raises(ValueError, match=r"other training settings: hidden_size=4 \(now 8\)"):
+        ArrhythmiaTagger(**{**settings, "hidden_size": 8}).fit(
+            beats.X, beats.y, resume=load_checkpoint(path)
+        )
+
+
+@requires_mitdb
+def test_a_beat_model_is_fitted_alongside_and_its_probabilities_averaged(beats, tmp_path):
+    beat = ArrhythmiaClassifier(hidden_size=4, max_iter=1, sampling_rate=60.0, random_state=5)
+    pair = ArrhythmiaTagger(**TINY, beat_model=beat).fit(beats.X, beats.y)
+    # The clone reads the tagger's beat table: its settings are the tagger's.
+    assert pair.beat_model_ is not beat and pair.beat_model_.sampling_rate == 90.0
+    assert pair.beat_model_.random_state == 0  # the tagger's
+    assert beat.sampling_rate == 60.0 and not hasattr(beat, "classes_")
+    alone = ArrhythmiaTagger(**TINY).fit(beats.X, beats.y)
+    single = clone(beat).set_params(sampling_rate=90.0, random_state=0)
+    single.fit(beats.X[:, :-1], beats.y)
+    np.testing.assert_allclose(
+        pair.predict_proba(beats.X),
+        (alone.predict_proba(beats.X) + single.predict_proba(beats.X[:, :-1])) / 2,
+        rtol=1e-6,
+    )
+    sklstm.save(pair, tmp_path / "pair.sklstm")
+    np.testing.assert_array_equal(
+        sklstm.load(tmp_path / "pair.sklstm").predict(beats.X), pair.predict(beats.X)
+    )
+    with pytest.raises(TypeError, match="beat_model must be an ArrhythmiaClassifier or None"):
+        ArrhythmiaTagger(beat_model=ArrhythmiaTagger()).fit(beats.X, beats.y)
+
+
+@requires_mitdb
+def test_a_pair_interrupted_in_its_beat_model_resumes_from_both_checkpoints(beats, tmp_path):
+    settings = {**TINY, "max_iter": 3}
+    beat = dict(hidden_size=4, max_iter=3)
+    whole = ArrhythmiaTagger(**settings, beat_model=ArrhythmiaClassifier(**beat))
+    whole.fit(beats.X, beats.y)
+    paths = tmp_path / "tagger.ckpt", tmp_path / "beat.ckpt"
+    ctrl_c = CtrlCAt("epoch_begin", 2)
+    first = ArrhythmiaTagger(
+        **settings,
+        callbacks=[ResumableCheckpoint(paths[0])],
+        beat_model=ArrhythmiaClassifier(**beat, callbacks=[ResumableCheckpoint(paths[1]), ctrl_c]),
+    )
+    with pytest.warns(UserWarning, match="Training was interrupted after 1 of 3 epochs"):
+        first.fit(beats.X, beats.y)
+    assert first.interrupted_ and first.estimator_[-1].n_iter_ == 3
+    resumed = ArrhythmiaTagger(**settings, beat_model=ArrhythmiaClassifier(**beat)).fit(
+        beats.X,
+        beats.y,
+        resume=load_checkpoint(paths[0]),
+        resume_beat_model=load_checkpoint(paths[1]),
+    )
+    assert not resumed.interrupted_
+    np.testing.assert_allclose(
+        resumed.predict_proba(beats.X), whole.predict_proba(beats.X), atol=1e-6
+    )
+    with pytest.raises(ValueError, match="resume_beat_model needs a beat_model"):
+        ArrhythmiaTagger(**settings).fit(beats.X, beats.y, resume_beat_model=object())
