@@ -1,15 +1,16 @@
 """Classify every heartbeat of ECG records into the AAMI classes N, S, V, F, Q.
 
-A command line over :class:`sklstm.ecg.ArrhythmiaClassifier`:
+A command line over :class:`sklstm.ecg.ArrhythmiaClassifier` (one beat at a time) and
+:class:`sklstm.ecg.ArrhythmiaTagger` (the sequence of a record's beats; ``--kind``):
 
     python -m pipelines.ecg_arrhythmia train --data-dir DIR [--records R ...] --model FILE
-        [--search] [--checkpoint CKPT [--resume]] [--plots PLOTS]
+        [--kind beat|rhythm|both] [--search] [--checkpoint CKPT [--resume]] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia evaluate --model FILE --data-dir DIR [--records R ...]
         [--detect] [--json] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia annotate --model FILE --data-dir DIR [--records R ...]
         --out-dir OUT [--ext pred] [--detect] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia crossval --data-dir DIR [--records R ...] [--folds 5]
-        [--json]
+        [--kind beat|rhythm|both] [--json]
 
 Without ``--records``, every record of DIR (its RECORDS file, else every .hea);
 paced records are left out. Bad records are listed with the reason, the good
@@ -42,6 +43,7 @@ from sklstm.ecg import (
     AAMI_CLASSES,
     PACED_RECORDS,
     ArrhythmiaClassifier,
+    ArrhythmiaTagger,
     RecordError,
     filter_ecg,
     list_records,
@@ -67,34 +69,84 @@ from ._cli import (
 MODEL_KEY = "arrhythmia_classifier"
 # Model files written before the ArrhythmiaClassifier: its pipeline, settings and lead.
 OLD_MODEL_KEYS = ("model", "extract", "lead")
-# The grid of --search; the other settings are the command's.
+# The grids of --search for --kind beat, rhythm and both; the other settings are the
+# command's.
 SEARCH_GRID = {"hidden_size": [32, 64], "static": ["repeat", "drop"]}
+TAGGER_SEARCH_GRID = {"hidden_size": [32, 64], "window_step": [3, 6]}
+PAIR_SEARCH_GRID = {"hidden_size": [32, 64], "beat_model__static": ["repeat", "drop"]}
+# Options of the beat-at-a-time classifier only: (flag, attribute, parameter).
+CLASSIFIER_OPTIONS = (
+    ("--n-fraction", "n_fraction", "n_fraction"),
+    ("--train-classes", "train_classes", "train_classes"),
+    ("--static", "static", "static"),
+    ("--pooling", "pooling", "pooling"),
+    ("--ensemble", "ensemble", "n_estimators"),
+)
+MODELS = (ArrhythmiaClassifier, ArrhythmiaTagger)
 # Length of the ECG strips drawn with --plots.
 STRIP_SECONDS = 10.0
 
 
-def _classifier(args, *, callbacks=None):
-    """The library's model with the command's settings, refused before any record is read."""
-    model = ArrhythmiaClassifier(
+def _model(args, *, callbacks=None, beat_callbacks=None):
+    """The library's model with the command's settings, refused before any record is read.
+
+    Options left out keep the model's own defaults (the tagger's differ).
+    ``callbacks`` go to the model's first network (the tagger's, unless
+    ``--kind beat``), ``beat_callbacks`` to the beat model of ``--kind both``.
+    """
+    given = {
+        param: value
+        for param, value in (
+            ("weight_power", args.weight_power),
+            ("hidden_size", args.hidden_size),
+            ("max_iter", args.max_iter),
+        )
+        if value is not None
+    }
+    settings = dict(
         lead=args.lead,
-        n_fraction=args.n_fraction,
-        weight_power=args.weight_power,
         unweighted=tuple(args.unweighted),
-        train_classes=tuple(args.train_classes),
-        static=args.static,
-        hidden_size=args.hidden_size,
-        max_iter=args.max_iter,
-        pooling=args.pooling,
-        n_estimators=args.ensemble,
         random_state=args.seed,
         callbacks=callbacks,
+        **given,
     )
+    options = [(flag, param, getattr(args, attr)) for flag, attr, param in CLASSIFIER_OPTIONS]
+    beat = None
+    if args.kind == "rhythm":
+        clash = [flag for flag, _, value in options if value is not None]
+        if clash:
+            raise SystemExit(
+                f"error: {', '.join(clash)} set(s) the beat-at-a-time classifier, which "
+                "--kind rhythm has not (--kind both has)."
+            )
+    else:
+        beat = dict(settings, callbacks=beat_callbacks if args.kind == "both" else callbacks)
+        beat.update({param: value for _, param, value in options if value is not None})
+        if "train_classes" in beat:
+            beat["train_classes"] = tuple(beat["train_classes"])
+        beat = ArrhythmiaClassifier(**beat)
+    model = beat if args.kind == "beat" else ArrhythmiaTagger(**settings, beat_model=beat)
     try:
-        model._validate_params()
-        model._check_names()
+        for part in (model, beat):
+            if part is not None:
+                part._validate_params()
+        if beat is not None:
+            beat._check_settings()
+        model._check_names(unweighted=(model.unweighted, AAMI_CLASSES))
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     return model
+
+
+def _network(model):
+    """The pipeline of the network that the training plot and the Ctrl-C message are about.
+
+    The tagger's, unless Ctrl-C ended the fit of the beat model fitted after it.
+    """
+    if not isinstance(model, ArrhythmiaTagger):
+        return model.estimators_[0]
+    beat = model.beat_model_
+    return beat.estimators_[-1] if beat is not None and beat.interrupted_ else model.estimator_
 
 
 def _record_names(args):
@@ -123,14 +175,24 @@ def _load(args, classifier, bad):
 def cmd_train(args):
     if args.resume and not args.checkpoint:
         raise SystemExit("error: --resume needs --checkpoint CKPT (the interrupted run's).")
-    if args.ensemble > 1 and (args.checkpoint or args.search):
+    if (args.ensemble or 1) > 1 and (args.checkpoint or args.search):
         raise SystemExit("error: --ensemble does not go with --checkpoint or --search.")
     if args.search and args.checkpoint:
         raise SystemExit("error: --checkpoint and --resume are for one fit, not --search.")
+    beat_checkpoint = _beat_checkpoint(args)
     resume = _resumed_classifier(args.checkpoint) if args.resume else None
+    resumed = {"resume": resume}
+    if beat_checkpoint is not None:
+        if not args.resume:
+            # A new run: the beat model's checkpoint of an older run must not be
+            # resumed after this run's tagger is interrupted (its fit comes first).
+            beat_checkpoint.unlink(missing_ok=True)
+        elif beat_checkpoint.is_file():
+            resumed["resume_beat_model"] = _resumed_classifier(beat_checkpoint)
     bad = BadFiles()
     callbacks = [ResumableCheckpoint(args.checkpoint)] if args.checkpoint else None
-    model = _classifier(args, callbacks=callbacks)
+    beat_callbacks = [ResumableCheckpoint(beat_checkpoint)] if beat_checkpoint else None
+    model = _model(args, callbacks=callbacks, beat_callbacks=beat_callbacks)
     beats = _load(args, model, bad)
     start = time.perf_counter()
     interrupted = False
@@ -139,10 +201,10 @@ def cmd_train(args):
     else:
         # A Ctrl-C that ends one member of an ensemble stops the whole run.
         with interruptible(
-            KeyboardInterrupt if args.ensemble <= 1 else TrainingInterrupted
+            KeyboardInterrupt if (args.ensemble or 1) <= 1 else TrainingInterrupted
         ) as state:
             try:
-                model.fit(beats.X, beats.y, resume=resume)
+                model.fit(beats.X, beats.y, **resumed)
             except TrainingInterrupted:
                 raise KeyboardInterrupt from None
             except ValueError as exc:
@@ -151,7 +213,7 @@ def cmd_train(args):
                 raise SystemExit(f"error: cannot resume from {args.checkpoint}: {exc}") from None
         # (An ensemble stops at Ctrl-C without a model, above.)
         interrupted = state["interrupted"]
-        model.set_params(callbacks=None)  # saved as data
+        _drop_callbacks(model)  # saved as data
     elapsed = time.perf_counter() - start
     try:
         save_model({MODEL_KEY: model}, args.model)
@@ -161,7 +223,7 @@ def cmd_train(args):
         return INTERRUPTED
     if args.plots:
         try:
-            _plots.save_training_history(args.plots / "training_history.png", model.estimators_[0])
+            _plots.save_training_history(args.plots / "training_history.png", _network(model))
         except KeyboardInterrupt:
             print(
                 f"interrupted while drawing the plots: the model is saved to {args.model}.",
@@ -169,10 +231,11 @@ def cmd_train(args):
             )
             return INTERRUPTED
     if interrupted:
-        classifier = model.estimators_[0].steps[-1][1]
+        network = _network(model).steps[-1][1]
+        planned = "" if isinstance(network.max_iter, str) else f" of {network.max_iter}"
         resume_hint = f"; resume with --checkpoint {args.checkpoint} --resume"
         print(
-            f"interrupted (Ctrl-C) after {classifier.n_iter_} of {classifier.max_iter} epochs: "
+            f"interrupted (Ctrl-C) after {network.n_iter_}{planned} epochs: "
             f"the model trained so far is saved to {args.model}"
             + (resume_hint if args.checkpoint else ""),
             file=sys.stderr,
@@ -182,6 +245,22 @@ def cmd_train(args):
     print(f"trained on {len(beats.y)} beats of {len(beats.records)} records in {elapsed:.0f} s")
     print(f"model saved to {args.model}")
     return bad.exit_code()
+
+
+def _beat_checkpoint(args):
+    """Where ``--kind both`` checkpoints its beat model: beside the tagger's, ``CKPT.beat``."""
+    if args.checkpoint is None or args.kind != "both":
+        return None
+    return args.checkpoint.with_name(args.checkpoint.name + ".beat")
+
+
+def _drop_callbacks(model):
+    """Callbacks belong to training: the saved model (and its beat model) keeps none."""
+    model.set_params(callbacks=None)
+    if getattr(model, "beat_model", None) is not None:
+        model.set_params(beat_model__callbacks=None)
+        if model.beat_model_ is not None:
+            model.beat_model_.set_params(callbacks=None)
 
 
 def _resumed_classifier(path):
@@ -196,8 +275,14 @@ def _resumed_classifier(path):
 def _search(args, model, beats):
     """Grid search grouped by record; Ctrl-C ends it without a model."""
     scorer = make_scorer(f1_score, average="macro", labels=["N", "S", "V"], zero_division=0)
+    if not isinstance(model, ArrhythmiaTagger):
+        grid = SEARCH_GRID
+    elif model.beat_model is None:
+        grid = TAGGER_SEARCH_GRID
+    else:
+        grid = PAIR_SEARCH_GRID
     search = GridSearchCV(
-        model, SEARCH_GRID, scoring=scorer, cv=GroupKFold(args.folds), error_score="raise"
+        model, grid, scoring=scorer, cv=GroupKFold(args.folds), error_score="raise"
     )
     with interruptible(TrainingInterrupted):
         try:
@@ -219,12 +304,10 @@ def _annotate(model, path, *, detect, annotator, chunk_seconds):
 
 def _load_model(args):
     """The trained model; ``--lead`` overrides the lead it was trained on."""
-    bundle = load_model(
-        args.model, kind="heartbeat-classification", keys=(), estimator=ArrhythmiaClassifier
-    )
-    if isinstance(bundle, ArrhythmiaClassifier):
+    bundle = load_model(args.model, kind="heartbeat-classification", keys=(), estimator=MODELS)
+    if isinstance(bundle, MODELS):
         model = bundle
-    elif isinstance(bundle.get(MODEL_KEY), ArrhythmiaClassifier):
+    elif isinstance(bundle.get(MODEL_KEY), MODELS):
         model = bundle[MODEL_KEY]
     elif set(OLD_MODEL_KEYS) <= set(bundle) and isinstance(bundle["model"], Pipeline):
         model = _from_old_file(bundle)
@@ -439,7 +522,7 @@ def _save_strip(path, record_path, model, beats, reference=None):
 def cmd_crossval(args):
     """Record-grouped cross-validation: no patient in both training and validation."""
     bad = BadFiles()
-    model = _classifier(args)
+    model = _model(args)
     beats = _load(args, model, bad)
     pred = np.empty_like(beats.y)
     start = time.perf_counter()
@@ -455,9 +538,7 @@ def cmd_crossval(args):
         pred[test] = model.predict(beats.X[test])
         print(f"fold {fold}: records {sorted(set(beats.groups[test]))}", file=sys.stderr)
     report = classification_statistics(beats.y, pred)
-    report["params"] = {
-        k: v for k, v in model.get_params().items() if k not in ("callbacks", "random_state")
-    }
+    report["params"] = _params(model)
     report["seconds"] = time.perf_counter() - start
     report["per_record"] = {
         r: classification_statistics(beats.y[beats.groups == r], pred[beats.groups == r])
@@ -467,6 +548,18 @@ def cmd_crossval(args):
         write_json(args.out, report)
     print(json.dumps(report) if args.json else format_report(report))
     return bad.exit_code()
+
+
+def _params(model):
+    """The model's parameters as JSON data (a beat model's, nested)."""
+    params = {
+        k: v
+        for k, v in model.get_params(deep=False).items()
+        if k not in ("callbacks", "random_state")
+    }
+    if params.get("beat_model") is not None:
+        params["beat_model"] = _params(params["beat_model"])
+    return params
 
 
 def parse_args(argv):
@@ -490,8 +583,17 @@ def parse_args(argv):
 
     def training(p):
         p.add_argument("--lead", default="MLII", help="lead name, or 0-based index (default MLII)")
-        p.add_argument("--n-fraction", type=float, default=0.5, help="share of N beats kept")
-        p.add_argument("--weight-power", type=float, default=0.5, help="class weight exponent")
+        p.add_argument(
+            "--kind",
+            choices=["beat", "rhythm", "both"],
+            default="both",
+            help="one beat at a time (ArrhythmiaClassifier), each beat in the context of its "
+            "record's beats (ArrhythmiaTagger), or both, their probabilities averaged (default)",
+        )
+        p.add_argument("--n-fraction", type=float, help="share of N beats kept (default 0.5)")
+        p.add_argument(
+            "--weight-power", type=float, help="class weight exponent (default 0.5; tagger 1)"
+        )
         p.add_argument(
             "--unweighted", nargs="*", default=["F"], help="classes kept at the weight of N"
         )
@@ -501,24 +603,26 @@ def parse_args(argv):
             "--train-classes",
             nargs="+",
             choices=["N", "S", "V", "F"],
-            default=["N", "S", "V", "F"],
-            help="classes whose beats are trained on (Q never is)",
+            help="classes whose beats are trained on (default all four; Q never is)",
         )
         p.add_argument(
             "--static",
             choices=["repeat", "drop", "head"],
-            default="repeat",
-            help="RR features: channels at every step, left out, or at the output layer only",
+            help="RR features: channels at every step (default), left out, or at the output "
+            "layer only",
         )
-        p.add_argument("--hidden-size", type=int, default=64)
-        p.add_argument("--max-iter", type=int, default=20)
-        p.add_argument("--pooling", default="last", choices=["last", "mean", "max", "attention"])
+        p.add_argument("--hidden-size", type=int, help="LSTM units (default 64)")
+        p.add_argument(
+            "--max-iter", type=int, help="epochs (default 20; tagger: about 1,500 updates)"
+        )
+        p.add_argument(
+            "--pooling", choices=["last", "mean", "max", "attention"], help="default last"
+        )
         p.add_argument("--seed", type=int, default=0, help="seed of the N sampling and network")
         p.add_argument(
             "--ensemble",
             type=positive_int,
-            default=1,
-            help="models fitted with different seeds, their probabilities averaged",
+            help="models fitted with different seeds, their probabilities averaged (default 1)",
         )
 
     def plots(p):

@@ -17,6 +17,7 @@ from sklstm.checkpoint import ResumableCheckpoint, load_checkpoint
 from sklstm.ecg import (
     AAMI_CLASSES,
     ArrhythmiaClassifier,
+    ArrhythmiaTagger,
     detect_r_peaks,
     filter_ecg,
     read_beats,
@@ -57,7 +58,7 @@ def test_a_record_at_another_rate_gets_the_classes_it_gets_at_360_hz(model, tmp_
     clf = _classifier(model)
     at_360 = clf.annotate(MITDB / "209").pred
     beats = clf.annotate(resample_record("209", fs, tmp_path))
-    assert beats.X.shape == (len(at_360), 131)
+    assert beats.X.shape == (len(at_360), 132)  # the pair's table: the beat's + its index
     assert np.mean(beats.pred == at_360) >= 0.99
 
 
@@ -102,14 +103,17 @@ def test_evaluate_json(model, capsys):
 def test_train_saves_the_library_model_and_files_of_the_former_layout_still_load(
     model, tmp_path, capsys
 ):
-    clf = _classifier(model)
-    assert clf.get_params()["hidden_size"] == 16 and clf.lead == "MLII"
-    library = ArrhythmiaClassifier(hidden_size=16, max_iter=4)
-    beats = library.load_beats(MITDB, TRAIN)
-    X = read_beats(MITDB / "209").X
-    np.testing.assert_allclose(
-        library.fit(beats.X, beats.y).predict_proba(X), clf.predict_proba(X), atol=1e-6
+    pair = _classifier(model)  # the default: the tagger with a beat classifier
+    assert isinstance(pair, ArrhythmiaTagger) and pair.get_params()["hidden_size"] == 16
+    library = ArrhythmiaTagger(
+        hidden_size=16, max_iter=4, beat_model=ArrhythmiaClassifier(hidden_size=16, max_iter=4)
     )
+    beats = library.load_beats(MITDB, TRAIN)
+    X = library.read_beats(MITDB / "209").X
+    np.testing.assert_allclose(
+        library.fit(beats.X, beats.y).predict_proba(X), pair.predict_proba(X), atol=1e-6
+    )
+    clf, X = pair.beat_model_, X[:, :-1]
     # Before the library had the model, `train` saved its pipeline, settings and lead.
     old = tmp_path / "old.model"
     extract = {k: v for k, v in clf.extract_params().items() if k != "local"}
@@ -118,17 +122,20 @@ def test_train_saves_the_library_model_and_files_of_the_former_layout_still_load
     bare = tmp_path / "bare.model"  # saved from Python, without the dict
     sklstm.save(clf, bare)
     reports = []
-    for path in (model, old, bare):
+    for path in (old, bare):
         argv = ["evaluate", "--model", str(path), "--data-dir", str(MITDB), "--records", "209"]
         assert main(argv + ["--json"]) == 0
         reports.append(json.loads(capsys.readouterr().out))
-    assert reports[0] == reports[1] == reports[2]
+    assert reports[0] == reports[1]
+    expected = clf.annotate(MITDB / "209")
+    assert reports[0]["accuracy"] == pytest.approx(np.mean(expected.pred == expected.y))
 
 
 def test_an_ensemble_trains_saves_and_evaluates(tmp_path, capsys):
     path = tmp_path / "ensemble.model"
     argv = ["train", "--data-dir", str(MITDB), "--records", "119", "220", "--model", str(path)]
-    assert main(argv + ["--ensemble", "2", "--max-iter", "1", "--hidden-size", "4"]) == 0
+    argv += ["--kind", "beat", "--ensemble", "2", "--max-iter", "1", "--hidden-size", "4"]
+    assert main(argv) == 0
     assert len(_classifier(path).estimators_) == 2
     capsys.readouterr()
     argv = ["evaluate", "--model", str(path), "--data-dir", str(MITDB), "--records", "209"]
@@ -230,6 +237,45 @@ def test_ensemble_goes_with_neither_search_nor_checkpoint():
     for other in (["--search"], ["--checkpoint", "c"]):
         with pytest.raises(SystemExit, match="--ensemble does not go with"):
             main(argv + ["--ensemble", "2", *other])
+
+
+def test_rhythm_and_both_kinds_train_evaluate_annotate_and_cross_validate(tmp_path, capsys):
+    path = tmp_path / "tagger.model"
+    argv = ["train", "--data-dir", str(MITDB), "--records", *TRAIN, "--model", str(path)]
+    assert main(argv + ["--kind", "rhythm", *FAST]) == 0
+    tagger = _classifier(path)
+    assert isinstance(tagger, ArrhythmiaTagger) and tagger.beat_model is None
+    assert tagger.max_iter == 4 and tagger.hidden_size == 16 and tagger.weight_power == 1.0
+    capsys.readouterr()
+    data = ["--data-dir", str(MITDB), "--records", "220", "--model", str(path)]
+    assert main(["evaluate", *data, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    expected = tagger.annotate(MITDB / "220")
+    assert report["accuracy"] == pytest.approx(np.mean(expected.pred == expected.y))
+    assert main(["annotate", *data, "--out-dir", str(tmp_path)]) == 0
+    written = wfdb.rdann(str(tmp_path / "220"), "pred")
+    assert written.symbol == expected.pred.tolist()
+    # Both: the tagger and a beat classifier, each with the shared options.
+    assert main(argv + ["--kind", "both", "--n-fraction", "1", *FAST]) == 0
+    pair = _classifier(path)
+    beat = pair.beat_model
+    assert isinstance(beat, ArrhythmiaClassifier) and beat.n_fraction == 1
+    assert beat.max_iter == pair.max_iter == 4 and beat.weight_power == 0.5
+    assert set(pair.predict(pair.load_beats(MITDB, ["119"]).X)) <= {"N", "S", "V"}
+    capsys.readouterr()
+    cv = ["crossval", "--data-dir", str(MITDB), "--records", *TRAIN, "--folds", "3", "--json"]
+    assert main(cv + ["--kind", "both", "--max-iter", "1", "--hidden-size", "4"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["params"]["n_beats"] == 64
+    assert report["params"]["beat_model"]["pooling"] == "last"
+    assert report["n_beats"] == sum(len(tagger.read_beats(MITDB / r).y) for r in TRAIN)
+
+
+def test_options_of_the_beat_classifier_are_refused_with_the_rhythm_kind():
+    argv = ["train", "--data-dir", str(MITDB), "--records", "119", "--model", "m"]
+    for other in (["--static", "drop"], ["--n-fraction", "1"], ["--ensemble", "2"]):
+        with pytest.raises(SystemExit, match=f"{other[0]} set.*--kind rhythm has not"):
+            main(argv + ["--kind", "rhythm", *other])
 
 
 # -- plots ---------------------------------------------------------------------------
@@ -405,7 +451,7 @@ def test_evaluate_lists_every_kind_of_bad_record(model, tmp_path, capsys):
 # -- interruptions: Ctrl-C, checkpoints and --resume ----------------------------------
 
 RESUMABLE = ["--records", "119", "220", "--n-fraction", "0.3", "--hidden-size", "8"]
-RESUMABLE += ["--max-iter", "8", "--threads", "1", "--seed", "3"]
+RESUMABLE += ["--max-iter", "8", "--threads", "1", "--seed", "3", "--kind", "beat"]
 
 
 def _proba(path, X):
@@ -464,6 +510,39 @@ def test_ctrl_c_saves_the_model_and_resume_ends_as_an_uninterrupted_run(
     X = read_beats(MITDB / "209").X
     np.testing.assert_array_equal(_proba(resumed, X), _proba(uninterrupted, X))
     assert _network(resumed).n_iter_ == 8
+
+
+@pytest.mark.parametrize("network", ["tagger", "beat"])
+def test_the_pair_resumes_after_ctrl_c_in_either_network(tmp_path, monkeypatch, capsys, network):
+    base = ["train", "--data-dir", str(MITDB), *RESUMABLE[:-2], "--max-iter", "4"]
+    checkpoint, interrupted = tmp_path / "run.ckpt", tmp_path / "interrupted.model"
+    beat_checkpoint = tmp_path / "run.ckpt.beat"
+    beat_checkpoint.write_bytes(b"left by an older run")  # a new run removes it first
+
+    class CtrlCInOneNetwork(ResumableCheckpoint):
+        def on_epoch_begin(self, net, **kwargs):
+            if str(self.path).endswith(".beat") == (network == "beat") and len(net.history) == 3:
+                ctrl_c()
+
+    monkeypatch.setattr(ecg_app, "ResumableCheckpoint", CtrlCInOneNetwork)
+    assert main(base + ["--model", str(interrupted), "--checkpoint", str(checkpoint)]) == 130
+    monkeypatch.undo()
+    assert "interrupted (Ctrl-C) after 2" in capsys.readouterr().err
+    pair = _classifier(interrupted)
+    assert pair.interrupted_ and pair.callbacks is None and pair.beat_model.callbacks is None
+    if network == "tagger":
+        assert pair.beat_model_ is None and not beat_checkpoint.exists()
+    else:
+        assert load_checkpoint(checkpoint).n_iter_ == 4
+        assert load_checkpoint(beat_checkpoint).n_iter_ == 2
+
+    resumed, uninterrupted = tmp_path / "resumed.model", tmp_path / "uninterrupted.model"
+    resume = ["--model", str(resumed), "--checkpoint", str(checkpoint), "--resume"]
+    assert main(base + resume) == 0
+    assert main(base + ["--model", str(uninterrupted)]) == 0
+    X = ArrhythmiaTagger().read_beats(MITDB / "209").X
+    np.testing.assert_array_equal(_proba(resumed, X), _proba(uninterrupted, X))
+    assert not _classifier(resumed).interrupted_
 
 
 @pytest.mark.parametrize(
