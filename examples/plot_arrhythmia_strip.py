@@ -2,8 +2,9 @@
 Classify every heartbeat of an ECG record
 =========================================
 
-:class:`~sklstm.ecg.ArrhythmiaClassifier` is the model behind
-``python -m pipelines.ecg_arrhythmia``, as an estimator: it reads the beats
+:class:`~sklstm.ecg.ArrhythmiaClassifier` is the model of single beats behind
+``python -m pipelines.ecg_arrhythmia`` (which by default pairs it with
+:class:`~sklstm.ecg.ArrhythmiaTagger`), as an estimator: it reads the beats
 of WFDB records (any sampling rate, any lead) and classifies each into the
 AAMI classes N (normal), S (supraventricular ectopic), V (ventricular
 ectopic) and F (fusion).

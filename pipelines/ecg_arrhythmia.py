@@ -182,18 +182,19 @@ def cmd_train(args):
     beat_checkpoint = _beat_checkpoint(args)
     resume = _resumed_classifier(args.checkpoint) if args.resume else None
     resumed = {"resume": resume}
-    if beat_checkpoint is not None:
-        if not args.resume:
-            # A new run: the beat model's checkpoint of an older run must not be
-            # resumed after this run's tagger is interrupted (its fit comes first).
-            beat_checkpoint.unlink(missing_ok=True)
-        elif beat_checkpoint.is_file():
-            resumed["resume_beat_model"] = _resumed_classifier(beat_checkpoint)
+    if args.resume and args.kind == "both" and beat_checkpoint.is_file():
+        resumed["resume_beat_model"] = _resumed_classifier(beat_checkpoint)
     bad = BadFiles()
     callbacks = [ResumableCheckpoint(args.checkpoint)] if args.checkpoint else None
-    beat_callbacks = [ResumableCheckpoint(beat_checkpoint)] if beat_checkpoint else None
+    beat_callbacks = None
+    if args.kind == "both" and beat_checkpoint is not None:
+        beat_callbacks = [ResumableCheckpoint(beat_checkpoint)]
     model = _model(args, callbacks=callbacks, beat_callbacks=beat_callbacks)
     beats = _load(args, model, bad)
+    if args.checkpoint and not args.resume:
+        # A new run: the beat model's checkpoint of an older run must never be
+        # resumed after this run is interrupted before its own beat model starts.
+        beat_checkpoint.unlink(missing_ok=True)
     start = time.perf_counter()
     interrupted = False
     if args.search:
@@ -210,7 +211,10 @@ def cmd_train(args):
             except ValueError as exc:
                 if resume is None:
                     raise
-                raise SystemExit(f"error: cannot resume from {args.checkpoint}: {exc}") from None
+                which = args.checkpoint
+                if "resume_beat_model" in resumed:
+                    which = f"{args.checkpoint} and {beat_checkpoint}"
+                raise SystemExit(f"error: cannot resume from {which}: {exc}") from None
         # (An ensemble stops at Ctrl-C without a model, above.)
         interrupted = state["interrupted"]
         _drop_callbacks(model)  # saved as data
@@ -249,7 +253,7 @@ def cmd_train(args):
 
 def _beat_checkpoint(args):
     """Where ``--kind both`` checkpoints its beat model: beside the tagger's, ``CKPT.beat``."""
-    if args.checkpoint is None or args.kind != "both":
+    if args.checkpoint is None:
         return None
     return args.checkpoint.with_name(args.checkpoint.name + ".beat")
 
@@ -642,7 +646,7 @@ def parse_args(argv):
             help="longer records are read a stretch at a time (bounded memory); 0: never",
         )
 
-    p = sub.add_parser("train", help="train a beat classifier")
+    p = sub.add_parser("train", help="train a heartbeat model")
     common(p)
     training(p)
     p.add_argument("--search", action="store_true", help="grid search grouped by record")

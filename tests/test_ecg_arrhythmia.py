@@ -32,7 +32,7 @@ FAST = ["--max-iter", "4", "--hidden-size", "16", "--threads", "1"]
 
 
 def _classifier(path):
-    """The ArrhythmiaClassifier that `train` saved to ``path``."""
+    """The model that `train` saved to ``path`` (ArrhythmiaClassifier or ArrhythmiaTagger)."""
     return sklstm.load(path)["arrhythmia_classifier"]
 
 
@@ -225,6 +225,25 @@ def test_train_search_groups_by_record(tmp_path, capsys):
     argv = ["train", "--data-dir", str(MITDB), "--records", *TRAIN, "--model", str(path)]
     assert main(argv + ["--search", "--folds", "3", "--max-iter", "1", "--threads", "1"]) == 0
     assert "best {" in capsys.readouterr().out and path.is_file()
+
+
+def test_search_grids_of_the_pair_and_the_tagger(tmp_path, capsys):
+    path = tmp_path / "searched.model"
+    argv = ["train", "--data-dir", str(MITDB), "--records", *TRAIN, "--model", str(path)]
+    argv += ["--search", "--folds", "3", "--max-iter", "1", "--hidden-size", "4"]
+    for kind, key in (("both", "'beat_model__static'"), ("rhythm", "'window_step'")):
+        assert main(argv + ["--kind", kind]) == 0
+        assert key in capsys.readouterr().out
+        assert isinstance(_classifier(path), ArrhythmiaTagger)
+
+
+def test_a_new_run_removes_the_beat_checkpoint_of_an_older_one(tmp_path):
+    checkpoint, older = tmp_path / "run.ckpt", tmp_path / "run.ckpt.beat"
+    older.write_bytes(b"left by an interrupted pair")
+    argv = ["train", "--data-dir", str(MITDB), "--records", "119", "220", "--kind", "rhythm"]
+    argv += ["--model", str(tmp_path / "m"), "--checkpoint", str(checkpoint), *FAST]
+    assert main(argv) == 0
+    assert checkpoint.is_file() and not older.exists()
 
 
 def test_train_without_records_fails_clearly(tmp_path):

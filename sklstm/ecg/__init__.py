@@ -1,5 +1,6 @@
 """ECG beats from WFDB records: reading, filtering, R-peak detection, beat sequences,
-and the arrhythmia model that classifies them."""
+and the arrhythmia models that classify them (one beat at a time, and each beat in the
+context of its record's beats)."""
 
 from ._beats import RR_FEATURES, RR_RATIOS, BeatSequences, extract_beats, rr_features
 from ._classifier import ArrhythmiaClassifier

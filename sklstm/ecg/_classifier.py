@@ -1,7 +1,8 @@
-"""The arrhythmia model: beat tables or records in, AAMI classes out.
+"""The arrhythmia model of single beats: beat tables or records in, AAMI classes out.
 
-:class:`ArrhythmiaClassifier` is what ``python -m pipelines.ecg_arrhythmia``
-trains and runs, as an estimator: it fits on the beat tables that its own
+:class:`ArrhythmiaClassifier` is what ``python -m pipelines.ecg_arrhythmia train
+--kind beat`` trains (and, by default, the beat model beside the tagger of
+:mod:`sklstm.ecg._tagger`), as an estimator: it fits on the beat tables that its own
 :meth:`~ArrhythmiaClassifier.load_beats` reads (so that ``GridSearchCV`` with
 ``GroupKFold`` by record searches it like any classifier), and classifies the
 beats of whole records with :meth:`~ArrhythmiaClassifier.annotate`.
@@ -160,6 +161,7 @@ class ArrhythmiaClassifier(ClassifierMixin, _BaseArrhythmia):
 
     See Also
     --------
+    ArrhythmiaTagger : Each beat in the context of its record's beats.
     sklstm.ecg.load_beats : Beat tables of many records.
     sklstm.LSTMClassifier : The network of each member.
 

@@ -148,7 +148,9 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
     callbacks : list of skorch callbacks or None, default=None
         Given to the :class:`~sklstm.LSTMTagger` during ``fit`` (e.g. a
         :class:`~sklstm.checkpoint.ResumableCheckpoint`); the fitted model
-        keeps none. ``beat_model`` keeps its own.
+        keeps none. A resumed fit (``fit(..., resume=net)``) keeps the
+        callbacks ``net`` was loaded with. ``beat_model``'s own callbacks
+        (the same objects, not copies) serve its fit.
 
     Attributes
     ----------
@@ -266,10 +268,12 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         n_steps, n_columns = super()._n_columns()
         return n_steps, n_columns + 1
 
-    def _beat_features(self, X, n_steps):
-        """One row of step features per beat: the coarse window(s) and the RR features."""
-        n_signals = 2 if self.relative else 1
-        step = self.window_step
+    def _beat_features(self, X):
+        """One row of step features per beat: the coarse window(s) and the RR features.
+
+        The layout is the fitted one (``set_params`` after ``fit`` changes nothing).
+        """
+        n_steps, n_signals, step = self._layout_
         parts = [X[:, k * n_steps : (k + 1) * n_steps : step] for k in range(n_signals)]
         parts.append(X[:, n_signals * n_steps : -1])
         return np.hstack(parts).astype(np.float32)
@@ -306,11 +310,6 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
             The fitted model.
         """
         self._check_names(unweighted=(self.unweighted, AAMI_CLASSES))
-        if self.beat_model is not None and not isinstance(self.beat_model, ArrhythmiaClassifier):
-            raise TypeError(
-                "beat_model must be an ArrhythmiaClassifier or None, got "
-                f"{type(self.beat_model).__name__}."
-            )
         if resume_beat_model is not None and self.beat_model is None:
             raise ValueError("resume_beat_model needs a beat_model to resume.")
         X, n_steps = self._check_table(X, reset=True)
@@ -318,11 +317,24 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         seed = self.random_state
         if not isinstance(seed, Integral):
             seed = int(check_random_state(seed).randint(np.iinfo(np.int32).max))
+        beat = self._beat_model(seed, y)  # refused before the tagger trains, not after
         trained = np.isin(y, _TRAINED)
         weights = _class_weights(y[trained], power=self.weight_power, unweighted=self.unweighted)
         weights.update({c: 0.0 for c in AAMI_CLASSES if c not in weights})
-        features = self._beat_features(X, n_steps)
-        stretches = _stretches(_runs(X[:, -1]), self.n_beats)
+        self._layout_ = (n_steps, 2 if self.relative else 1, self.window_step)
+        features = self._beat_features(X)
+        runs = _runs(X[:, -1])
+        if len(X) / len(runs) < self.n_beats / 4:
+            warnings.warn(
+                f"The rows of X form {len(runs)} runs of consecutive beats, "
+                f"{len(X) / len(runs):.1f} beats long on average, against stretches of "
+                f"n_beats={self.n_beats}: the tagger reads each beat with little context. "
+                "Keep the rows of each record together and in order (split by record, "
+                "e.g. GroupKFold over load_beats' groups, never shuffled).",
+                UserWarning,
+                stacklevel=2,
+            )
+        stretches = _stretches(runs, self.n_beats)
         tagger = LSTMTagger(
             hidden_size=self.hidden_size,
             num_layers=self.num_layers,
@@ -345,20 +357,53 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
             warnings.filterwarnings("ignore", "Stochastic Optimizer: Maximum", ConvergenceWarning)
             tagger.fit(sequences, [y[s] for s in stretches])
         tagger.set_params(callbacks=None)
-        self.estimator_ = model
-        self.n_steps_ = n_steps
-        self.interrupted_ = bool(tagger.interrupted_)
-        self.beat_model_ = None
-        if self.beat_model is not None and not self.interrupted_:
-            settings = dict(lead=self.lead, random_state=seed, **self.extract_params())
-            self.beat_model_ = clone(self.beat_model).set_params(**settings)
-            self.beat_model_.fit(X[:, :-1], y, resume=resume_beat_model)
-            self.interrupted_ = self.beat_model_.interrupted_
+        interrupted = bool(tagger.interrupted_)
+        if beat is not None and not interrupted:
+            try:
+                beat.fit(X[:, :-1], y, resume=resume_beat_model)
+            except KeyboardInterrupt:
+                # Ctrl-C outside the beat model's epochs (while it prepares its
+                # beats): keep the trained tagger, as Ctrl-C in an epoch would.
+                warnings.warn(
+                    "Training was interrupted before the beat model's first epoch; "
+                    "the tagger alone is kept.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                beat, interrupted = None, True
+            else:
+                interrupted = bool(beat.interrupted_)
+        elif interrupted:
+            beat = None
         classes = [c for c in tagger.classes_ if c in _TRAINED]
-        if self.beat_model_ is not None:
-            classes = np.union1d(classes, self.beat_model_.classes_)
+        if beat is not None:
+            classes = np.union1d(classes, beat.classes_)
         self.classes_ = np.asarray(classes)
+        self.beat_model_ = beat
+        self.n_steps_ = n_steps
+        self.interrupted_ = interrupted
+        self.estimator_ = model  # last: the model is fitted once it is set
         return self
+
+    def _beat_model(self, seed, y):
+        """The unfitted clone of ``beat_model`` this fit trains, checked; None without one."""
+        if self.beat_model is None:
+            return None
+        if not isinstance(self.beat_model, ArrhythmiaClassifier):
+            raise TypeError(
+                "beat_model must be an ArrhythmiaClassifier or None, got "
+                f"{type(self.beat_model).__name__}."
+            )
+        beat = clone(self.beat_model).set_params(
+            lead=self.lead, random_state=seed, **self.extract_params()
+        )
+        # The given callbacks themselves, not the clone's copies: a callback
+        # that keeps state (a checkpoint, a Ctrl-C handler) sees the fit.
+        beat.set_params(callbacks=self.beat_model.callbacks)
+        beat._validate_params()
+        beat._check_settings()
+        beat._check_labels(y, len(y), beat.train_classes)
+        return beat
 
     # -- predicting ----------------------------------------------------------------
 
@@ -377,11 +422,11 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
             Columns in the order of ``classes_``.
         """
         check_is_fitted(self)
-        X, n_steps = self._check_table(X, reset=False)
+        X, _ = self._check_table(X, reset=False)
         proba = np.zeros((len(X), len(self.classes_)))
         ours = np.isin(self.estimator_.classes_, _TRAINED)
         proba[:, np.searchsorted(self.classes_, self.estimator_.classes_[ours])] = (
-            self._tagger_proba(X, n_steps, ours)
+            self._tagger_proba(X, ours)
         )
         if self.beat_model_ is not None:
             cols = np.searchsorted(self.classes_, self.beat_model_.classes_)
@@ -389,9 +434,9 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
             proba /= 2
         return proba
 
-    def _tagger_proba(self, X, n_steps, columns):
+    def _tagger_proba(self, X, columns):
         """The tagger's probabilities of its ``columns``, over overlapping stretches."""
-        features = self._beat_features(X, n_steps)
+        features = self._beat_features(X)
         stretches = _stretches(_runs(X[:, -1]), self.n_beats)
         total = np.zeros((len(X), int(np.sum(columns))))
         for start in range(0, len(stretches), _PREDICT_STRETCHES):
