@@ -22,7 +22,7 @@ from ..checkpoint import ResumableCheckpoint
 from ..classifier import LSTMClassifier
 from ..preprocessing import SequenceScaler
 from ._beats import RR_RATIOS, BeatSequences
-from ._model import _RECORD_CONSTRAINTS, _BaseArrhythmia
+from ._model import _RECORD_CONSTRAINTS, _BaseArrhythmia, record_docstring
 from ._records import AAMI_CLASSES
 
 __all__ = ["ArrhythmiaClassifier"]
@@ -61,7 +61,8 @@ def _undersample(y, *, fraction, rng, classes):
 
 
 class ArrhythmiaClassifier(ClassifierMixin, _BaseArrhythmia):
-    """Classify heartbeats into the AAMI classes N, S, V and F.
+    __doc__ = record_docstring(
+        """Classify heartbeats into the AAMI classes N, S, V and F.
 
     Each beat is read as a short sequence: the filtered signal around its R
     peak, its departure from the record's median beat, and its RR-interval
@@ -81,26 +82,7 @@ class ArrhythmiaClassifier(ClassifierMixin, _BaseArrhythmia):
 
     Parameters
     ----------
-    lead : str or int, default="MLII"
-        Lead the beats are read from, by name or 0-based index (see
-        :func:`~sklstm.ecg.read_record`).
-    before : float, default=0.25
-        Seconds of signal before the R peak in each beat's window.
-    after : float, default=0.45
-        Seconds of signal after the R peak.
-    sampling_rate : float, default=90.0
-        Rate in Hz of the window's steps, whatever the record's own rate.
-    baseline : {"highpass", "median"} or None, default="highpass"
-        Baseline removal (see :func:`~sklstm.ecg.filter_ecg`).
-    lowpass : float or None, default=35.0
-        Low-pass cut-off in Hz (see :func:`~sklstm.ecg.filter_ecg`).
-    local : int, default=10
-        Previous RR intervals whose mean is the local RR
-        (see :func:`~sklstm.ecg.rr_features`).
-    relative : bool, default=True
-        Also read each window minus the record's median window.
-    rr : tuple of str, default=RR_RATIOS
-        RR features of each beat, among :data:`~sklstm.ecg.RR_FEATURES`.
+{record_parameters}
     static : {"repeat", "drop", "head"}, default="repeat"
         The RR features as channels at every step (``"repeat"``), left out
         (``"drop"``), or given to the output layer next to the pooled state
@@ -174,6 +156,7 @@ class ArrhythmiaClassifier(ClassifierMixin, _BaseArrhythmia):
     >>> result = clf.annotate("data/mitdb/220", detect=True)     # doctest: +SKIP
     >>> result.samples[:3], result.pred[:3]                      # doctest: +SKIP
     """
+    )
 
     _parameter_constraints: dict = {
         **_RECORD_CONSTRAINTS,
@@ -374,22 +357,6 @@ class ArrhythmiaClassifier(ClassifierMixin, _BaseArrhythmia):
                 block = slice(start, start + _PREDICT_BATCH)
                 proba[block, cols] += member.predict_proba(X[block])
         return proba / len(self.estimators_)
-
-    def predict(self, X):
-        """AAMI class of each beat.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_beats, n_columns)
-            Beat table read with this model's settings.
-
-        Returns
-        -------
-        y : ndarray of str of shape (n_beats,)
-            Predicted classes.
-        """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "estimators_")

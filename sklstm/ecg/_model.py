@@ -32,6 +32,34 @@ _RECORD_CONSTRAINTS = {
 }
 
 
+# The beat settings' part of the models' docstrings.
+_RECORD_PARAMETERS = """    lead : str or int, default="MLII"
+        Lead the beats are read from, by name or 0-based index (see
+        :func:`~sklstm.ecg.read_record`).
+    before : float, default=0.25
+        Seconds of signal before the R peak in each beat's window.
+    after : float, default=0.45
+        Seconds of signal after the R peak.
+    sampling_rate : float, default=90.0
+        Rate in Hz of the window's steps, whatever the record's own rate.
+    baseline : {"highpass", "median"} or None, default="highpass"
+        Baseline removal (see :func:`~sklstm.ecg.filter_ecg`).
+    lowpass : float or None, default=35.0
+        Low-pass cut-off in Hz (see :func:`~sklstm.ecg.filter_ecg`).
+    local : int, default=10
+        Previous RR intervals whose mean is the local RR
+        (see :func:`~sklstm.ecg.rr_features`).
+    relative : bool, default=True
+        Also read each window minus the record's median window.
+    rr : tuple of str, default=RR_RATIOS
+        RR features of each beat, among :data:`~sklstm.ecg.RR_FEATURES`."""
+
+
+def record_docstring(template):
+    """A model's docstring, its ``{record_parameters}`` filled with the beat settings."""
+    return template.replace("{record_parameters}", _RECORD_PARAMETERS)
+
+
 class _BaseArrhythmia(BaseEstimator):
     """Beat settings, records in, beat tables out; subclasses fit and predict."""
 
@@ -167,6 +195,22 @@ class _BaseArrhythmia(BaseEstimator):
             raise RecordError(f"{exc} Without annotations, use detect=True.") from None
         beats.pred = self.predict(beats.X)
         return beats
+
+    def predict(self, X):
+        """AAMI class of each beat: the class of highest probability.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_beats, n_columns)
+            Beat table read with this model's settings.
+
+        Returns
+        -------
+        y : ndarray of str of shape (n_beats,)
+            Predicted classes.
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     # -- checks ------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from ..preprocessing import SequenceScaler
 from ..tagger import LSTMTagger
 from ._beats import RR_RATIOS
 from ._classifier import ArrhythmiaClassifier, _check_same_settings, _class_weights
-from ._model import _RECORD_CONSTRAINTS, _BaseArrhythmia
+from ._model import _RECORD_CONSTRAINTS, _BaseArrhythmia, record_docstring
 from ._records import AAMI_CLASSES
 
 __all__ = ["ArrhythmiaTagger"]
@@ -65,7 +65,8 @@ def _edge_weights(length):
 
 
 class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
-    """Classify heartbeats in the context of their neighbours.
+    __doc__ = record_docstring(
+        """Classify heartbeats in the context of their neighbours.
 
     Whether a beat is supraventricular shows mostly in the rhythm: how early
     it comes against this patient's recent beats, whether a pause follows,
@@ -94,26 +95,7 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
 
     Parameters
     ----------
-    lead : str or int, default="MLII"
-        Lead the beats are read from, by name or 0-based index (see
-        :func:`~sklstm.ecg.read_record`).
-    before : float, default=0.25
-        Seconds of signal before the R peak in each beat's window.
-    after : float, default=0.45
-        Seconds of signal after the R peak.
-    sampling_rate : float, default=90.0
-        Rate in Hz of the window's steps, whatever the record's own rate.
-    baseline : {"highpass", "median"} or None, default="highpass"
-        Baseline removal (see :func:`~sklstm.ecg.filter_ecg`).
-    lowpass : float or None, default=35.0
-        Low-pass cut-off in Hz (see :func:`~sklstm.ecg.filter_ecg`).
-    local : int, default=10
-        Previous RR intervals whose mean is the local RR
-        (see :func:`~sklstm.ecg.rr_features`).
-    relative : bool, default=True
-        Also read each window minus the record's median window.
-    rr : tuple of str, default=RR_RATIOS
-        RR features of each beat, among :data:`~sklstm.ecg.RR_FEATURES`.
+{record_parameters}
     window_step : int, default=3
         Every how many steps of a beat's window are features of its step:
         3 keeps 21 of the 63 steps of the default window (30 Hz).
@@ -187,6 +169,7 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
     >>> result = tagger.annotate("data/mitdb/220", detect=True)  # doctest: +SKIP
     >>> result.samples[:3], result.pred[:3]                      # doctest: +SKIP
     """
+    )
 
     _parameter_constraints: dict = {
         **_RECORD_CONSTRAINTS,
@@ -446,22 +429,6 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
             ):
                 total[rows] += proba[:, columns] * _edge_weights(len(rows))[:, None]
         return total / total.sum(axis=1, keepdims=True)
-
-    def predict(self, X):
-        """AAMI class of each beat.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_beats, n_columns)
-            Beat table read with this model's settings.
-
-        Returns
-        -------
-        y : ndarray of str of shape (n_beats,)
-            Predicted classes.
-        """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "estimator_")
