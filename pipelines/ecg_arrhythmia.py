@@ -26,9 +26,7 @@ quiet_ctrl_c_while_starting(__name__)  # before the slow imports below
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,14 +34,10 @@ import numpy as np
 import torch
 from sklearn.metrics import f1_score, make_scorer
 from sklearn.model_selection import GridSearchCV, GroupKFold
-from sklearn.pipeline import Pipeline
 
 from sklstm.checkpoint import ResumableCheckpoint, load_checkpoint
 from sklstm.ecg import (
-    AAMI_CLASSES,
     PACED_RECORDS,
-    ArrhythmiaClassifier,
-    ArrhythmiaTagger,
     RecordError,
     filter_ecg,
     list_records,
@@ -60,93 +54,23 @@ from ._cli import (
     BadFiles,
     TrainingInterrupted,
     interruptible,
-    load_model,
     save_model,
     write_json,
 )
-
-# What `train` saves (a dict, so that other applications' models are told apart).
-MODEL_KEY = "arrhythmia_classifier"
-# Model files written before the ArrhythmiaClassifier: its pipeline, settings and lead.
-OLD_MODEL_KEYS = ("model", "extract", "lead")
-# The grids of --search for --kind beat, rhythm and both; the other settings are the
-# command's.
-SEARCH_GRID = {"hidden_size": [32, 64], "static": ["repeat", "drop"]}
-TAGGER_SEARCH_GRID = {"hidden_size": [32, 64], "window_step": [3, 6]}
-PAIR_SEARCH_GRID = {"hidden_size": [32, 64], "beat_model__static": ["repeat", "drop"]}
-# Options of the beat-at-a-time classifier only: (flag, attribute, parameter).
-CLASSIFIER_OPTIONS = (
-    ("--n-fraction", "n_fraction", "n_fraction"),
-    ("--train-classes", "train_classes", "train_classes"),
-    ("--static", "static", "static"),
-    ("--pooling", "pooling", "pooling"),
-    ("--ensemble", "ensemble", "n_estimators"),
+from ._ecg_models import (
+    MODEL_KEY,
+    beat_checkpoint_path,
+    build_model,
+    drop_callbacks,
+    load_trained_model,
+    model_params,
+    search_grid,
+    training_network,
 )
-MODELS = (ArrhythmiaClassifier, ArrhythmiaTagger)
+from ._ecg_reports import format_report, summarize, write_annotations
+
 # Length of the ECG strips drawn with --plots.
 STRIP_SECONDS = 10.0
-
-
-def _model(args, *, callbacks=None, beat_callbacks=None):
-    """The library's model with the command's settings, refused before any record is read.
-
-    Options left out keep the model's own defaults (the tagger's differ).
-    ``callbacks`` go to the model's first network (the tagger's, unless
-    ``--kind beat``), ``beat_callbacks`` to the beat model of ``--kind both``.
-    """
-    given = {
-        param: value
-        for param, value in (
-            ("weight_power", args.weight_power),
-            ("hidden_size", args.hidden_size),
-            ("max_iter", args.max_iter),
-        )
-        if value is not None
-    }
-    settings = dict(
-        lead=args.lead,
-        unweighted=tuple(args.unweighted),
-        random_state=args.seed,
-        callbacks=callbacks,
-        **given,
-    )
-    options = [(flag, param, getattr(args, attr)) for flag, attr, param in CLASSIFIER_OPTIONS]
-    beat = None
-    if args.kind == "rhythm":
-        clash = [flag for flag, _, value in options if value is not None]
-        if clash:
-            raise SystemExit(
-                f"error: {', '.join(clash)} set(s) the beat-at-a-time classifier, which "
-                "--kind rhythm has not (--kind both has)."
-            )
-    else:
-        beat = dict(settings, callbacks=beat_callbacks if args.kind == "both" else callbacks)
-        beat.update({param: value for _, param, value in options if value is not None})
-        if "train_classes" in beat:
-            beat["train_classes"] = tuple(beat["train_classes"])
-        beat = ArrhythmiaClassifier(**beat)
-    model = beat if args.kind == "beat" else ArrhythmiaTagger(**settings, beat_model=beat)
-    try:
-        for part in (model, beat):
-            if part is not None:
-                part._validate_params()
-        if beat is not None:
-            beat._check_settings()
-        model._check_names(unweighted=(model.unweighted, AAMI_CLASSES))
-    except ValueError as exc:
-        raise SystemExit(f"error: {exc}") from None
-    return model
-
-
-def _network(model):
-    """The pipeline of the network that the training plot and the Ctrl-C message are about.
-
-    The tagger's, unless Ctrl-C ended the fit of the beat model fitted after it.
-    """
-    if not isinstance(model, ArrhythmiaTagger):
-        return model.estimators_[0]
-    beat = model.beat_model_
-    return beat.estimators_[-1] if beat is not None and beat.interrupted_ else model.estimator_
 
 
 def _record_names(args):
@@ -179,7 +103,7 @@ def cmd_train(args):
         raise SystemExit("error: --ensemble does not go with --checkpoint or --search.")
     if args.search and args.checkpoint:
         raise SystemExit("error: --checkpoint and --resume are for one fit, not --search.")
-    beat_checkpoint = _beat_checkpoint(args)
+    beat_checkpoint = beat_checkpoint_path(args)
     resume = _resumed_classifier(args.checkpoint) if args.resume else None
     resumed = {"resume": resume}
     if args.resume and args.kind == "both" and beat_checkpoint.is_file():
@@ -189,7 +113,7 @@ def cmd_train(args):
     beat_callbacks = None
     if args.kind == "both" and beat_checkpoint is not None:
         beat_callbacks = [ResumableCheckpoint(beat_checkpoint)]
-    model = _model(args, callbacks=callbacks, beat_callbacks=beat_callbacks)
+    model = build_model(args, callbacks=callbacks, beat_callbacks=beat_callbacks)
     beats = _load(args, model, bad)
     if args.checkpoint and not args.resume:
         # A new run: the beat model's checkpoint of an older run must never be
@@ -217,7 +141,7 @@ def cmd_train(args):
                 raise SystemExit(f"error: cannot resume from {which}: {exc}") from None
         # (An ensemble stops at Ctrl-C without a model, above.)
         interrupted = state["interrupted"]
-        _drop_callbacks(model)  # saved as data
+        drop_callbacks(model)  # saved as data
     elapsed = time.perf_counter() - start
     try:
         save_model({MODEL_KEY: model}, args.model)
@@ -227,7 +151,8 @@ def cmd_train(args):
         return INTERRUPTED
     if args.plots:
         try:
-            _plots.save_training_history(args.plots / "training_history.png", _network(model))
+            history = args.plots / "training_history.png"
+            _plots.save_training_history(history, training_network(model))
         except KeyboardInterrupt:
             print(
                 f"interrupted while drawing the plots: the model is saved to {args.model}.",
@@ -235,7 +160,7 @@ def cmd_train(args):
             )
             return INTERRUPTED
     if interrupted:
-        network = _network(model).steps[-1][1]
+        network = training_network(model).steps[-1][1]
         planned = "" if isinstance(network.max_iter, str) else f" of {network.max_iter}"
         resume_hint = f"; resume with --checkpoint {args.checkpoint} --resume"
         print(
@@ -251,22 +176,6 @@ def cmd_train(args):
     return bad.exit_code()
 
 
-def _beat_checkpoint(args):
-    """Where ``--kind both`` checkpoints its beat model: beside the tagger's, ``CKPT.beat``."""
-    if args.checkpoint is None:
-        return None
-    return args.checkpoint.with_name(args.checkpoint.name + ".beat")
-
-
-def _drop_callbacks(model):
-    """Callbacks belong to training: the saved model (and its beat model) keeps none."""
-    model.set_params(callbacks=None)
-    if getattr(model, "beat_model", None) is not None:
-        model.set_params(beat_model__callbacks=None)
-        if model.beat_model_ is not None:
-            model.beat_model_.set_params(callbacks=None)
-
-
 def _resumed_classifier(path):
     if not path.is_file():
         raise SystemExit(f"error: checkpoint {path} does not exist (nothing to resume).")
@@ -279,14 +188,8 @@ def _resumed_classifier(path):
 def _search(args, model, beats):
     """Grid search grouped by record; Ctrl-C ends it without a model."""
     scorer = make_scorer(f1_score, average="macro", labels=["N", "S", "V"], zero_division=0)
-    if not isinstance(model, ArrhythmiaTagger):
-        grid = SEARCH_GRID
-    elif model.beat_model is None:
-        grid = TAGGER_SEARCH_GRID
-    else:
-        grid = PAIR_SEARCH_GRID
     search = GridSearchCV(
-        model, grid, scoring=scorer, cv=GroupKFold(args.folds), error_score="raise"
+        model, search_grid(model), scoring=scorer, cv=GroupKFold(args.folds), error_score="raise"
     )
     with interruptible(TrainingInterrupted):
         try:
@@ -306,47 +209,8 @@ def _annotate(model, path, *, detect, annotator, chunk_seconds):
         raise RecordError(str(exc).replace("detect=True", "--detect")) from None
 
 
-def _load_model(args):
-    """The trained model; ``--lead`` overrides the lead it was trained on."""
-    bundle = load_model(args.model, kind="heartbeat-classification", keys=(), estimator=MODELS)
-    if isinstance(bundle, MODELS):
-        model = bundle
-    elif isinstance(bundle.get(MODEL_KEY), MODELS):
-        model = bundle[MODEL_KEY]
-    elif set(OLD_MODEL_KEYS) <= set(bundle) and isinstance(bundle["model"], Pipeline):
-        model = _from_old_file(bundle)
-    else:
-        raise SystemExit(f"error: {args.model} is not a heartbeat-classification model.")
-    if args.lead is not None:
-        model.set_params(lead=args.lead)
-    return model
-
-
-def _from_old_file(bundle):
-    """The ArrhythmiaClassifier of a file that held its one pipeline, settings and lead."""
-    pipeline = bundle["model"]
-    sequences, network = pipeline.steps[0][1], pipeline.steps[-1][1]
-    static = "head" if network.n_static_features else sequences.static
-    model = ArrhythmiaClassifier(
-        lead=bundle["lead"],
-        static=static,
-        hidden_size=network.hidden_size,
-        pooling=network.pooling,
-        max_iter=network.max_iter,
-        batch_size=network.batch_size,
-        learning_rate_init=network.learning_rate_init,
-        **bundle["extract"],
-    )
-    model.estimators_ = [pipeline]
-    model.classes_ = pipeline.classes_
-    model.n_features_in_ = pipeline.n_features_in_
-    model.n_steps_ = pipeline.steps[0][1].n_steps_
-    model.interrupted_ = bool(getattr(pipeline.steps[-1][1], "interrupted_", False))
-    return model
-
-
 def cmd_evaluate(args):
-    model = _load_model(args)
+    model = load_trained_model(args)
     bad = BadFiles()
     y_true, y_pred, per_record = [], [], {}
     n_ref = n_det = n_matched = n_excused = 0
@@ -404,65 +268,8 @@ def cmd_evaluate(args):
     return bad.exit_code()
 
 
-def format_report(report):
-    """A readable EC57-style report."""
-    lines = [f"{report['n_beats']} beats, accuracy {100 * report['accuracy']:.2f}%"]
-    if "detection" in report:
-        d = report["detection"]
-        lines.append(
-            f"beat detection (150 ms): Se {100 * d['se']:.2f}%  +P {100 * d['ppv']:.2f}%  "
-            f"(TP {d['tp']}, FN {d['fn']}, FP {d['fp']})"
-        )
-    lines.append(f"{'class':>5} {'Se %':>7} {'+P %':>7} {'F1 %':>7} {'support':>8}")
-    for label, c in report["classes"].items():
-        lines.append(
-            f"{label:>5} {100 * c['se']:7.2f} {100 * c['ppv']:7.2f} {100 * c['f1']:7.2f} "
-            f"{c['support']:8d}"
-        )
-    labels = report["labels"]
-    lines.append("confusion matrix (rows: reference, columns: predicted)")
-    lines.append("      " + "".join(f"{label:>7}" for label in labels))
-    for label, row in zip(labels, report["confusion_matrix"]):
-        lines.append(f"{label:>5} " + "".join(f"{v:7d}" for v in row))
-    return "\n".join(lines)
-
-
-def summarize(samples, classes, fs):
-    """Beats per class, ectopic burden and mean heart rate of one record."""
-    counts = {label: int((classes == label).sum()) for label in AAMI_CLASSES}
-    n = len(classes)
-    burden = lambda k: 100.0 * k / n if n else 0.0  # noqa: E731
-    duration = (samples[-1] - samples[0]) / fs if n > 1 else 0.0
-    return {
-        "n_beats": n,
-        "beats_per_class": counts,
-        "ectopic_burden_percent": burden(counts["S"] + counts["V"]),
-        "supraventricular_burden_percent": burden(counts["S"]),
-        "ventricular_burden_percent": burden(counts["V"]),
-        "mean_heart_rate_bpm": 60.0 * (n - 1) / duration if duration > 0 else 0.0,
-    }
-
-
-def write_annotations(out_dir, name, ext, samples, symbols, fs):
-    """``OUT/<name>.<ext>`` with wfdb.wrann, moved into place only when complete.
-
-    wfdb.wrann writes its file directly; it writes into a temporary folder
-    inside OUT (the same file system), and the finished file is renamed onto
-    the old one, so a kill never leaves a half-written annotation file.
-    """
-    import wfdb
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".wrann.") as tmp:
-        wfdb.wrann(
-            name, ext, np.asarray(samples, dtype=np.int64), symbol=list(symbols),
-            fs=fs, write_dir=tmp,
-        )  # fmt: skip
-        os.replace(Path(tmp) / f"{name}.{ext}", out_dir / f"{name}.{ext}")
-
-
 def cmd_annotate(args):
-    model = _load_model(args)
+    model = load_trained_model(args)
     bad = BadFiles()
     out_dir = Path(args.out_dir)
     for name in _record_names(args):
@@ -526,7 +333,7 @@ def _save_strip(path, record_path, model, beats, reference=None):
 def cmd_crossval(args):
     """Record-grouped cross-validation: no patient in both training and validation."""
     bad = BadFiles()
-    model = _model(args)
+    model = build_model(args)
     beats = _load(args, model, bad)
     pred = np.empty_like(beats.y)
     start = time.perf_counter()
@@ -542,7 +349,7 @@ def cmd_crossval(args):
         pred[test] = model.predict(beats.X[test])
         print(f"fold {fold}: records {sorted(set(beats.groups[test]))}", file=sys.stderr)
     report = classification_statistics(beats.y, pred)
-    report["params"] = _params(model)
+    report["params"] = model_params(model)
     report["seconds"] = time.perf_counter() - start
     report["per_record"] = {
         r: classification_statistics(beats.y[beats.groups == r], pred[beats.groups == r])
@@ -552,18 +359,6 @@ def cmd_crossval(args):
         write_json(args.out, report)
     print(json.dumps(report) if args.json else format_report(report))
     return bad.exit_code()
-
-
-def _params(model):
-    """The model's parameters as JSON data (a beat model's, nested)."""
-    params = {
-        k: v
-        for k, v in model.get_params(deep=False).items()
-        if k not in ("callbacks", "random_state")
-    }
-    if params.get("beat_model") is not None:
-        params["beat_model"] = _params(params["beat_model"])
-    return params
 
 
 def parse_args(argv):

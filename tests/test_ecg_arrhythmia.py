@@ -12,6 +12,7 @@ from _ecg_data import MITDB, concatenate_records, requires_mitdb, resample_recor
 
 import sklstm
 from pipelines import ecg_arrhythmia as ecg_app
+from pipelines._ecg_models import from_old_file
 from pipelines.ecg_arrhythmia import main, summarize
 from sklstm.checkpoint import ResumableCheckpoint, load_checkpoint
 from sklstm.ecg import (
@@ -118,7 +119,7 @@ def test_train_saves_the_library_model_and_files_of_the_former_layout_still_load
     old = tmp_path / "old.model"
     extract = {k: v for k, v in clf.extract_params().items() if k != "local"}
     sklstm.save({"model": clf.estimators_[0], "extract": extract, "lead": "MLII"}, old)
-    assert ecg_app._from_old_file(sklstm.load(old)).get_params() == clf.get_params()
+    assert from_old_file(sklstm.load(old)).get_params() == clf.get_params()
     bare = tmp_path / "bare.model"  # saved from Python, without the dict
     sklstm.save(clf, bare)
     reports = []
