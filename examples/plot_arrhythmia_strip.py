@@ -14,7 +14,8 @@ Database, then classifies the beats of a patient it has never seen, found
 by its R-peak detector rather than taken from the annotations. The strip
 shows the reference classes above the predicted ones. A model trained on
 two patients is no guide to accuracy: ``docs/ecg_arrhythmia.md`` gives the
-figures of the full model, cross-validated by patient.
+cross-validated figures (by patient) of this classifier (``--kind beat``) and of
+the default pair.
 """
 
 import os

@@ -389,7 +389,9 @@ def parse_args(argv):
             help="one beat at a time (ArrhythmiaClassifier), each beat in the context of its "
             "record's beats (ArrhythmiaTagger), or both, their probabilities averaged (default)",
         )
-        p.add_argument("--n-fraction", type=float, help="share of N beats kept (default 0.5)")
+        p.add_argument(
+            "--n-fraction", type=float, help="classifier: share of N beats kept (default 0.5)"
+        )
         p.add_argument(
             "--weight-power", type=float, help="class weight exponent (default 0.5; tagger 1)"
         )
@@ -402,26 +404,29 @@ def parse_args(argv):
             "--train-classes",
             nargs="+",
             choices=["N", "S", "V", "F"],
-            help="classes whose beats are trained on (default all four; Q never is)",
+            help="classifier: classes trained on (default all four; Q never is)",
         )
         p.add_argument(
             "--static",
             choices=["repeat", "drop", "head"],
-            help="RR features: channels at every step (default), left out, or at the output "
-            "layer only",
+            help="classifier's RR features: channels at every step (default), left out, or "
+            "at the output layer only",
         )
         p.add_argument("--hidden-size", type=int, help="LSTM units (default 64)")
         p.add_argument(
             "--max-iter", type=int, help="epochs (default 20; tagger: about 1,500 updates)"
         )
         p.add_argument(
-            "--pooling", choices=["last", "mean", "max", "attention"], help="default last"
+            "--pooling",
+            choices=["last", "mean", "max", "attention"],
+            help="classifier's pooling (default last)",
         )
         p.add_argument("--seed", type=int, default=0, help="seed of the N sampling and network")
         p.add_argument(
             "--ensemble",
             type=positive_int,
-            help="models fitted with different seeds, their probabilities averaged (default 1)",
+            help="classifiers fitted with different seeds, their probabilities averaged "
+            "(default 1; the tagger of --kind both stays one)",
         )
 
     def plots(p):
@@ -445,7 +450,12 @@ def parse_args(argv):
     common(p)
     training(p)
     p.add_argument("--search", action="store_true", help="grid search grouped by record")
-    p.add_argument("--checkpoint", type=Path, metavar="CKPT", help="checkpoint every epoch")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="CKPT",
+        help="checkpoint every epoch (--kind both: the classifier's to CKPT.beat)",
+    )
     p.add_argument("--resume", action="store_true", help="resume from the --checkpoint")
     plots(p)
 

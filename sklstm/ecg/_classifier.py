@@ -2,7 +2,7 @@
 
 :class:`ArrhythmiaClassifier` is what ``python -m pipelines.ecg_arrhythmia train
 --kind beat`` trains (and, by default, the beat model beside the tagger of
-:mod:`sklstm.ecg._tagger`), as an estimator: it fits on the beat tables that its own
+:class:`~sklstm.ecg.ArrhythmiaTagger`), as an estimator: it fits on the beat tables that its own
 :meth:`~ArrhythmiaClassifier.load_beats` reads (so that ``GridSearchCV`` with
 ``GroupKFold`` by record searches it like any classifier), and classifies the
 beats of whole records with :meth:`~ArrhythmiaClassifier.annotate`.

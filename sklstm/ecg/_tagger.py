@@ -144,7 +144,8 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         :class:`~sklstm.LSTMTagger`, which read stretches of beats.
     beat_model_ : ArrhythmiaClassifier or None
         The fitted clone of ``beat_model``; None without one, or when Ctrl-C
-        ended the tagger's fit before it started.
+        came before its first epoch (during the tagger's fit, or while it
+        prepared its beats).
     n_features_in_ : int
         Columns of the beat tables seen in ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
