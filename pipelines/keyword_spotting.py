@@ -573,7 +573,7 @@ def main(argv=None):
     p.add_argument("--model", required=True, help="model file to write")
     p.add_argument("--search", action="store_true", help="grid search (speaker-grouped 3-fold)")
     p.add_argument("--sr", type=int, default=8000, help="model sampling rate in Hz (8000)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (30)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (45)")
     p.add_argument("--hidden-size", type=int, default=None, help="LSTM units (128)")
     p.add_argument(
         "--copies", type=int, default=N_COPIES, help=f"augmented copies per clip ({N_COPIES})"

@@ -195,7 +195,7 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         Units of the LSTM.
     pooling : {"max", "mean", "last", "attention"}, default="max"
         How the LSTM's states over a clip become one vector.
-    max_iter : int, default=30
+    max_iter : int, default=45
         Epochs; the schedule runs all of them (no ConvergenceWarning).
     batch_size : int, default=64
         Clips per mini-batch.
@@ -300,7 +300,7 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         n_mels=40,
         hidden_size=128,
         pooling="max",
-        max_iter=30,
+        max_iter=45,
         batch_size=64,
         learning_rate_init=3e-3,
         n_copies=2,
