@@ -57,6 +57,14 @@ def build_model(args, *, callbacks=None, beat_callbacks=None):
         **given,
     )
     options = [(flag, param, getattr(args, attr)) for flag, attr, param in CLASSIFIER_OPTIONS]
+    tagger = {}
+    if args.rr_model is not None:
+        if args.kind == "beat":
+            raise SystemExit(
+                "error: --rr-model sets the tagger's RR model, which --kind beat has not "
+                "(--kind rhythm and both have)."
+            )
+        tagger["rr_model"] = None if args.rr_model == "none" else args.rr_model
     beat = None
     if args.kind == "rhythm":
         clash = [flag for flag, _, value in options if value is not None]
@@ -71,7 +79,9 @@ def build_model(args, *, callbacks=None, beat_callbacks=None):
         if "train_classes" in beat:
             beat["train_classes"] = tuple(beat["train_classes"])
         beat = ArrhythmiaClassifier(**beat)
-    model = beat if args.kind == "beat" else ArrhythmiaTagger(**settings, beat_model=beat)
+    model = (
+        beat if args.kind == "beat" else ArrhythmiaTagger(**settings, **tagger, beat_model=beat)
+    )
     try:
         for part in (model, beat):
             if part is not None:

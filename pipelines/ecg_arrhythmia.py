@@ -390,6 +390,12 @@ def parse_args(argv):
             "record's beats (ArrhythmiaTagger), or both, their probabilities averaged (default)",
         )
         p.add_argument(
+            "--rr-model",
+            choices=["logistic", "none"],
+            help="rhythm and both: a linear model of the RR features, averaged with the "
+            "networks (default logistic), or none",
+        )
+        p.add_argument(
             "--n-fraction", type=float, help="classifier: share of N beats kept (default 0.5)"
         )
         p.add_argument(

@@ -309,9 +309,8 @@ def _decode_estimator(node, arrays, path):
     state = _decode(node.get("state", {"__dict__": []}), arrays, path)
     if not isinstance(params, dict) or not isinstance(state, dict):
         raise ModelFileError(f"{path}: estimator {cls.__name__} is malformed.")
-    if issubclass(cls, _BaseLSTM):
-        # A file written before a parameter existed means its former behaviour.
-        params = {**cls._PARAMS_BEFORE_0_2, **params}
+    # A file written before a parameter existed means its former behaviour.
+    params = {**getattr(cls, "_PARAMS_BEFORE_0_2", {}), **params}
     try:
         estimator = cls(**params)
     except TypeError as exc:

@@ -266,6 +266,7 @@ def test_rhythm_and_both_kinds_train_evaluate_annotate_and_cross_validate(tmp_pa
     tagger = _classifier(path)
     assert isinstance(tagger, ArrhythmiaTagger) and tagger.beat_model is None
     assert tagger.max_iter == 4 and tagger.hidden_size == 16 and tagger.weight_power == 1.0
+    assert tagger.rr_model == "logistic" and tagger.rr_model_ is not None
     capsys.readouterr()
     data = ["--data-dir", str(MITDB), "--records", "220", "--model", str(path)]
     assert main(["evaluate", *data, "--json"]) == 0
@@ -288,14 +289,19 @@ def test_rhythm_and_both_kinds_train_evaluate_annotate_and_cross_validate(tmp_pa
     report = json.loads(capsys.readouterr().out)
     assert report["params"]["n_beats"] == 64
     assert report["params"]["beat_model"]["pooling"] == "last"
+    assert report["params"]["rr_model"] == "logistic"
+    assert main(cv + ["--kind", "rhythm", "--max-iter", "1", "--rr-model", "none"]) == 0
+    assert json.loads(capsys.readouterr().out)["params"]["rr_model"] is None
     assert report["n_beats"] == sum(len(tagger.read_beats(MITDB / r).y) for r in TRAIN)
 
 
-def test_options_of_the_beat_classifier_are_refused_with_the_rhythm_kind():
+def test_options_of_a_model_are_refused_with_a_kind_that_has_none():
     argv = ["train", "--data-dir", str(MITDB), "--records", "119", "--model", "m"]
     for other in (["--static", "drop"], ["--n-fraction", "1"], ["--ensemble", "2"]):
         with pytest.raises(SystemExit, match=f"{other[0]} set.*--kind rhythm has not"):
             main(argv + ["--kind", "rhythm", *other])
+    with pytest.raises(SystemExit, match="--rr-model sets the tagger's RR model, which --kind"):
+        main(argv + ["--kind", "beat", "--rr-model", "none"])
 
 
 # -- plots ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from _ctrl_c import CtrlCAt
 from _ecg_data import MITDB, requires_mitdb
+from _model_files import rewrite_without
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_predict
@@ -11,9 +12,13 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_predict
 import sklstm
 from sklstm.checkpoint import ResumableCheckpoint, load_checkpoint
 from sklstm.ecg import ArrhythmiaClassifier, ArrhythmiaTagger, match_beats
+from sklstm.ecg._beats import RR_FEATURES
+from sklstm.ecg._classifier import _class_weights
+from sklstm.ecg._rr_model import run_irregularity
 from sklstm.ecg._tagger import _edge_weights, _runs, _stretches
 
-TINY = dict(hidden_size=4, num_layers=1, max_iter=1, n_beats=16)
+# The networks' mechanics are tested without the RR model; its own tests add it.
+TINY = dict(hidden_size=4, num_layers=1, max_iter=1, n_beats=16, rr_model=None)
 
 
 def test_runs_follow_the_beat_index_and_stretches_overlap_by_half():
@@ -241,3 +246,92 @@ def test_one_beat_absent_classes_short_runs_and_a_bad_beat_model(beats):
         ArrhythmiaTagger(**TINY, rr=(), beat_model=ArrhythmiaClassifier()).fit(
             ArrhythmiaTagger(rr=()).load_beats(MITDB, ["119"]).X, beats.y[beats.groups == "119"]
         )
+
+
+@requires_mitdb
+def test_the_rhythms_irregularity_is_that_of_rr_features_from_two_of_its_ratios():
+    table = ArrhythmiaTagger(rr=RR_FEATURES).load_beats(MITDB, ["201", "119"])
+    names = table.feature_names
+    column = table.X[:, names.index("irregularity")]
+    X = table.X
+    derived = run_irregularity(
+        X[:, names.index("pre_record")], X[:, names.index("pre_local")], _runs(X[:, -1]), local=10
+    )
+    assert column.max() > 0.5  # 201 has atrial fibrillation: irregular indeed
+    np.testing.assert_allclose(derived, column, rtol=1e-5, atol=1e-6)
+
+
+@requires_mitdb
+def test_an_rr_model_is_fitted_by_default_and_averaged_with_the_networks(beats, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    y = beats.y.copy()
+    y[[10, 20]] = "Q"  # context for the irregularity, not a training label
+    settings = {**TINY, "rr_model": "logistic"}
+    tagger = ArrhythmiaTagger(**settings).fit(beats.X, y)
+    assert ArrhythmiaTagger().rr_model == "logistic"
+    # The same regression fitted by hand: the table's five RR ratios and the irregularity,
+    # standardized, Q left out, classes weighed as the tagger's loss.
+    names = beats.feature_names
+    rr = beats.X[:, -6:-1].astype(np.float64)
+    irregularity = run_irregularity(
+        rr[:, names.index("pre_record") - 126], rr[:, names.index("pre_local") - 126],
+        _runs(beats.X[:, -1]), local=10,
+    )  # fmt: skip
+    features = np.column_stack([rr, irregularity])
+    keep = y != "Q"
+    weights = _class_weights(y[keep], power=1.0, unweighted=("F",))
+    scaler = StandardScaler().fit(features[keep])
+    regression = LogisticRegression(max_iter=1000).fit(
+        scaler.transform(features[keep]), y[keep], sample_weight=[weights[c] for c in y[keep]]
+    )
+    by_hand = regression.predict_proba(scaler.transform(features))
+    np.testing.assert_allclose(
+        tagger.rr_model_.predict_proba(tagger._rr_features(beats.X, _runs(beats.X[:, -1]))),
+        by_hand,
+        rtol=1e-6,
+    )
+    alone = ArrhythmiaTagger(**TINY).fit(beats.X, y)
+    assert alone.rr_model_ is None
+    proba = tagger.predict_proba(beats.X)
+    np.testing.assert_allclose(proba, (alone.predict_proba(beats.X) + by_hand) / 2, rtol=1e-6)
+    # Alone or beside another record, a record's beats get the same probabilities.
+    rows = beats.groups == "220"
+    np.testing.assert_allclose(tagger.predict_proba(beats.X[rows]), proba[rows], atol=1e-6)
+    # With a beat model: the three models' mean.
+    beat = ArrhythmiaClassifier(hidden_size=4, max_iter=1)
+    three = ArrhythmiaTagger(**settings, beat_model=beat).fit(beats.X, y)
+    single = clone(beat).set_params(random_state=0).fit(beats.X[:, :-1], y)
+    np.testing.assert_allclose(
+        three.predict_proba(beats.X),
+        (alone.predict_proba(beats.X) + single.predict_proba(beats.X[:, :-1]) + by_hand) / 3,
+        rtol=1e-6,
+    )
+    path = tmp_path / "three.sklstm"
+    sklstm.save(three, path)
+    np.testing.assert_array_equal(sklstm.load(path).predict_proba(beats.X), three.predict_proba(
+        beats.X))  # fmt: skip
+    # A file saved before the RR model existed loads as it was trained: without one.
+    sklstm.save(alone, path)
+    rewrite_without(path, {"rr_model", "rr_model_", "_rr_layout_"})
+    old = sklstm.load(path)
+    assert old.rr_model is None
+    np.testing.assert_array_equal(old.predict_proba(beats.X), alone.predict_proba(beats.X))
+
+
+@requires_mitdb
+def test_the_rr_model_needs_the_ratios_it_reads_the_irregularity_from(beats):
+    table = ArrhythmiaTagger(rr=("pre_local", "post_local")).load_beats(MITDB, ["119"])
+    y = beats.y[beats.groups == "119"]
+    with pytest.raises(ValueError, match=r"lacks pre_record\. Add them to rr, or set rr_model"):
+        ArrhythmiaTagger(**{**TINY, "rr_model": "logistic"}, rr=("pre_local", "post_local")).fit(
+            table.X, y
+        )
+    # With "irregularity" among the RR features, the table's own column is read.
+    rr = ("pre_local", "post_local", "irregularity")
+    table = ArrhythmiaTagger(rr=rr).load_beats(MITDB, ["119"])
+    tagger = ArrhythmiaTagger(**{**TINY, "rr_model": "logistic"}, rr=rr).fit(table.X, y)
+    assert tagger.rr_model_[-1].n_features_in_ == 3
+    with pytest.raises(ValueError, match="'rr_model' parameter"):
+        ArrhythmiaTagger(rr_model="svm").fit(table.X, y)
