@@ -347,7 +347,7 @@ def cmd_crossval(args):
             except TrainingInterrupted:
                 raise KeyboardInterrupt from None
         pred[test] = model.predict(beats.X[test])
-        print(f"fold {fold}: records {sorted(set(beats.groups[test]))}", file=sys.stderr)
+        print(f"fold {fold}: records {' '.join(sorted(set(beats.groups[test])))}", file=sys.stderr)
     report = classification_statistics(beats.y, pred)
     report["params"] = model_params(model)
     report["seconds"] = time.perf_counter() - start

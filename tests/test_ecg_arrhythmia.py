@@ -286,7 +286,10 @@ def test_rhythm_and_both_kinds_train_evaluate_annotate_and_cross_validate(tmp_pa
     capsys.readouterr()
     cv = ["crossval", "--data-dir", str(MITDB), "--records", *TRAIN, "--folds", "3", "--json"]
     assert main(cv + ["--kind", "both", "--max-iter", "1", "--hidden-size", "4"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    folds = [line.split(": records ")[1].split() for line in captured.err.splitlines()]
+    assert sorted(sum(folds, [])) == sorted(TRAIN) and len(folds) == 3
     assert report["params"]["n_beats"] == 64
     assert report["params"]["beat_model"]["pooling"] == "last"
     assert report["params"]["rr_model"] == "logistic"
