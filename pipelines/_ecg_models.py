@@ -2,7 +2,8 @@
 
 ``--kind`` chooses :class:`~sklstm.ecg.ArrhythmiaClassifier` (``beat``),
 :class:`~sklstm.ecg.ArrhythmiaTagger` (``rhythm``) or the tagger with a
-classifier beside it (``both``, the default); this module turns the options
+classifier beside it (``both``, the default); the tagger averages in a linear
+model of the RR features unless ``--rr-model none``. This module turns the options
 into that model, refusing bad ones before any record is read, and reads back
 every model file ``train`` has written.
 """

@@ -4,13 +4,14 @@ A command line over :class:`sklstm.ecg.ArrhythmiaClassifier` (one beat at a time
 :class:`sklstm.ecg.ArrhythmiaTagger` (the sequence of a record's beats; ``--kind``):
 
     python -m pipelines.ecg_arrhythmia train --data-dir DIR [--records R ...] --model FILE
-        [--kind beat|rhythm|both] [--search] [--checkpoint CKPT [--resume]] [--plots PLOTS]
+        [--kind beat|rhythm|both] [--rr-model logistic|none] [--search]
+        [--checkpoint CKPT [--resume]] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia evaluate --model FILE --data-dir DIR [--records R ...]
         [--detect] [--json] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia annotate --model FILE --data-dir DIR [--records R ...]
         --out-dir OUT [--ext pred] [--detect] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia crossval --data-dir DIR [--records R ...] [--folds 5]
-        [--kind beat|rhythm|both] [--json]
+        [--kind beat|rhythm|both] [--rr-model logistic|none] [--json]
 
 Without ``--records``, every record of DIR (its RECORDS file, else every .hea);
 paced records are left out. Bad records are listed with the reason, the good
@@ -387,7 +388,8 @@ def parse_args(argv):
             choices=["beat", "rhythm", "both"],
             default="both",
             help="one beat at a time (ArrhythmiaClassifier), each beat in the context of its "
-            "record's beats (ArrhythmiaTagger), or both, their probabilities averaged (default)",
+            "record's beats (ArrhythmiaTagger), or both, their probabilities averaged (default); "
+            "rhythm and both also average a linear model of the RR features (--rr-model)",
         )
         p.add_argument(
             "--rr-model",
@@ -399,10 +401,15 @@ def parse_args(argv):
             "--n-fraction", type=float, help="classifier: share of N beats kept (default 0.5)"
         )
         p.add_argument(
-            "--weight-power", type=float, help="class weight exponent (default 0.5; tagger 1)"
+            "--weight-power",
+            type=float,
+            help="class weight exponent (default 0.5; tagger and its RR model 1)",
         )
         p.add_argument(
-            "--unweighted", nargs="*", default=["F"], help="classes kept at the weight of N"
+            "--unweighted",
+            nargs="*",
+            default=["F"],
+            help="classes kept at the weight of N (every model's)",
         )
         p.add_argument("--folds", type=int, default=5, help="record-grouped folds")
         p.add_argument("--threads", type=int, default=None, help="torch threads")

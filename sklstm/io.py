@@ -311,6 +311,7 @@ def _decode_estimator(node, arrays, path):
         raise ModelFileError(f"{path}: estimator {cls.__name__} is malformed.")
     # A file written before a parameter existed means its former behaviour.
     params = {**getattr(cls, "_PARAMS_BEFORE_0_2", {}), **params}
+    params = _known_params(cls, params, path)
     try:
         estimator = cls(**params)
     except TypeError as exc:
@@ -325,6 +326,30 @@ def _decode_estimator(node, arrays, path):
             raise ModelFileError(f"{path}: malformed network of a {cls.__name__}.")
         _restore_network(estimator, weights, path)
     return estimator
+
+
+def _known_params(cls, params, path):
+    """``params`` without those a scikit-learn class of this version no longer takes.
+
+    scikit-learn adds and removes parameters from one release to the next (e.g.
+    ``LogisticRegression(multi_class=...)``, gone in 1.8): a file written with
+    another version would otherwise not load at all. A removed parameter only
+    mattered in ``fit``, or its behaviour became the only one, so the fitted
+    estimator predicts as saved. sklstm's own classes keep the strict check.
+    """
+    if not cls.__module__.startswith("sklearn."):
+        return params
+    known = cls._get_param_names()
+    unknown = sorted(k for k in params if k not in known)
+    if unknown:
+        warnings.warn(
+            f"{path}: {cls.__name__} of this scikit-learn version has no parameter(s) "
+            f"{', '.join(unknown)}, which the file sets (written with another version); "
+            "they are ignored.",
+            UserWarning,
+            stacklevel=4,
+        )
+    return {k: v for k, v in params.items() if k in known}
 
 
 def _restore_network(estimator, weights, path):

@@ -288,7 +288,11 @@ def test_rhythm_and_both_kinds_train_evaluate_annotate_and_cross_validate(tmp_pa
     assert main(cv + ["--kind", "both", "--max-iter", "1", "--hidden-size", "4"]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)
-    folds = [line.split(": records ")[1].split() for line in captured.err.splitlines()]
+    folds = [
+        line.split(": records ")[1].split()
+        for line in captured.err.splitlines()
+        if line.startswith("fold ")
+    ]
     assert sorted(sum(folds, [])) == sorted(TRAIN) and len(folds) == 3
     assert report["params"]["n_beats"] == 64
     assert report["params"]["beat_model"]["pooling"] == "last"

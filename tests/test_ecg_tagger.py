@@ -1,5 +1,7 @@
 """ArrhythmiaTagger: every beat of a record labelled in the context of its neighbours."""
 
+import pickle
+
 import numpy as np
 import pytest
 from _ctrl_c import CtrlCAt
@@ -83,7 +85,10 @@ def test_fit_predict_and_every_record_read_alone(beats):
 def test_grid_search_cross_validation_and_saving(beats, tmp_path):
     more = ArrhythmiaTagger().load_beats(MITDB, ["119", "209", "220"])
     search = GridSearchCV(
-        ArrhythmiaTagger(**TINY), {"hidden_size": [2, 4]}, cv=GroupKFold(3), error_score="raise"
+        ArrhythmiaTagger(**{**TINY, "rr_model": "logistic"}),
+        {"hidden_size": [2, 4]},
+        cv=GroupKFold(3),
+        error_score="raise",
     ).fit(more.X, more.y, groups=more.groups)
     assert len(search.cv_results_["params"]) == 2
     assert search.best_estimator_.estimator_[-1].hidden_size == search.best_params_["hidden_size"]
@@ -130,10 +135,13 @@ def test_bad_input_is_refused_with_a_message_that_names_it(beats):
 @requires_mitdb
 def test_ctrl_c_keeps_the_network_at_its_last_epoch(beats):
     ctrl_c = CtrlCAt("epoch_begin", 2)
-    tagger = ArrhythmiaTagger(**{**TINY, "max_iter": 3}, callbacks=[ctrl_c])
+    tagger = ArrhythmiaTagger(
+        **{**TINY, "max_iter": 3, "rr_model": "logistic"}, callbacks=[ctrl_c]
+    )
     with pytest.warns(UserWarning, match="Training was interrupted after 1 of 3 epochs"):
         tagger.fit(beats.X, beats.y)
     assert ctrl_c.pressed_ and tagger.interrupted_
+    assert tagger.rr_model_ is not None  # fitted before the network: kept
     assert tagger.estimator_[-1].callbacks is None
     assert tagger.predict(beats.X[:5]).shape == (5,)
 
@@ -259,6 +267,14 @@ def test_the_rhythms_irregularity_is_that_of_rr_features_from_two_of_its_ratios(
     )
     assert column.max() > 0.5  # 201 has atrial fibrillation: irregular indeed
     np.testing.assert_allclose(derived, column, rtol=1e-5, atol=1e-6)
+    # A run that starts mid-record lacks the beats before it for its first local + 1.
+    late = slice(20, 200)
+    part = run_irregularity(
+        X[late, names.index("pre_record")], X[late, names.index("pre_local")], [slice(0, 180)],
+        local=10,
+    )  # fmt: skip
+    np.testing.assert_allclose(part[11:], column[31:200], rtol=1e-5, atol=1e-6)
+    assert part[0] == part[1] == 0 and not np.allclose(part[2:11], column[22:31])
 
 
 @requires_mitdb
@@ -318,13 +334,21 @@ def test_an_rr_model_is_fitted_by_default_and_averaged_with_the_networks(beats, 
     old = sklstm.load(path)
     assert old.rr_model is None
     np.testing.assert_array_equal(old.predict_proba(beats.X), alone.predict_proba(beats.X))
+    # Pickles too, and a pickle of that time gets rr_model=None.
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(tagger)).predict_proba(beats.X), proba)
+    state = alone.__getstate__()
+    del state["rr_model"], state["rr_model_"]
+    restored = ArrhythmiaTagger.__new__(ArrhythmiaTagger)
+    restored.__setstate__(state)
+    assert restored.rr_model is None
+    np.testing.assert_array_equal(restored.predict_proba(beats.X), alone.predict_proba(beats.X))
 
 
 @requires_mitdb
 def test_the_rr_model_needs_the_ratios_it_reads_the_irregularity_from(beats):
     table = ArrhythmiaTagger(rr=("pre_local", "post_local")).load_beats(MITDB, ["119"])
     y = beats.y[beats.groups == "119"]
-    with pytest.raises(ValueError, match=r"lacks pre_record\. Add them to rr, or set rr_model"):
+    with pytest.raises(ValueError, match=r"lacks pre_record\. Add it to rr, or set rr_model"):
         ArrhythmiaTagger(**{**TINY, "rr_model": "logistic"}, rr=("pre_local", "post_local")).fit(
             table.X, y
         )
@@ -335,3 +359,7 @@ def test_the_rr_model_needs_the_ratios_it_reads_the_irregularity_from(beats):
     assert tagger.rr_model_[-1].n_features_in_ == 3
     with pytest.raises(ValueError, match="'rr_model' parameter"):
         ArrhythmiaTagger(rr_model="svm").fit(table.X, y)
+    bad = beats.X.copy()
+    bad[5, -4] = 0.0  # pre_record: a previous RR of 0 s, in no table load_beats reads
+    with pytest.raises(ValueError, match="RR features of the beat table are not all finite"):
+        ArrhythmiaTagger(**{**TINY, "rr_model": "logistic"}).fit(bad, beats.y)

@@ -164,3 +164,27 @@ def test_saving_is_reproducible_and_the_umask_applies(tmp_path, pipeline):
     assert first.stat().st_mode & 0o777 == 0o600
     assert second.stat().st_mode & 0o777 == 0o666 & ~previous
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.sklstm", "b.sklstm"]
+
+
+def test_scikit_learn_parameters_of_another_version_are_dropped_with_a_warning(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = np.random.RandomState(0).randn(40, 3), np.arange(40) % 3
+    model = LogisticRegression().fit(X, y)
+    path = tmp_path / "lr.sklstm"
+    save(model, path)
+    with zipfile.ZipFile(path) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        arrays = safetensors.numpy.load(archive.read("arrays.safetensors"))
+    # As scikit-learn 1.7 wrote it: a parameter that later releases removed.
+    manifest["object"]["params"]["__dict__"].append(["multi_class", "auto"])
+    _write(path, manifest, arrays)
+    with pytest.warns(UserWarning, match=r"LogisticRegression .* no parameter\(s\) multi_class"):
+        loaded = load(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    # sklstm's own classes stay strict: an unknown parameter is a file of a newer sklstm.
+    scaler = {"__estimator__": "sklstm.preprocessing.SequenceScaler",
+              "params": {"__dict__": [["warp", 2]]}}  # fmt: skip
+    _write(path, _manifest(scaler))
+    with pytest.raises(ModelFileError, match="cannot rebuild SequenceScaler"):
+        load(path)

@@ -30,7 +30,10 @@ def run_irregularity(pre_record, pre_local, runs, *, local):
     change of the previous RR over the ``local`` beats before each one, over
     its local mean RR, is :func:`~sklstm.ecg.rr_features`' last column. A run
     that starts at the record's first beat gets exactly those values; one
-    that starts later lacks the beats before it for its first ``local`` beats.
+    that starts later lacks the beats before it, and its first ``local + 1``
+    beats get the irregularity of the beats the run has (0 for its first two).
+    Read whole records (or put ``"irregularity"`` in the table's RR features)
+    for the exact values.
 
     Parameters
     ----------
@@ -64,10 +67,18 @@ def rr_model_features(rr_columns, names, runs, *, local):
     """
     names = list(names)
     if "irregularity" in names:
-        return np.asarray(rr_columns, dtype=np.float64)
-    pre_record, pre_local = (rr_columns[:, names.index(name)] for name in IRREGULARITY_FROM)
-    irregularity = run_irregularity(pre_record, pre_local, runs, local=local)
-    return np.column_stack([rr_columns, irregularity])
+        features = np.asarray(rr_columns, dtype=np.float64)
+    else:
+        pre_record, pre_local = (rr_columns[:, names.index(n)] for n in IRREGULARITY_FROM)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            irregularity = run_irregularity(pre_record, pre_local, runs, local=local)
+        features = np.column_stack([rr_columns, irregularity])
+    if not np.isfinite(features).all():
+        raise ValueError(
+            "The RR features of the beat table are not all finite (columns "
+            f"{', '.join(names)}): read the table with load_beats or read_beats."
+        )
+    return features
 
 
 def check_rr_names(names):
@@ -78,8 +89,8 @@ def check_rr_names(names):
         raise ValueError(
             "rr_model='logistic' reads the rhythm's irregularity, computed from the RR "
             f"features {' and '.join(IRREGULARITY_FROM)} (or given as 'irregularity'); "
-            f"rr={tuple(names)} lacks {', '.join(missing)}. Add them to rr, or set "
-            "rr_model=None."
+            f"rr={tuple(names)} lacks {' and '.join(missing)}. Add "
+            f"{'them' if len(missing) > 1 else 'it'} to rr, or set rr_model=None."
         )
 
 
