@@ -15,6 +15,28 @@ from ._base import _BaseLSTM, compose_docstring
 __all__ = ["LSTMClassifier"]
 
 
+def class_weights(class_weight, *, classes, y):
+    """Weight of each of ``classes``: :func:`~sklearn.utils.class_weight.compute_class_weight`'s.
+
+    A dict is looked up with the classes as they are: scikit-learn 1.9 turns
+    classes that read as numbers ("0", "1", ... the labels of spoken digits)
+    into ints first, so that ``{"0": 2.0}`` never matched the class "0" and
+    every such fit failed.
+    """
+    if not isinstance(class_weight, dict):
+        return compute_class_weight(class_weight, classes=classes, y=y)
+    weight = np.ones(len(classes))
+    unweighted = []
+    for i, label in enumerate(classes.tolist()):
+        if label in class_weight:
+            weight[i] = class_weight[label]
+        else:
+            unweighted.append(label)
+    if unweighted and len(classes) - len(unweighted) != len(class_weight):
+        raise ValueError(f"The classes, {unweighted}, are not in class_weight")
+    return weight
+
+
 class LSTMClassifier(ClassifierMixin, _BaseLSTM):
     __doc__ = compose_docstring(
         """Recurrent neural network classifier for sequences.
@@ -147,7 +169,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
     def _target_weight(self, y_encoded):
         if self.class_weight is None:
             return 1.0
-        weights = compute_class_weight(
+        weights = class_weights(
             self.class_weight, classes=self.classes_, y=self.classes_[y_encoded]
         )
         return weights[y_encoded]

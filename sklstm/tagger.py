@@ -4,7 +4,6 @@ import numpy as np
 from scipy.special import log_softmax, softmax
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
@@ -12,7 +11,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from ._base import _BaseLSTM, compose_docstring
 from ._sequences import Sequences, validate_sequences
 from ._training import StepCrossEntropy, StepTargets
-from .classifier import LSTMClassifier
+from .classifier import LSTMClassifier, class_weights
 
 __all__ = ["LSTMTagger"]
 
@@ -174,7 +173,7 @@ class LSTMTagger(_BaseLSTM):
         if self.class_weight is not None:
             present = np.unique(encoded)
             per_class = np.ones(len(self.classes_))
-            per_class[present] = compute_class_weight(
+            per_class[present] = class_weights(
                 self.class_weight, classes=self.classes_[present], y=self.classes_[encoded]
             )
             weights = per_class[encoded].astype(np.float32)

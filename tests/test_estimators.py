@@ -18,7 +18,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from skorch.callbacks import Callback, LRScheduler
 
-from sklstm import LSTMClassifier, LSTMRegressor, SequenceScaler
+from sklstm import LSTMClassifier, LSTMRegressor, LSTMTagger, SequenceScaler
 
 FAST = dict(hidden_size=12, learning_rate_init=0.02, random_state=0)
 
@@ -353,3 +353,27 @@ def test_static_features_are_validated_and_used():
     assert clf.module_.head.in_features == 12 + 1 and clf.score(X, y) > 0.85
     with pytest.raises(ValueError, match="n_static_features=3 leaves no step features"):
         LSTMClassifier(n_static_features=3, **FAST).fit(X, y)
+
+
+def test_class_weight_dicts_match_labels_that_read_as_numbers():
+    # scikit-learn 1.9's compute_class_weight turns "0", "1" into ints before the
+    # lookup, so a dict keyed by spoken digits never matched; sklstm looks them up as
+    # they are.
+    from sklstm.classifier import class_weights
+
+    classes = np.array(["0", "1", "_"])
+    np.testing.assert_array_equal(
+        class_weights({"0": 2.0, "_": 0.5}, classes=classes, y=classes), [2.0, 1.0, 0.5]
+    )
+    np.testing.assert_array_equal(
+        class_weights({0: 3.0}, classes=np.array([0, 1]), y=np.array([0, 1])), [3.0, 1.0]
+    )
+    with pytest.raises(ValueError, match=r"The classes, \['1'\], are not in class_weight"):
+        class_weights({"0": 2.0, "7": 1.0}, classes=classes[:2], y=classes[:2])
+    X, y = ragged_problem(20)
+    digits = np.where(y == "up", "1", "0")
+    clf = LSTMClassifier(max_iter=1, class_weight={"1": 5.0, "0": 1.0}, **FAST).fit(X, digits)
+    np.testing.assert_array_equal(clf._target_weight(np.array([0, 1, 1])), [1.0, 5.0, 5.0])
+    tagger = LSTMTagger(max_iter=1, class_weight={"1": 5.0, "0": 1.0}, **FAST)
+    tagger.fit(X, [np.full(len(x), d) for x, d in zip(X, digits)])
+    assert list(tagger.classes_) == ["0", "1"]
