@@ -673,7 +673,7 @@ def main(argv=None):
     )
     p.add_argument("--sr", type=int, default=8000)
     p.add_argument("--noise", action="append", metavar="DIR", help="as for train")
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=None, help="epochs (45)")
     p.add_argument("--hidden-size", type=int, default=None)
     p.add_argument(
         "--copies", type=int, default=N_COPIES, help=f"augmented copies per clip ({N_COPIES})"

@@ -58,6 +58,8 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         Weights of the classes in the loss, multiplied into ``sample_weight``:
         ``{{label: weight}}``, or ``"balanced"`` for weights inversely
         proportional to class frequencies. None weighs all classes equally.
+        The keys are the labels themselves, of their own type (``"0"``, not
+        ``0``, for string labels).
 
 {runtime_parameters}
     Attributes

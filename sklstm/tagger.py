@@ -56,7 +56,8 @@ class LSTMTagger(_BaseLSTM):
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, per step: ``{{label: weight}}``,
         or ``"balanced"`` for weights inversely proportional to the classes'
-        frequencies over all steps. None weighs all classes equally.
+        frequencies over all steps. None weighs all classes equally. The keys
+        are the labels themselves, of their own type.
 
 {runtime_parameters}
     Attributes

@@ -784,3 +784,13 @@ def test_commands_refuse_a_model_of_another_application(tmp_path):
     save_model({"model": None, "extract": {}, "lead": "MLII"}, other)
     with pytest.raises(SystemExit, match="ecg.sklstm is not a keyword-spotting model"):
         kws.main(["predict", "--model", str(other), str(RECORDINGS / "1_theo_7.wav")])
+
+
+@pytest.mark.parametrize("command", ["train", "crossval"])
+def test_the_epochs_help_states_the_spotters_default(command, capsys):
+    from sklstm.audio import KeywordSpotter
+
+    with pytest.raises(SystemExit):
+        kws.main([command, "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"--epochs EPOCHS epochs ({KeywordSpotter().max_iter})" in help_text
