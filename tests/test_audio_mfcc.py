@@ -160,6 +160,26 @@ def test_per_utterance_normalization():
     np.testing.assert_allclose(loud, mean[0][:, :13], atol=1e-3)
 
 
+def test_frames_cut_as_they_arrive_get_exactly_the_features_of_the_whole_clip():
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    rng = np.random.RandomState(0)
+    y = (0.1 * rng.randn(8000 * 2 + 37)).astype(np.float32)
+    mfcc = MFCC(n_fft=256, hop_length=160, top_db=None).fit([y])
+    whole = mfcc.transform([y])[0]
+    padded = np.concatenate([np.zeros(128, np.float32), y, np.zeros(128, np.float32)])
+    frames = sliding_window_view(padded, 256)[::160][: len(whole)]
+    parts = [
+        mfcc._frame_features(np.array(frames[a:b]))
+        for a, b in [(0, 1), (1, 8), (8, 11), (11, len(whole))]
+    ]
+    np.testing.assert_array_equal(np.vstack(parts), whole)
+    for settings in (dict(top_db=80.0), dict(deltas=1), dict(normalize="mean")):
+        other = MFCC(n_fft=256, hop_length=160, **{"top_db": None, **settings}).fit([y])
+        with pytest.raises(ValueError, match="depend on the whole clip"):
+            other._frame_features(np.array(frames[:2]))
+
+
 def test_errors():
     m = MFCC().fit([np.zeros(100)])
     with pytest.raises(ValueError, match="1D array"):

@@ -50,6 +50,14 @@ def _is_clip_list(X):
     return isinstance(X, np.ndarray) and X.ndim == 1 and X.dtype.kind in "OUS"
 
 
+def _to_db(power):
+    """``10 * log10(max(power, amin))``, in place."""
+    np.maximum(power, _AMIN, out=power)
+    np.log10(power, out=power)
+    power *= 10.0
+    return power
+
+
 def _savgol_derivative_coeffs(width, order):
     """Savitzky-Golay weights of the ``order``-th derivative, polynomial order ``order``.
 
@@ -391,24 +399,55 @@ class MFCC(TransformerMixin, BaseEstimator):
         mel_t = scipy.sparse.csr_array(self.mel_basis_.T)
         blocks = range(0, offsets[-1], _BLOCK_FRAMES)
         for a in tqdm(blocks, desc="MFCC", disable=not self.verbose, leave=False):
-            block = view[rows[a : a + _BLOCK_FRAMES]]
-            block *= self.window_
-            spectrum = scipy.fft.rfft(block, axis=1)
-            power = np.square(spectrum.real)
-            power += np.square(spectrum.imag)
-            log_mel[a : a + _BLOCK_FRAMES] = power @ mel_t
-        np.maximum(log_mel, _AMIN, out=log_mel)
-        np.log10(log_mel, out=log_mel)
-        log_mel *= 10.0
+            log_mel[a : a + _BLOCK_FRAMES] = self._mel_power(
+                view[rows[a : a + _BLOCK_FRAMES]], mel_t
+            )
+        _to_db(log_mel)
         if self.top_db is not None:
             peak = _per_sequence(log_mel.max(axis=1), offsets, frames, np.maximum)
             np.maximum(log_mel, np.repeat(peak - self.top_db, frames)[:, None], out=log_mel)
         return log_mel, offsets
 
+    def _mel_power(self, frames, mel_t):
+        """Mel-band power of ``frames`` [shape=(n, n_fft)], which are windowed in place."""
+        frames *= self.window_
+        spectrum = scipy.fft.rfft(frames, axis=1)
+        power = np.square(spectrum.real)
+        power += np.square(spectrum.imag)
+        return power @ mel_t
+
+    def _cepstra(self, log_mel):
+        # The FFT-based DCT, like librosa's; a matrix product would go through BLAS.
+        return scipy.fft.dct(log_mel, type=2, norm="ortho", axis=1)[:, : self.n_mfcc]
+
+    def _frame_features(self, frames):
+        """MFCCs of frames already cut from the centred signal, as they arrive.
+
+        Parameters
+        ----------
+        frames : ndarray of float32 [shape=(n, n_fft)]
+            Frame ``t`` of a clip is its samples ``t * hop_length - n_fft // 2``
+            to ``t * hop_length + n_fft // 2`` (zeros before the start and after
+            the end). Windowed in place.
+
+        Returns
+        -------
+        features : ndarray of float32 [shape=(n, n_mfcc)]
+            What :meth:`transform` gives for those frames, computed the same way
+            row by row; only for ``top_db=None``, ``deltas=0`` and
+            ``normalize=None``, which would need the whole clip.
+        """
+        if self.top_db is not None or self.deltas or self.normalize is not None:
+            raise ValueError(
+                "Frames are featurized one at a time only with top_db=None, deltas=0 and "
+                "normalize=None: the others depend on the whole clip."
+            )
+        log_mel = self._mel_power(frames, scipy.sparse.csr_array(self.mel_basis_.T))
+        return self._cepstra(_to_db(log_mel.astype(np.float32, copy=False)))
+
     def _features(self, waves):
         log_mel, offsets = self._log_mel(waves)
-        # The FFT-based DCT, like librosa's; a matrix product would go through BLAS.
-        data = scipy.fft.dct(log_mel, type=2, norm="ortho", axis=1)[:, : self.n_mfcc]
+        data = self._cepstra(log_mel)
         if self.deltas:
             parts = [data] + [
                 _deltas(data, offsets, self.delta_width, order)

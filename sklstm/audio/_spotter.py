@@ -152,6 +152,48 @@ def make_babble(clips, n, *, sr, duration=5.0, talkers=(3, 7), random_state=None
     return recordings
 
 
+def check_clips(X, *, sr):
+    """Clips as float32 waveforms at ``sr``: files are read, arrays checked."""
+    if isinstance(X, (str, PathLike)) or (isinstance(X, np.ndarray) and X.ndim == 1):
+        raise ValueError(
+            "X must be a list of clips (waveforms or audio files), not a single clip."
+        )
+    waves = []
+    for i, clip in enumerate(X):
+        if isinstance(clip, (str, PathLike)):
+            waves.append(load_audio(clip, sr=sr)[0])
+            continue
+        wave = np.asarray(clip, dtype=np.float32)
+        if wave.ndim != 1 or not len(wave) or not np.isfinite(wave).all():
+            raise ValueError(
+                f"Clip {i} must be a non-empty, finite 1-D waveform at sr={sr}, "
+                f"got shape {wave.shape}."
+            )
+        waves.append(wave)
+    if not waves:
+        raise ValueError("X holds no clip.")
+    return waves
+
+
+def check_keywords(y, *, n_clips, background_label):
+    """The keywords of ``n_clips`` clips as strings, none of them ``background_label``."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "UO" or not all(isinstance(v, str) for v in y.ravel()):
+        raise ValueError(
+            "y must hold the keywords as strings (e.g. '0', 'yes'): the classes "
+            f"include the background label {background_label!r}."
+        )
+    y = y.astype(str)
+    if y.shape != (n_clips,):
+        raise ValueError(f"X holds {n_clips} clips but y has shape {y.shape}.")
+    if background_label in y:
+        raise ValueError(
+            f"y uses the background label {background_label!r} for keyword clips: "
+            "choose another background_label."
+        )
+    return y
+
+
 def _cosine(epoch, *, epochs):
     """Learning-rate factor of epoch ``epoch`` (from 0): cosine decay to 0 over ``epochs``.
 
@@ -338,26 +380,7 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     def _waveforms(self, X):
-        """Clips as float32 waveforms at ``sr``: files are read, arrays checked."""
-        if isinstance(X, (str, PathLike)) or (isinstance(X, np.ndarray) and X.ndim == 1):
-            raise ValueError(
-                "X must be a list of clips (waveforms or audio files), not a single clip."
-            )
-        waves = []
-        for i, clip in enumerate(X):
-            if isinstance(clip, (str, PathLike)):
-                waves.append(load_audio(clip, sr=self.sr)[0])
-                continue
-            wave = np.asarray(clip, dtype=np.float32)
-            if wave.ndim != 1 or not len(wave) or not np.isfinite(wave).all():
-                raise ValueError(
-                    f"Clip {i} must be a non-empty, finite 1-D waveform at sr={self.sr}, "
-                    f"got shape {wave.shape}."
-                )
-            waves.append(wave)
-        if not waves:
-            raise ValueError("X holds no clip.")
-        return waves
+        return check_clips(X, sr=self.sr)
 
     def _pipeline(self, seed):
         # 20 ms hop and a 32 ms window (a power of two) at any rate.
@@ -404,20 +427,7 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
             The fitted spotter.
         """
         waves = self._waveforms(X)
-        y = np.asarray(y)
-        if y.dtype.kind not in "UO" or not all(isinstance(v, str) for v in y.ravel()):
-            raise ValueError(
-                "y must hold the keywords as strings (e.g. '0', 'yes'): the classes "
-                f"include the background label {self.background_label!r}."
-            )
-        y = y.astype(str)
-        if y.shape != (len(waves),):
-            raise ValueError(f"X holds {len(waves)} clips but y has shape {y.shape}.")
-        if self.background_label in y:
-            raise ValueError(
-                f"y uses the background label {self.background_label!r} for keyword clips: "
-                "choose another background_label."
-            )
+        y = check_keywords(y, n_clips=len(waves), background_label=self.background_label)
         noises = [] if noises is None else [np.asarray(n, dtype=np.float32) for n in noises]
         seed = self.random_state
         if not isinstance(seed, Integral):
