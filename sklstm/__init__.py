@@ -3,7 +3,7 @@
 from .classifier import LSTMClassifier
 from .forecasting import LSTMForecaster
 from .io import load, save
-from .preprocessing import FromChannelsFirst, PadTruncate, SequenceScaler
+from .preprocessing import FromChannelsFirst, PadTruncate, RunningMeanNormalizer, SequenceScaler
 from .regressor import LSTMRegressor
 from .tagger import LSTMTagger
 
@@ -16,6 +16,7 @@ __all__ = [
     "LSTMRegressor",
     "LSTMTagger",
     "PadTruncate",
+    "RunningMeanNormalizer",
     "SequenceScaler",
     "__version__",
     "load",

@@ -1,5 +1,5 @@
-"""Transformers for sequences: standardization, fixed-length padding, and the
-channels-first layout of aeon and sktime."""
+"""Transformers for sequences: standardization, causal mean normalization,
+fixed-length padding, and the channels-first layout of aeon and sktime."""
 
 from numbers import Integral, Real
 
@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._sequences import validate_sequences
 
-__all__ = ["FromChannelsFirst", "PadTruncate", "SequenceScaler"]
+__all__ = ["FromChannelsFirst", "PadTruncate", "RunningMeanNormalizer", "SequenceScaler"]
 
 # Transformers keep float64 and float32 as they come; anything else becomes float64.
 _FLOATS = (np.float64, np.float32)
@@ -155,6 +155,144 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+class RunningMeanNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Subtract from each step the running mean of its sequence so far (causal).
+
+    Step ``t`` becomes ``x_t - m_t``, where ``m_t`` is the mean of steps ``0``
+    to ``t`` for the first ``window`` steps, then an exponential moving average
+    with weight ``1 / window`` (``m_t = m_{t-1} + (x_t - m_{t-1}) / window``).
+    Each step depends on the steps before it alone, so a stream can apply it
+    as the steps arrive (:meth:`stream`) and get exactly what :meth:`transform`
+    gives the whole sequence. On MFCCs this is online cepstral mean
+    normalization: it removes the slowly varying colour of a microphone, a
+    room or a voice, as per-utterance mean normalization does, without
+    waiting for the utterance to end.
+
+    Parameters
+    ----------
+    window : int, default=100
+        Steps of the plain mean, and the time constant of the moving average
+        after it (100 MFCC frames of 20 ms: 2 s).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Features per time step seen in ``fit`` (for 2D input, its columns).
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Column names, when ``fit`` got a DataFrame.
+
+    See Also
+    --------
+    sklstm.audio.MFCC : ``normalize="mean"`` subtracts each whole clip's mean.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklstm import RunningMeanNormalizer
+    >>> X = [np.array([[1.0], [3.0], [5.0], [7.0]])]
+    >>> RunningMeanNormalizer(window=2).fit_transform(X)[0].ravel().tolist()
+    [0.0, 1.0, 1.5, 1.75]
+    """
+
+    _parameter_constraints: dict = {"window": [Interval(Integral, 1, None, closed="left")]}
+
+    def __init__(self, *, window=100):
+        self.window = window
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Record the number of features (nothing is learned).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features), list of \
+                arrays of shape (n_timesteps_i, n_features), or array-like of \
+                shape (n_samples, n_timesteps)
+            Sequences.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            Fitted transformer.
+        """
+        validate_sequences(self, X, reset=True, dtype=_FLOATS)
+        return self
+
+    def transform(self, X):
+        """Subtract each sequence's running mean.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features), list of \
+                arrays of shape (n_timesteps_i, n_features), or array-like of \
+                shape (n_samples, n_timesteps)
+            Sequences.
+
+        Returns
+        -------
+        X_normalized : ndarray or list of ndarray
+            In the input's format: 3D array, list of arrays, or 2D array.
+        """
+        check_is_fitted(self)
+        seqs = validate_sequences(self, X, reset=False, dtype=_FLOATS)
+        data = np.empty_like(seqs.data)
+        for a, b in zip(seqs.offsets[:-1], seqs.offsets[1:]):
+            data[a:b] = _RunningMean(self.window, data.shape[1]).update(seqs.data[a:b])
+        return seqs.with_data(data).to_output()
+
+    def stream(self):
+        """A state that normalizes one sequence fed a chunk of steps at a time.
+
+        Returns
+        -------
+        state : object
+            ``state.update(steps)`` takes the next steps ``(n_steps,
+            n_features)`` and returns them normalized, exactly as
+            :meth:`transform` does them in the whole sequence.
+        """
+        check_is_fitted(self)
+        return _RunningMean(self.window, self.n_features_in_)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+class _RunningMean:
+    """The running mean of one sequence, carried from one chunk of steps to the next."""
+
+    def __init__(self, window, n_features):
+        self.window = window
+        self.count = 0
+        self.mean = np.zeros(n_features)
+
+    def update(self, steps):
+        from scipy.signal import lfilter
+
+        steps = np.asarray(steps)
+        means = np.empty(steps.shape)
+        i = 0
+        # Step by step while the plain mean lasts: the same operations in the same
+        # order for any chunking, so chunks give the whole sequence's values exactly.
+        while self.count < self.window and i < len(steps):
+            self.count += 1
+            self.mean = self.mean + (steps[i] - self.mean) / self.count
+            means[i] = self.mean
+            i += 1
+        if i < len(steps):
+            weight = 1.0 / self.window
+            means[i:], _ = lfilter(
+                [weight], [1.0, weight - 1.0], steps[i:], axis=0,
+                zi=((1.0 - weight) * self.mean)[None, :],
+            )  # fmt: skip
+            self.mean = means[-1]
+        return (steps - means).astype(steps.dtype)
 
 
 class PadTruncate(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):

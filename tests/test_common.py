@@ -8,7 +8,14 @@ import pytest
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklstm import FromChannelsFirst, LSTMClassifier, LSTMRegressor, PadTruncate, SequenceScaler
+from sklstm import (
+    FromChannelsFirst,
+    LSTMClassifier,
+    LSTMRegressor,
+    PadTruncate,
+    RunningMeanNormalizer,
+    SequenceScaler,
+)
 
 FAST = dict(hidden_size=8, random_state=0, learning_rate_init=0.02, max_iter=30)
 
@@ -21,6 +28,7 @@ ESTIMATORS = [
     LSTMClassifier(frontend="conv", **FAST),
     LSTMRegressor(frontend="conv", **FAST),
     SequenceScaler(),
+    RunningMeanNormalizer(window=3),
     FromChannelsFirst(),
     PadTruncate(),
 ]

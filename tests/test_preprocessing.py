@@ -115,3 +115,51 @@ def test_from_channels_first_feeds_an_lstm_like_time_major_data():
     np.testing.assert_array_equal(
         aeon.predict_proba(X.transpose(0, 2, 1)), direct.predict_proba(X)
     )
+
+
+def _running_mean_reference(x, window):
+    """Step by step, as the docstring defines it."""
+    mean, out = np.zeros(x.shape[1]), []
+    for t, step in enumerate(x):
+        mean = mean + (step - mean) / min(t + 1, window)
+        out.append(step - mean)
+    return np.array(out)
+
+
+def test_running_mean_normalizer_is_causal_and_streams_exactly():
+    from sklstm import RunningMeanNormalizer
+
+    rng = np.random.RandomState(0)
+    X = [rng.randn(n, 3).astype(np.float32) + 5.0 for n in (1, 40, 300)]
+    normalizer = RunningMeanNormalizer(window=25).fit(X)
+    out = normalizer.transform(X)
+    for x, y in zip(X, out):
+        assert y.dtype == np.float32 and y.shape == x.shape
+        np.testing.assert_allclose(y, _running_mean_reference(x.astype(np.float64), 25), atol=1e-5)
+    assert np.all(out[0] == 0.0)  # a step minus the mean of itself alone
+    # Causal: a step's value does not depend on what follows it.
+    np.testing.assert_array_equal(normalizer.transform([X[2][:100]])[0], out[2][:100])
+    # Chunks fed to a stream: the whole sequence's values, exactly.
+    for sizes in ([1] * 30 + [270], [24, 1, 2, 273], [300]):
+        stream, parts, start = normalizer.stream(), [], 0
+        for size in sizes:
+            parts.append(stream.update(X[2][start : start + size]))
+            start += size
+        np.testing.assert_array_equal(np.vstack(parts), out[2])
+    # 3D and 2D input keep their formats; a slow drift is removed.
+    X3 = np.stack([X[1], X[1] * 2])
+    assert normalizer.transform(X3).shape == (2, 40, 3)
+    drift = np.linspace(0, 50, 2000)[None, :] + rng.randn(1, 2000)
+    assert abs(normalizer.fit_transform(drift)[0, -500:].mean()) < 1.0
+
+
+def test_running_mean_normalizer_names_bad_input():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from sklstm import RunningMeanNormalizer
+
+    with pytest.raises(InvalidParameterError, match="window"):
+        RunningMeanNormalizer(window=0).fit([np.zeros((3, 2))])
+    normalizer = RunningMeanNormalizer().fit([np.zeros((3, 2))])
+    with pytest.raises(ValueError, match="features"):
+        normalizer.transform([np.zeros((3, 4))])
