@@ -1,5 +1,5 @@
 """Audio features for sequence models (reading clips, MFCCs, training-time augmentation)
-and the keyword spotter built on them."""
+and the keyword spotters built on them."""
 
 from ._augment import (
     AugmentedClassifier,
@@ -12,6 +12,8 @@ from ._augment import (
     shift_pitch,
     time_shift,
 )
+from ._causal import CausalKeywordSpotter
+from ._causal_stream import CausalKeywordStream
 from ._io import AudioFileError, load_audio, resample
 from ._live import KeywordStream
 from ._mfcc import MFCC
@@ -23,6 +25,8 @@ __all__ = [
     "MFCC",
     "AudioFileError",
     "AugmentedClassifier",
+    "CausalKeywordSpotter",
+    "CausalKeywordStream",
     "KeywordSpotter",
     "KeywordStream",
     "SpecAugment",
