@@ -1,6 +1,6 @@
 """Keyword spotting in noise: the figures of docs/keyword_spotting.md on real noise.
 
-    python -m benchmarks.kws_noise [--quick] [--json FILE]
+    python -m benchmarks.kws_noise [--quick] [--causal] [--save DIR] [--json FILE]
 
 Trains the default KeywordSpotter on FSDD takes 10-49 with and without real noise
 (the training kinds of ``$SKLSTM_DATA/noise``), then scores, on the held-out takes
@@ -8,6 +8,9 @@ Trains the default KeywordSpotter on FSDD takes 10-49 with and without real nois
 (never heard in training), accuracy on ``digits_en``, and the event F1 of ``spot``
 on recordings that mix all speakers' words with pauses, in silence, white noise and
 real noise. One seed; the test noise never overlaps the training noise.
+``--causal`` trains and scores the CausalKeywordSpotter instead; ``--save DIR``
+writes each model there (``default.sklstm``, ``noise.sklstm``) for
+:mod:`benchmarks.kws_stream`.
 """
 
 import argparse
@@ -106,11 +109,14 @@ def score(spotter, test, test_noises, english, *, n_recordings=25):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    parser.add_argument("--causal", action="store_true", help="the CausalKeywordSpotter")
+    parser.add_argument("--save", type=Path, metavar="DIR", help="save the models there")
     parser.add_argument("--json", type=Path, help="also write the results there")
     args = parser.parse_args(argv)
     import torch
 
-    from sklstm.audio import KeywordSpotter, load_audio
+    import sklstm
+    from sklstm.audio import CausalKeywordSpotter, KeywordSpotter, load_audio
 
     torch.set_num_threads(1)
     sr = 8000
@@ -120,10 +126,14 @@ def main(argv=None):
     english = ([load_audio(p, sr=sr)[0] for p in english_paths],
                np.array([p.name[0] for p in english_paths]))  # fmt: skip
     settings = dict(max_iter=1, hidden_size=8) if args.quick else {}
+    estimator = CausalKeywordSpotter if args.causal else KeywordSpotter
     results = {}
     for name, kinds in (("default", None), ("noise", TRAIN_KINDS)):
         noises = _noises(kinds, sr) if kinds else None
-        spotter = KeywordSpotter(**settings).fit(*train, noises=noises)
+        spotter = estimator(**settings).fit(*train, noises=noises)
+        if args.save:
+            args.save.mkdir(parents=True, exist_ok=True)
+            sklstm.save(spotter, args.save / f"{name}.sklstm")
         results[name] = score(
             spotter, test, _noises(TEST_KINDS, sr), english, n_recordings=3 if args.quick else 25
         )

@@ -8,8 +8,9 @@ A file is read (and resampled to the model's rate if need be) and then fed to
 the spotter a chunk at a time, as if it were arriving; ``-`` reads raw 16-bit
 little-endian mono PCM from standard input, which must already be at the
 model's rate (``--rate``). Every event is the one the offline ``spot`` of the
-same model finds (see :class:`sklstm.audio.KeywordStream`), printed as soon as
-the audio that decides it has been read. At the end, standard error gets the
+same model finds (see :class:`sklstm.audio.KeywordStream` and, for models
+trained with ``--causal``, :class:`sklstm.audio.CausalKeywordStream`), printed
+as soon as the audio that decides it has been read. At the end, standard error gets the
 number of events, the processing time per second of audio and the delays.
 Ctrl-C ends the recording where it is: the events that this end decides are
 printed (as if the recording had ended there), then the program exits with
@@ -96,7 +97,9 @@ def spot_stream(args, spotter):
     summary = f"{len(events)} keyword(s) in {seconds:.1f} s of audio"
     if seconds > 0:
         summary += f"; processing {busy / seconds:.3f} s per s of audio"
-    if delays:
+    if delays and not hasattr(spotter, "detector"):
+        summary += "; each decided at its end (causal model)"
+    elif delays:
         summary += (
             f"; decided {np.median(delays):.2f} s (median), {max(delays):.2f} s (most) "
             "after the end of their window"

@@ -1,6 +1,7 @@
 """Keyword spotting: an LSTM over MFCCs that names short spoken words and finds them in recordings.
 
     python -m pipelines.keyword_spotting train    --data DIR --model FILE [--search] [--resume]
+    python -m pipelines.keyword_spotting train    --data DIR --model FILE --causal
     python -m pipelines.keyword_spotting evaluate --model FILE --data DIR [--json]
     python -m pipelines.keyword_spotting predict  --model FILE CLIP.wav [CLIP.wav ...] [--json]
     python -m pipelines.keyword_spotting spot     --model FILE LONG.wav [--json] [--threshold P]
@@ -17,8 +18,10 @@ SequenceScaler -> LSTMClassifier, trained with a background class of silence
 and noise, plus the settings ``spot`` needs. Unreadable clips are reported, the
 others processed, and the exit status is non-zero at the end. ``train``
 checkpoints every epoch (``--resume`` continues an interrupted run to the model
-an uninterrupted one gives); Ctrl-C saves the model trained so far. See
-docs/keyword_spotting.md for the design and the measured figures.
+an uninterrupted one gives); Ctrl-C saves the model trained so far. ``--causal``
+trains a CausalKeywordSpotter instead: a frame-by-frame tagger whose ``spot
+--stream`` reports each word as it ends. See docs/keyword_spotting.md for the
+design and the measured figures.
 """
 
 from ._startup import quiet_ctrl_c_while_starting, run_program
@@ -125,17 +128,30 @@ def load_clips(paths, sr, bad, *, progress=True, desc="reading clips"):
 # -- model ----------------------------------------------------------------------------
 
 
-def make_spotter(*, sr, epochs=None, hidden_size=None, copies=N_COPIES, seed=0, **params):
-    """The library's KeywordSpotter with the command's settings (None: its defaults)."""
-    from sklstm.audio import KeywordSpotter
+def make_spotter(
+    *, sr, epochs=None, hidden_size=None, copies=None, seed=0, causal=False, **params
+):
+    """The library's KeywordSpotter (``causal``: CausalKeywordSpotter) with the command's
+    settings (None: its defaults)."""
+    from sklstm.audio import CausalKeywordSpotter, KeywordSpotter
 
     if epochs:
         params["max_iter"] = epochs
     if hidden_size:
         params["hidden_size"] = hidden_size
+    if causal:
+        if copies is not None:
+            raise SystemExit(
+                "error: --copies sets the KeywordSpotter's augmented copies; the causal "
+                "spotter trains on recordings strung from the clips (leave --copies out)."
+            )
+        return CausalKeywordSpotter(
+            sr=sr, background_label=BACKGROUND, random_state=seed, **params
+        )
     return KeywordSpotter(
-        sr=sr, n_copies=copies, background_label=BACKGROUND, random_state=seed, **params
-    )
+        sr=sr, n_copies=N_COPIES if copies is None else copies, background_label=BACKGROUND,
+        random_state=seed, **params,
+    )  # fmt: skip
 
 
 def _search(spotter, waves, labels, groups, noises, progress):
@@ -242,16 +258,28 @@ def train(args):
     progress = not args.quiet
     from sklstm.checkpoint import ResumableCheckpoint
 
+    if args.causal:
+        if args.detector is not None:
+            raise SystemExit(
+                "error: --detector chooses how a KeywordSpotter finds words; the causal "
+                "spotter fires frame by frame (leave --detector out)."
+            )
+        detection = {} if args.threshold is None else {"threshold": args.threshold}
+    else:
+        detection = {
+            "detector": args.detector or "posteriors",
+            "threshold": "auto" if args.threshold is None else args.threshold,
+        }
     spotter = make_spotter(
         sr=args.sr,
         epochs=args.epochs,
         hidden_size=args.hidden_size,
         copies=args.copies,
         seed=args.seed,
-        detector=args.detector,
-        threshold="auto" if args.threshold is None else args.threshold,
+        causal=args.causal,
         verbose=int(progress),
         callbacks=[ResumableCheckpoint(checkpoint)] if checkpoint else None,
+        **detection,
     )
     try:
         spotter._validate_params()
@@ -297,7 +325,11 @@ def train(args):
             "data": str(Path(args.data).resolve()),
             "n_clips": len(waves),
             "epochs": classifier.n_iter_,
-            "n_background": spotter.n_background_,
+            **(
+                {"n_streams": spotter.n_streams_}
+                if args.causal
+                else {"n_background": spotter.n_background_}
+            ),
             **info,
         },
     }
@@ -344,15 +376,16 @@ def _load(path):
     """The trained KeywordSpotter of a model file (one of the former layout too)."""
     import torch
 
-    from sklstm.audio import KeywordSpotter
+    from sklstm.audio import CausalKeywordSpotter, KeywordSpotter
 
     # One clip or one recording's segments: one thread is fastest, and 2 threads
     # under load made a 1-s prediction 8x slower (median 64 ms instead of 8 ms).
     torch.set_num_threads(1)
-    model = load_model(path, kind="keyword-spotting", keys=(), estimator=KeywordSpotter)
-    if isinstance(model, KeywordSpotter):
+    spotters = (KeywordSpotter, CausalKeywordSpotter)
+    model = load_model(path, kind="keyword-spotting", keys=(), estimator=spotters)
+    if isinstance(model, spotters):
         return model
-    if isinstance(model.get(MODEL_KEY), KeywordSpotter):
+    if isinstance(model.get(MODEL_KEY), spotters):
         return model[MODEL_KEY]
     if not set(OLD_MODEL_KEYS) <= set(model):
         raise SystemExit(f"error: {path} is not a keyword-spotting model.")
@@ -476,11 +509,17 @@ def spot(args):
     ):
         raise SystemExit("error: standard input ('-'), --rate and --chunk need --stream.")
     spotter = _load(args.model)
-    if args.detector is not None and args.detector != spotter.detector:
+    causal = not hasattr(spotter, "detector")
+    if causal and args.detector is not None:
+        raise SystemExit(
+            f"error: {args.model} is a causal spotter, which fires frame by frame: "
+            "--detector applies to the KeywordSpotter's models."
+        )
+    if not causal and args.detector is not None and args.detector != spotter.detector:
         # The stored threshold belongs to the stored detector.
         spotter.set_params(detector=args.detector, threshold="auto")
     if args.stream:
-        if spotter.detector != "posteriors":
+        if not causal and spotter.detector != "posteriors":
             raise SystemExit(
                 f"error: {args.model} spots with detector={spotter.detector!r}, whose energy "
                 "segments depend on the whole recording; --stream spots with the posterior "
@@ -556,6 +595,7 @@ def crossval(args):
         hidden_size=args.hidden_size,
         copies=args.copies,
         seed=args.seed,
+        causal=args.causal,
     )
     print(json.dumps(results, indent=None if args.json else 2))
     return bad.exit_code()
@@ -573,15 +613,21 @@ def main(argv=None):
     p.add_argument("--model", required=True, help="model file to write")
     p.add_argument("--search", action="store_true", help="grid search (speaker-grouped 3-fold)")
     p.add_argument("--sr", type=int, default=8000, help="model sampling rate in Hz (8000)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (45)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (45; causal: 15)")
     p.add_argument("--hidden-size", type=int, default=None, help="LSTM units (128)")
     p.add_argument(
-        "--copies", type=int, default=N_COPIES, help=f"augmented copies per clip ({N_COPIES})"
+        "--causal",
+        action="store_true",
+        help="train a CausalKeywordSpotter: a frame-by-frame model whose stream reports "
+        "each word as it ends (docs/keyword_spotting.md)",
+    )
+    p.add_argument(
+        "--copies", type=int, default=None, help=f"augmented copies per clip ({N_COPIES})"
     )
     p.add_argument(
         "--detector",
         choices=["posteriors", "segments"],
-        default="posteriors",
+        default=None,
         help="how spot finds words: the model's probabilities over a sliding window "
         "(default), or classifying the stretches that stand out in energy",
     )
@@ -589,7 +635,8 @@ def main(argv=None):
         "--threshold",
         type=float,
         default=None,
-        help="spotting threshold stored (default: 0.8 for posteriors, 0.5 for segments)",
+        help="spotting threshold stored (default: 0.8 for posteriors and causal, 0.5 for "
+        "segments)",
     )
     p.add_argument(
         "--noise",
@@ -673,10 +720,11 @@ def main(argv=None):
     )
     p.add_argument("--sr", type=int, default=8000)
     p.add_argument("--noise", action="append", metavar="DIR", help="as for train")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (45)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (45; causal: 15)")
     p.add_argument("--hidden-size", type=int, default=None)
+    p.add_argument("--causal", action="store_true", help="a CausalKeywordSpotter, as for train")
     p.add_argument(
-        "--copies", type=int, default=N_COPIES, help=f"augmented copies per clip ({N_COPIES})"
+        "--copies", type=int, default=None, help=f"augmented copies per clip ({N_COPIES})"
     )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)

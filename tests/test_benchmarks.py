@@ -74,17 +74,27 @@ def test_tsc_benchmark_scores_every_contender_on_every_shared_set(tmp_path, caps
     assert "mean class" in table and "fit seconds per set" in table
 
 
-def test_keyword_spotting_noise_script_runs_at_tiny_sizes(tmp_path):
+@pytest.mark.parametrize("causal", [False, True])
+def test_keyword_spotting_noise_script_runs_at_tiny_sizes(tmp_path, causal):
+    import sklstm
     from benchmarks.kws_noise import DATA
     from benchmarks.kws_noise import main as kws_noise_main
+    from sklstm.audio import CausalKeywordSpotter
 
     if not (DATA / "fsdd").is_dir() or not (DATA / "noise").is_dir():
         pytest.skip("FSDD or the noise recordings are not under $SKLSTM_DATA")
     out = tmp_path / "kws_noise.json"
-    results = kws_noise_main(["--quick", "--json", str(out)])
+    options = ["--causal", "--save", str(tmp_path / "models")] if causal else []
+    results = kws_noise_main(["--quick", "--json", str(out), *options])
     assert json.loads(out.read_text()) == results and set(results) == {"default", "noise"}
     for row in results.values():
         assert 0 <= row["accuracy_real_10"] <= 1 and 0 <= row["spot_white_10"]["f1"] <= 1
+    if causal:
+        for name in ("default", "noise"):
+            saved = sklstm.load(tmp_path / "models" / f"{name}.sklstm")
+            assert isinstance(saved, CausalKeywordSpotter)
+    else:
+        assert not (tmp_path / "models").exists()
 
 
 def _fsdd_missing():
@@ -94,15 +104,17 @@ def _fsdd_missing():
 
 
 @pytest.mark.skipif(_fsdd_missing(), reason="FSDD or the noise recordings are not in $SKLSTM_DATA")
-def test_kws_stream_benchmark_compares_the_stream_with_the_offline_spot(tmp_path, capsys):
+@pytest.mark.parametrize("kind", ["KeywordSpotter", "CausalKeywordSpotter"])
+def test_kws_stream_benchmark_compares_the_stream_with_the_offline_spot(tmp_path, capsys, kind):
     import sklstm
     from benchmarks.kws_noise import DATA
     from benchmarks.kws_stream import main as stream_main
-    from sklstm.audio import KeywordSpotter
+    from sklstm import audio
 
     paths = sorted((DATA / "fsdd" / "recordings").glob("[01]_*_1[0-2].wav"))
     labels = [p.name[0] for p in paths]
-    spotter = KeywordSpotter(max_iter=2, hidden_size=8, n_copies=1).fit(paths, labels)
+    settings = {"n_copies": 1} if kind == "KeywordSpotter" else {"n_streams": 20}
+    spotter = getattr(audio, kind)(max_iter=2, hidden_size=8, **settings).fit(paths, labels)
     model, out = tmp_path / "kws.sklstm", tmp_path / "stream.json"
     sklstm.save(spotter, model)
     stream_main(["--model", str(model), "--recordings", "1", "--json", str(out)])

@@ -311,6 +311,43 @@ def test_spot_stream_prints_the_offline_events_as_json_lines_from_a_file_or_raw_
         assert result.returncode != 0 and "need --stream" in result.stderr
 
 
+@needs_fsdd
+def test_train_causal_then_spot_offline_and_live_give_the_same_events(tmp_path, capsys):
+    data = link_clips(tmp_path / "train", range(10, 16), keywords=("0", "1", "2"))
+    model = tmp_path / "causal.sklstm"
+    argv = ["train", "--data", str(data), "--model", str(model), "--causal", "--quiet"]
+    assert kws.main([*argv, "--epochs", "30", "--hidden-size", "64"]) == 0
+    saved = sklstm.load(model)
+    spotter = saved["keyword_spotter"]
+    assert type(spotter).__name__ == "CausalKeywordSpotter" and spotter.callbacks is None
+    assert saved["trained_on"]["n_streams"] == spotter.n_streams_ == 68  # 108 clips
+    assert saved["trained_on"]["epochs"] == 30 and not (tmp_path / "causal.sklstm.ckpt").exists()
+
+    names = [f"{d}_{s}_30.wav" for s in SPEAKERS for d in "012"]
+    clips = [sf.read(RECORDINGS / name, dtype="float32")[0] for name in names]
+    y, truth = make_stream(clips, [n[0] for n in names], sr=8000, random_state=0)
+    path = tmp_path / "live.wav"
+    sf.write(path, y, 8000, subtype="FLOAT")
+    capsys.readouterr()
+    assert kws.main(["spot", "--model", str(model), "--json", str(path)]) == 0
+    offline = json.loads(capsys.readouterr().out)
+    assert event_scores(offline, truth)["f1"] >= 0.6
+    assert kws.main(["spot", "--model", str(model), "--stream", "--chunk", "0.1", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert [json.loads(line) for line in out.splitlines()] == offline
+    assert f"{len(offline)} keyword(s) in" in err and "each decided at its end" in err
+    assert kws.main(["evaluate", "--model", str(model), "--data", str(data), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] >= 0.8  # its training clips
+
+    for command, message in [
+        (["spot", "--model", str(model), "--detector", "segments", str(path)], "causal spotter"),
+        ([*argv, "--copies", "1"], "leave --copies out"),
+        ([*argv, "--detector", "posteriors"], "leave --detector out"),
+    ]:
+        with pytest.raises(SystemExit, match=message):
+            kws.main(command)
+
+
 def test_spot_stream_ends_the_recording_at_ctrl_c(capsys, monkeypatch):
     from pipelines import _kws_stream
     from sklstm.audio import KeywordSpotter
