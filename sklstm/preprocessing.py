@@ -163,6 +163,9 @@ class RunningMeanNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
     Step ``t`` becomes ``x_t - m_t``, where ``m_t`` is the mean of steps ``0``
     to ``t`` for the first ``window`` steps, then an exponential moving average
     with weight ``1 / window`` (``m_t = m_{t-1} + (x_t - m_{t-1}) / window``).
+    With a ``prior``, the mean starts as the training steps' mean ``mean_``
+    counted as ``prior`` steps: the first steps of a sequence are then measured
+    against what sequences usually hold, not against themselves alone.
     Each step depends on the steps before it alone, so a stream can apply it
     as the steps arrive (:meth:`stream`) and get exactly what :meth:`transform`
     gives the whole sequence. On MFCCs this is online cepstral mean
@@ -175,9 +178,14 @@ class RunningMeanNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
     window : int, default=100
         Steps of the plain mean, and the time constant of the moving average
         after it (100 MFCC frames of 20 ms: 2 s).
+    prior : int, default=0
+        Weight, in steps, of ``mean_`` at the start of every sequence (less
+        than ``window``); 0 starts from the sequence's first step alone.
 
     Attributes
     ----------
+    mean_ : ndarray of shape (n_step_features,)
+        Mean of every step of the training sequences.
     n_features_in_ : int
         Features per time step seen in ``fit`` (for 2D input, its columns).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -196,14 +204,18 @@ class RunningMeanNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
     [0.0, 1.0, 1.5, 1.75]
     """
 
-    _parameter_constraints: dict = {"window": [Interval(Integral, 1, None, closed="left")]}
+    _parameter_constraints: dict = {
+        "window": [Interval(Integral, 1, None, closed="left")],
+        "prior": [Interval(Integral, 0, None, closed="left")],
+    }
 
-    def __init__(self, *, window=100):
+    def __init__(self, *, window=100, prior=0):
         self.window = window
+        self.prior = prior
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Record the number of features (nothing is learned).
+        """Compute the mean of all steps (the start of the running mean with a ``prior``).
 
         Parameters
         ----------
@@ -219,7 +231,10 @@ class RunningMeanNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
         self : object
             Fitted transformer.
         """
-        validate_sequences(self, X, reset=True, dtype=_FLOATS)
+        if self.prior >= self.window:
+            raise ValueError(f"prior={self.prior} must be less than window={self.window}.")
+        data = validate_sequences(self, X, reset=True, dtype=_FLOATS).data
+        self.mean_ = data.astype(np.float64).mean(axis=0)
         return self
 
     def transform(self, X):
@@ -241,7 +256,7 @@ class RunningMeanNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
         seqs = validate_sequences(self, X, reset=False, dtype=_FLOATS)
         data = np.empty_like(seqs.data)
         for a, b in zip(seqs.offsets[:-1], seqs.offsets[1:]):
-            data[a:b] = _RunningMean(self.window, data.shape[1]).update(seqs.data[a:b])
+            data[a:b] = self.stream().update(seqs.data[a:b])
         return seqs.with_data(data).to_output()
 
     def stream(self):
@@ -255,7 +270,7 @@ class RunningMeanNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
             :meth:`transform` does them in the whole sequence.
         """
         check_is_fitted(self)
-        return _RunningMean(self.window, self.n_features_in_)
+        return _RunningMean(self.window, self.mean_, self.prior)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -267,10 +282,10 @@ class RunningMeanNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
 class _RunningMean:
     """The running mean of one sequence, carried from one chunk of steps to the next."""
 
-    def __init__(self, window, n_features):
+    def __init__(self, window, mean, prior):
         self.window = window
-        self.count = 0
-        self.mean = np.zeros(n_features)
+        self.count = prior
+        self.mean = np.array(mean, dtype=np.float64) if prior else np.zeros(len(mean))
 
     def update(self, steps):
         from scipy.signal import lfilter
