@@ -51,8 +51,7 @@ def measure(spotter, *, n_recordings=10, chunk=0.1, seed=0):
             busy += time.perf_counter() - start
             seconds += len(y) / sr
             found.append(events)
-            keys = expected[0].keys() if expected else ()
-            same += [{k: e[k] for k in keys} for e in events] == expected
+            same += _same_events(events, expected)
             after_window += [e["decided"] - e["end"] for e in events]
             after_word += [e["decided"] - w["end"] for e, w in _matched_events(events, truth)]
         results[name]["stream"] = {
@@ -64,6 +63,20 @@ def measure(spotter, *, n_recordings=10, chunk=0.1, seed=0):
         }
         print(name, json.dumps(results[name]), flush=True)
     return results
+
+
+def _same_events(streamed, offline):
+    """The same events: times and labels equal, scores to their rounding (1e-4).
+
+    The network reads the frames or windows in other batches when streamed,
+    which may move a probability in its 6th digit and so its rounded score.
+    """
+    if len(streamed) != len(offline):
+        return False
+    for s, o in zip(streamed, offline):
+        if any(s[k] != o[k] for k in o if k != "score") or abs(s["score"] - o["score"]) > 1.5e-4:
+            return False
+    return True
 
 
 def _f1(event_scores, found, recordings):

@@ -57,9 +57,10 @@ initial = {
     for name, s in json.loads(meta["stream_state"]).items()
 }
 outputs = [o.name for o in session.get_outputs()]
-n_fft, hop, n_mfcc = mfcc.n_fft, mfcc.hop_length, mfcc.n_mfcc
+sr, n_fft, hop, n_mfcc = spotter.sr, mfcc.n_fft, mfcc.hop_length, mfcc.n_mfcc
 window, mel = mfcc.window_, mfcc.mel_basis_
 keywords = [k for k, c in enumerate(classes) if c != spotter.background_label]
+background = classes.index(spotter.background_label)
 
 
 class Microphone:
@@ -90,9 +91,13 @@ class Microphone:
             self.recent = [*self.recent, out[0][0]][-spotter.smooth :]
             p = np.mean(self.recent, axis=0)
             k = max(keywords, key=lambda c: p[c])
-            t = (self.frames * hop + n_fft // 2) / 8000
+            t = (self.frames * hop + n_fft - n_fft // 2) / sr  # when the frame ends
             self.frames += 1
-            if p[k] >= spotter.threshold and t - self.last_event >= spotter.refractory:
+            if (
+                p[k] >= spotter.threshold
+                and p[k] > p[background]
+                and t - self.last_event >= spotter.refractory
+            ):
                 self.last_event = t
                 events.append((round(t, 2), classes[k], round(float(p[k]), 3)))
         return events
@@ -102,11 +107,13 @@ test, test_labels = clips([30])
 rng = np.random.RandomState(1)
 chosen = rng.choice(len(test), 8, replace=False)
 y, truth = make_stream(
-    [test[i] for i in chosen], [test_labels[i] for i in chosen], sr=8000, random_state=1
+    [test[i] for i in chosen], [test_labels[i] for i in chosen], sr=sr, random_state=1
 )
 microphone, found = Microphone(), []
-for start in range(0, len(y), 800):  # 100 ms at a time
-    for event in microphone.update(y[start : start + 800]):
+chunk = sr // 10  # 100 ms at a time
+# At the end, the last frames read zeros past the recording, as the offline ones do.
+for samples in [*(y[i : i + chunk] for i in range(0, len(y), chunk)), np.zeros(n_fft // 2)]:
+    for event in microphone.update(samples.astype(np.float32)):
         print(f"{event[0]:6.2f} s  {event[1]}  ({event[2]})")
         found.append(event)
 
@@ -118,7 +125,7 @@ print(f"sklstm spot: {' '.join(e['label'] for e in reference)}")
 # %%
 # The recording, the words said (grey) and the words decided in the stream (red,
 # at the moment each was decided).
-t = np.arange(len(y)) / 8000
+t = np.arange(len(y)) / sr
 fig, ax = plt.subplots(figsize=(10, 3))
 ax.plot(t, y, lw=0.4, color="0.3")
 for word in truth:

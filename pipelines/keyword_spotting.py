@@ -373,7 +373,8 @@ def train(args):
 
 
 def _load(path):
-    """The trained KeywordSpotter of a model file (one of the former layout too)."""
+    """The trained spotter of a model file: a KeywordSpotter (of the former layout too)
+    or a CausalKeywordSpotter."""
     import torch
 
     from sklstm.audio import CausalKeywordSpotter, KeywordSpotter
@@ -499,11 +500,8 @@ def spot(args):
         reference = _read_reference(args.reference) if args.reference else None
     elif args.reference:
         raise SystemExit("error: --reference is drawn in the plot: give --plots DIR too.")
-    if args.stream and (args.plots or args.json or args.detector == "segments"):
-        raise SystemExit(
-            "error: --stream prints JSON lines with the posterior detector: "
-            "--plots, --json and --detector segments work without it."
-        )
+    if args.stream and (args.plots or args.json):
+        raise SystemExit("error: --stream prints JSON lines: --plots and --json work without it.")
     if not args.stream and (
         args.rate is not None or args.chunk is not None or args.recording == "-"
     ):
@@ -514,6 +512,11 @@ def spot(args):
         raise SystemExit(
             f"error: {args.model} is a causal spotter, which fires frame by frame: "
             "--detector applies to the KeywordSpotter's models."
+        )
+    if args.stream and args.detector == "segments":
+        raise SystemExit(
+            "error: --stream spots with the posterior detector: --detector segments works "
+            "without it."
         )
     if not causal and args.detector is not None and args.detector != spotter.detector:
         # The stored threshold belongs to the stored detector.
@@ -574,6 +577,8 @@ def crossval(args):
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.causal:
+        make_spotter(sr=args.sr, copies=args.copies, causal=True)  # refuses --copies now
     low, _, high = args.test_indices.partition("-")
     test_indices = set(range(int(low), int(high or low) + 1))
     bad = BadFiles()
@@ -613,7 +618,7 @@ def main(argv=None):
     p.add_argument("--model", required=True, help="model file to write")
     p.add_argument("--search", action="store_true", help="grid search (speaker-grouped 3-fold)")
     p.add_argument("--sr", type=int, default=8000, help="model sampling rate in Hz (8000)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (45; causal: 15)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (45), or 15 with --causal")
     p.add_argument("--hidden-size", type=int, default=None, help="LSTM units (128)")
     p.add_argument(
         "--causal",
@@ -720,7 +725,7 @@ def main(argv=None):
     )
     p.add_argument("--sr", type=int, default=8000)
     p.add_argument("--noise", action="append", metavar="DIR", help="as for train")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (45; causal: 15)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (45), or 15 with --causal")
     p.add_argument("--hidden-size", type=int, default=None)
     p.add_argument("--causal", action="store_true", help="a CausalKeywordSpotter, as for train")
     p.add_argument(

@@ -164,8 +164,10 @@ class RunningMeanNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
     to ``t`` for the first ``window`` steps, then an exponential moving average
     with weight ``1 / window`` (``m_t = m_{t-1} + (x_t - m_{t-1}) / window``).
     With a ``prior``, the mean starts as the training steps' mean ``mean_``
-    counted as ``prior`` steps: the first steps of a sequence are then measured
-    against what sequences usually hold, not against themselves alone.
+    counted as ``prior`` steps (``m_t = (prior * mean_ + x_0 + ... + x_t) /
+    (prior + t + 1)`` for the first ``window - prior`` steps, then the moving
+    average): the first steps of a sequence are then measured against what
+    sequences usually hold, not against themselves alone.
     Each step depends on the steps before it alone, so a stream can apply it
     as the steps arrive (:meth:`stream`) and get exactly what :meth:`transform`
     gives the whole sequence. On MFCCs this is online cepstral mean

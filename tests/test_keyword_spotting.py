@@ -302,7 +302,7 @@ def test_spot_stream_prints_the_offline_events_as_json_lines_from_a_file_or_raw_
         (["--rate", "8000", path], "--rate describes raw PCM"),
         (["--chunk", "0", path], "--chunk must be in"),
         (["--json", path], "--stream prints JSON lines"),
-        (["--detector", "segments", path], "--stream prints JSON lines"),
+        (["--detector", "segments", path], "--stream spots with the posterior detector"),
     ]:
         result = run_cli("spot", "--model", model, "--stream", *options)
         assert result.returncode != 0 and message in result.stderr, (options, result.stderr)

@@ -153,6 +153,28 @@ def test_running_mean_normalizer_is_causal_and_streams_exactly():
     assert abs(normalizer.fit_transform(drift)[0, -500:].mean()) < 1.0
 
 
+def test_running_mean_normalizer_starts_from_the_training_mean_with_a_prior():
+    from sklstm import RunningMeanNormalizer
+
+    rng = np.random.RandomState(1)
+    train = [rng.randn(50, 2) + [3.0, -1.0] for _ in range(4)]
+    normalizer = RunningMeanNormalizer(window=20, prior=8).fit(train)
+    np.testing.assert_allclose(normalizer.mean_, np.vstack(train).mean(axis=0))
+    x = rng.randn(60, 2)
+    mean, expected = normalizer.mean_.copy(), []
+    for t, step in enumerate(x):  # the prior counts as 8 steps, so the mean turns
+        mean = mean + (step - mean) / min(8 + t + 1, 20)  # exponential after 12
+        expected.append(step - mean)
+    out = normalizer.transform([x])[0]
+    np.testing.assert_allclose(out, expected, atol=1e-12)
+    stream = normalizer.stream()
+    chunks = [stream.update(x[a:b]) for a, b in [(0, 5), (5, 12), (12, 13), (13, 60)]]
+    np.testing.assert_array_equal(np.vstack(chunks), out)
+    # Without the prior the first step is its own mean; with it, it is not.
+    assert np.all(RunningMeanNormalizer(window=20).fit(train).transform([x])[0][0] == 0)
+    assert np.all(out[0] != 0)
+
+
 def test_running_mean_normalizer_names_bad_input():
     from sklearn.utils._param_validation import InvalidParameterError
 
@@ -160,6 +182,8 @@ def test_running_mean_normalizer_names_bad_input():
 
     with pytest.raises(InvalidParameterError, match="window"):
         RunningMeanNormalizer(window=0).fit([np.zeros((3, 2))])
+    with pytest.raises(ValueError, match="prior=5 must be less than window=5"):
+        RunningMeanNormalizer(window=5, prior=5).fit([np.zeros((3, 2))])
     normalizer = RunningMeanNormalizer().fit([np.zeros((3, 2))])
     with pytest.raises(ValueError, match="features"):
         normalizer.transform([np.zeros((3, 4))])

@@ -14,6 +14,26 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = ["CausalKeywordStream"]
 
+# Frames featurized and classified at a time: a long recording fed whole (as
+# CausalKeywordSpotter.spot does) is cut in blocks, as the offline MFCC cuts it.
+_BLOCK_FRAMES = 2048
+
+
+def trailing_mean(rows, history, width):
+    """Each row of ``rows`` averaged with the ``width - 1`` rows before it.
+
+    ``history`` holds the rows that came before ``rows`` (the last ``width - 1``
+    of them suffice); at the start of a sequence, fewer rows are averaged.
+    Computed row by row over the same rows whatever the split between
+    ``history`` and ``rows``, so chunks give the whole sequence's values exactly.
+    """
+    stacked = np.vstack([history, rows])
+    start = len(history)
+    out = np.empty(rows.shape)
+    for i in range(len(rows)):
+        out[i] = stacked[max(0, start + i - width + 1) : start + i + 1].mean(axis=0)
+    return out
+
 
 class CausalKeywordStream:
     """Keywords spotted by a causal spotter while the audio arrives.
@@ -25,7 +45,8 @@ class CausalKeywordStream:
     padded with zeros, as the offline features are), :meth:`reset` starts
     another.
 
-    Event rule: frame ``t`` ends at ``(t * hop + n_fft // 2) / sr`` seconds;
+    Event rule: frame ``t`` ends at ``(t * hop + n_fft - n_fft // 2) / sr``
+    seconds (frames are centred, as the offline features are);
     its probabilities are averaged with those of the ``smooth - 1`` frames
     before it; when the most probable keyword reaches ``threshold`` and
     outranks the background, and no event fired in the last ``refractory``
@@ -129,8 +150,8 @@ class CausalKeywordStream:
             raise ValueError(
                 f"chunk must be a 1-D array of finite samples (mono), got shape {samples.shape}."
             )
-        self.n_samples_ += len(samples)
         self._pending = np.concatenate([self._pending, samples])
+        self.n_samples_ += len(samples)
         n_ready = 0
         if len(self._pending) >= self._n_fft:
             n_ready = 1 + (len(self._pending) - self._n_fft) // self._hop
@@ -151,37 +172,35 @@ class CausalKeywordStream:
             return []
         self._finished = True
         self._pending = np.concatenate([self._pending, np.zeros(self._n_fft // 2, np.float32)])
-        n_frames = 1 + self.n_samples_ // self._hop  # as the offline features have
-        return self._read(n_frames - self.n_frames_)
+        return self._read(self.pipeline[0].n_frames(self.n_samples_) - self.n_frames_)
 
     def _read(self, n_frames):
-        """Featurize, classify and test the next ``n_frames`` frames of the pending samples."""
-        if n_frames <= 0:
-            return []
-        frames = sliding_window_view(self._pending, self._n_fft)[:: self._hop][:n_frames]
-        frames = np.array(frames, dtype=np.float32)  # windowed in place below
-        self._pending = self._pending[n_frames * self._hop :]
-        features = self.pipeline[0]._frame_features(frames)
-        for normalizer, step in zip(self._normalizers, self.pipeline[1:-1]):
-            if normalizer is not None:
-                features = normalizer.update(features)
-            else:
-                features = step.transform([features])[0]
-        proba = self._network.update(features)
-        first = self.n_frames_
-        self.n_frames_ += n_frames
-        return self._test(self._smoothed(proba), first)
+        """Featurize, classify and test the next ``n_frames`` frames of the pending samples.
 
-    def _smoothed(self, proba):
-        """Each new row averaged with the ``smooth - 1`` rows before it (fewer at the start)."""
-        rows = np.vstack([self._history, proba])
-        start = len(self._history)
-        smoothed = np.empty_like(proba)
-        for i in range(len(proba)):
-            # Row by row over the same rows whatever the chunks: the same values.
-            smoothed[i] = rows[max(0, start + i - self.smooth + 1) : start + i + 1].mean(axis=0)
-        self._history = rows[len(rows) - (self.smooth - 1) :] if self.smooth > 1 else rows[:0]
-        return smoothed
+        Block by block, each block's samples dropped and frames counted once its
+        events are known: a Ctrl-C inside leaves a stream that ``finish()`` ends.
+        """
+        events = []
+        while n_frames > 0:
+            frames = sliding_window_view(self._pending, self._n_fft)[:: self._hop]
+            frames = np.array(frames[: min(n_frames, _BLOCK_FRAMES)], dtype=np.float32)
+            if not len(frames):
+                break
+            features = self.pipeline[0]._frame_features(frames)  # windowed in place
+            for normalizer, step in zip(self._normalizers, self.pipeline[1:-1]):
+                if normalizer is not None:
+                    features = normalizer.update(features)
+                else:
+                    features = step.transform([features])[0]
+            proba = self._network.update(features)
+            smoothed = trailing_mean(proba, self._history, self.smooth)
+            rows = np.vstack([self._history, proba])
+            self._history = rows[len(rows) - self.smooth + 1 :] if self.smooth > 1 else rows[:0]
+            events += self._test(smoothed, self.n_frames_)
+            self._pending = self._pending[len(frames) * self._hop :]
+            self.n_frames_ += len(frames)
+            n_frames -= len(frames)
+        return events
 
     def _test(self, smoothed, first):
         events = []
@@ -189,7 +208,7 @@ class CausalKeywordStream:
         for i, row in enumerate(smoothed):
             k = self._keywords[np.argmax(row[self._keywords])]
             background = row[self._background].max(initial=0.0)
-            t = ((first + i) * self._hop + self._n_fft // 2) / self.sr
+            t = ((first + i) * self._hop + self._n_fft - self._n_fft // 2) / self.sr
             if (
                 row[k] >= self.threshold
                 and row[k] > background
