@@ -45,6 +45,33 @@ def test_add_noise_hits_the_snr(snr):
     np.testing.assert_array_equal(add_noise(y, snr_db=snr, noise=np.zeros(10)), y)
 
 
+def test_noise_can_be_set_against_the_speech_rather_than_the_padded_copy():
+    y = tone(300)
+    padded = np.concatenate([np.zeros(4000, np.float32), y, np.zeros(4000, np.float32)])
+    power = float(np.mean(y.astype(float) ** 2))
+    noisy = add_noise(padded, snr_db=10.0, random_state=0, signal_power=power)
+    assert snr_db(y, noisy[4000:-4000]) == pytest.approx(10.0, abs=0.2)  # against the tone
+    quieter = add_noise(padded, snr_db=10.0, random_state=0)  # against the padded copy
+    assert snr_db(y, quieter[4000:-4000]) == pytest.approx(10.0 + 10 * np.log10(2), abs=0.2)
+    with pytest.raises(ValueError, match="signal_power"):
+        add_noise(y, snr_db=10.0, signal_power=-1.0)
+
+    settings = dict(speed=None, shift=0.4, snr_db=(10.0, 10.0), noise_prob=1.0)
+    copies = {
+        of: WaveformAugmenter(**settings, snr_of=of).augment([y], random_state=0)[0]
+        for of in ("copy", "clip")
+    }
+    # Same draws: the same shifts, the noise scaled differently.
+    assert len(copies["copy"]) == len(copies["clip"]) > len(y)
+    # The silence the shift put before the tone (drawn before the noise: the same).
+    clean = WaveformAugmenter(**{**settings, "snr_db": None}).augment([y], random_state=0)[0]
+    lead = int(np.flatnonzero(clean)[0])
+    assert lead > 200
+    noise_db = {of: 10 * np.log10(power / np.mean(c[:lead] ** 2)) for of, c in copies.items()}
+    assert noise_db["clip"] == pytest.approx(10.0, abs=1.5)
+    assert noise_db["copy"] > noise_db["clip"] + 1.0
+
+
 def test_time_shift_pads_and_cuts():
     y = np.arange(1, 6, dtype=np.float32)
     np.testing.assert_array_equal(time_shift(y, before=2, after=1), [0, 0, 1, 2, 3, 4, 5, 0])

@@ -29,7 +29,7 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
@@ -52,7 +52,7 @@ __all__ = [
 _MAX_SEMITONES = 120
 
 
-def add_noise(y, *, snr_db, noise=None, random_state=None):
+def add_noise(y, *, snr_db, noise=None, random_state=None, signal_power=None):
     """Add noise at a signal-to-noise ratio.
 
     Parameters
@@ -66,6 +66,9 @@ def add_noise(y, *, snr_db, noise=None, random_state=None):
         ``m < n``). None means white Gaussian noise.
     random_state : int, RandomState instance or None, default=None
         Draws the noise or the excerpt.
+    signal_power : float or None, default=None
+        Mean power that ``snr_db`` refers to; None uses the waveform's own
+        (silence in it included).
 
     Returns
     -------
@@ -91,6 +94,10 @@ def add_noise(y, *, snr_db, noise=None, random_state=None):
         noise = _check_waveform(noise, "noise")
         if len(noise) == 0:
             raise ValueError("noise is empty: it holds no samples to draw an excerpt from.")
+    if signal_power is not None and not (
+        isinstance(signal_power, Real) and np.isfinite(signal_power) and signal_power >= 0
+    ):
+        raise ValueError(f"signal_power must be a finite power >= 0, got {signal_power!r}.")
     if len(y) == 0:
         return y.copy()
     if noise is None:
@@ -104,7 +111,9 @@ def add_noise(y, *, snr_db, noise=None, random_state=None):
     if noise_power == 0:
         return y.copy()
     with np.errstate(over="ignore"):
-        gain = np.sqrt(np.mean(np.square(y, dtype=np.float64)) / noise_power / 10 ** (snr_db / 10))
+        if signal_power is None:
+            signal_power = np.mean(np.square(y, dtype=np.float64))
+        gain = np.sqrt(signal_power / noise_power / 10 ** (snr_db / 10))
         noisy = (y + gain * excerpt).astype(np.float32)
     if not np.isfinite(noisy).all():
         raise ValueError(
@@ -416,6 +425,11 @@ class WaveformAugmenter(BaseEstimator):
         Probability that a noisy copy gets white noise rather than an excerpt
         of one of ``noises``; None makes white noise and each recording
         equally likely (``1 / (1 + len(noises))``).
+    snr_of : {"copy", "clip"}, default="copy"
+        The power that ``snr_db`` refers to: of the whole copy, with the
+        silence the shift added (the longer that silence, the quieter the
+        noise against the speech), or of the clip before the shift and
+        reverberation (for clips cut close around their word: the speech's).
 
     Examples
     --------
@@ -439,6 +453,7 @@ class WaveformAugmenter(BaseEstimator):
         "rt60": [tuple],
         "noises": [None, list],
         "white_prob": [None, Interval(Real, 0, 1, closed="both")],
+        "snr_of": [StrOptions({"copy", "clip"})],
     }
 
     def __init__(
@@ -455,6 +470,7 @@ class WaveformAugmenter(BaseEstimator):
         rt60=(0.2, 0.8),
         noises=None,
         white_prob=None,
+        snr_of="copy",
     ):
         self.sr = sr
         self.speed = speed
@@ -467,6 +483,7 @@ class WaveformAugmenter(BaseEstimator):
         self.rt60 = rt60
         self.noises = noises
         self.white_prob = white_prob
+        self.snr_of = snr_of
 
     def augment(self, X, *, random_state=None):
         """One perturbed copy of every clip.
@@ -511,6 +528,7 @@ class WaveformAugmenter(BaseEstimator):
                 y = change_tempo(y, rate=np.exp(rng.uniform(*tempo)))
             if pitch is not None:
                 y = shift_pitch(y, n_steps=rng.uniform(*pitch))
+            power = np.mean(np.square(y, dtype=np.float64)) if self.snr_of == "clip" else None
             if max_shift:
                 y = time_shift(
                     y, before=rng.randint(max_shift + 1), after=rng.randint(max_shift + 1)
@@ -526,7 +544,10 @@ class WaveformAugmenter(BaseEstimator):
                 else:
                     pick = 1 + rng.randint(len(noises))
                 noise = noises[pick - 1] if pick else None
-                y = add_noise(y, snr_db=rng.uniform(*snr), noise=noise, random_state=rng)
+                y = add_noise(
+                    y, snr_db=rng.uniform(*snr), noise=noise, random_state=rng,
+                    signal_power=power,
+                )  # fmt: skip
             copies.append(y)
         return copies
 
