@@ -29,7 +29,8 @@ from ._training import (
     epoch_seed,
     predict_raw,
 )
-from .nn import CELLS, POOLINGS, SequenceNetwork
+from .nn import CELLS, POOLINGS, SequenceNetwork, default_kernels
+from .nn.frontend import legacy_kernels
 from .streaming import SequenceStream
 
 __all__ = ["_BaseLSTM"]
@@ -322,6 +323,9 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             torch.manual_seed(seed)
             if first_call:
                 self.frontend_, self.frontend_stride_ = self._resolve_frontend(sequences)
+                self.frontend_kernels_ = None
+                if self.frontend_ is not None:
+                    self.frontend_kernels_ = default_kernels(self.frontend_stride_)
                 self.net_ = self._build_net(sequences.n_features, batch_size)
                 self.loss_curve_ = []
                 self.n_iter_ = 0
@@ -488,7 +492,10 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         frontend = getattr(self, "frontend_", None)
         if frontend is None:
             return {}
-        return {"frontend": frontend, "frontend_stride": self.frontend_stride_}
+        stride = self.frontend_stride_
+        # Models fitted before the four-block layout keep their three blocks.
+        kernels = getattr(self, "frontend_kernels_", None) or legacy_kernels(stride)
+        return {"frontend": frontend, "frontend_stride": stride, "frontend_kernels": kernels}
 
     def _record_history(self, net, first_row, n_train, incremental, first_call, epochs):
         monitor = dict(net.callbacks_)["monitor"]
@@ -634,8 +641,8 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         directions = 2 if self.bidirectional else 1
         floats_per_step = sequences.n_features + directions * 4 * self.hidden_size
         if getattr(self, "frontend_", None) is not None:
-            # Three convolution outputs per input step, kept at full resolution.
-            floats_per_step += 3 * module.frontend.channels
+            # Up to one convolution output per block and input step.
+            floats_per_step += len(module.frontend.convs) * module.frontend.channels
         max_steps = max(1, _PREDICT_BATCH_FLOATS // floats_per_step)
         return predict_raw(module, sequences, _PREDICT_BATCH_SIZE, device, max_steps)
 
@@ -684,7 +691,7 @@ _POOLING_PARAMETERS = """\
 
     frontend : {"auto", "conv"} or None, default="auto"
         A learnable convolutional front end before the recurrent layers
-        (:class:`~sklstm.nn.ConvFrontEnd`: three blocks of 64-channel
+        (:class:`~sklstm.nn.ConvFrontEnd`: four blocks of 64-channel
         convolutions and ReLUs, the second strided so that at most about 64
         steps reach the recurrent layers, whose pooled output is joined at the
         head by the mean of the convolution features, as in LSTM-FCN). It
@@ -821,6 +828,11 @@ _FITTED_ATTRIBUTES = """\
 
     frontend_stride_ : int
         Downsampling of the front end (1 without one).
+
+    frontend_kernels_ : tuple of int or None
+        Kernel sizes of the front end's blocks
+        (:func:`~sklstm.nn.default_kernels` of the stride); None
+        without a front end.
 
     loss_ : float
         Training loss of the last epoch.

@@ -7,7 +7,14 @@ import torch
 import sklstm
 from sklstm import LSTMClassifier, LSTMRegressor
 from sklstm._base import FRONTEND_AUTO_MIN_LENGTH, FRONTEND_TARGET_STEPS
-from sklstm.nn import ConvFrontEnd, MaskedBatchNorm, SequenceNetwork
+from sklstm.nn import (
+    ConvFrontEnd,
+    MaskedBatchNorm,
+    NetworkStream,
+    SequenceNetwork,
+    default_kernels,
+)
+from sklstm.nn.frontend import legacy_kernels
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -60,15 +67,28 @@ def test_masked_batch_norm_uses_the_valid_steps_only():
     torch.testing.assert_close(norm(x, mask), reference(x))
 
 
+@pytest.mark.parametrize(
+    "stride, expected",
+    [(1, (7, 5, 3, 3)), (6, (7, 7, 3, 3)), (9, (9, 9, 3, 3)), (32, (33, 33, 3, 3))],
+)
+def test_default_kernels_read_as_far_as_the_stride_before_two_small_blocks(stride, expected):
+    assert default_kernels(stride) == expected
+    frontend = ConvFrontEnd(2, channels=4, stride=stride)
+    assert frontend.kernels == expected
+    assert [conv.kernel_size[0] for conv in frontend.convs] == list(expected)
+    assert [conv.stride[0] for conv in frontend.convs] == [1, stride, 1, 1]
+    assert legacy_kernels(stride) == (7, expected[1], 3)
+
+
 @pytest.mark.parametrize("backend", ["explicit", "fused"])
 @pytest.mark.parametrize("bidirectional", [False, True])
-@pytest.mark.parametrize("stride", [1, 3])
+@pytest.mark.parametrize("stride", [1, 3, 12])
 def test_a_sequence_gives_the_same_output_alone_or_batched_with_longer_ones(
     backend, bidirectional, stride
 ):
     torch.manual_seed(0)
     rng = np.random.RandomState(0)
-    sequences = [rng.randn(n, 3).astype(np.float32) for n in (5, 40, 17, 64, 1, 33)]
+    sequences = [rng.randn(n, 3).astype(np.float32) for n in (5, 40, 17, 64, 1, 33, 150)]
     net = SequenceNetwork(
         input_size=3,
         output_size=2,
@@ -152,7 +172,49 @@ def test_front_end_model_round_trips_through_a_model_file(tmp_path):
     sklstm.save(reg, tmp_path / "reg.sklstm")
     loaded = sklstm.load(tmp_path / "reg.sklstm")
     assert loaded.frontend_ == "conv" and loaded.frontend_stride_ == reg.frontend_stride_
+    assert loaded.frontend_kernels_ == default_kernels(reg.frontend_stride_)
+    assert loaded.frontend_kernels_ == reg.frontend_kernels_
     np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+
+
+def test_models_fitted_with_the_three_block_front_end_keep_it(tmp_path, monkeypatch):
+    # What a model file written before the four-block layout holds: three blocks'
+    # weights and no frontend_kernels_.
+    X, y = _long_ragged()
+    with monkeypatch.context() as patch:
+        patch.setattr("sklstm._base.default_kernels", legacy_kernels)
+        clf = LSTMClassifier(hidden_size=6, max_iter=2, random_state=0).fit(X, y)
+    assert len(clf.module_.frontend.convs) == 3
+    expected = clf.predict_proba(X)
+    del clf.frontend_kernels_
+    sklstm.save(clf, tmp_path / "old.sklstm")
+    loaded = sklstm.load(tmp_path / "old.sklstm")
+    assert loaded.module_.frontend.kernels == legacy_kernels(clf.frontend_stride_)
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+    loaded.partial_fit(X, y)  # training goes on with the same layout
+    assert len(loaded.module_.frontend.convs) == 3
+
+
+@pytest.mark.parametrize("kernels", [None, (7, 13, 3), (15, 13, 5, 3, 3)])
+def test_a_stream_through_any_layout_gives_the_whole_sequence_outputs(kernels):
+    torch.manual_seed(0)
+    net = SequenceNetwork(
+        input_size=2,
+        output_size=3,
+        hidden_size=5,
+        pooling="mean",
+        frontend="conv",
+        frontend_channels=4,
+        frontend_stride=12,
+        frontend_kernels=kernels,
+    ).eval()
+    x = torch.randn(200, 2)
+    stream = NetworkStream(net)
+    rows = torch.cat([stream.update(x[i : i + 7]) for i in range(0, len(x), 7)])
+    with torch.inference_mode():
+        for t in (0, 11, 12, 50, 199):
+            whole = net(x[: t + 1, None], torch.tensor([t + 1]))
+            torch.testing.assert_close(rows[t], whole[0], atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
@@ -202,5 +264,8 @@ def test_front_end_refuses_bad_settings_by_name():
         ConvFrontEnd(2, stride=0)
     with pytest.raises(ValueError, match="norm must be 'layer', 'batch' or None"):
         ConvFrontEnd(2, norm="group")
+    for kernels in [(7,), (7, 4, 3), (7, 5, 0), (7, 3, 3)]:
+        with pytest.raises(ValueError, match="kernels must be at least two odd sizes"):
+            ConvFrontEnd(2, stride=5, kernels=kernels)
     with pytest.raises(ValueError, match="frontend must be None or 'conv'"):
         SequenceNetwork(input_size=2, output_size=2, frontend="rocket")

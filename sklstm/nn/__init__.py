@@ -2,7 +2,7 @@
 front end, pooling, the network and its stream."""
 
 from .cells import gru_recurrence, lstm_recurrence, rnn_recurrence
-from .frontend import ConvFrontEnd, MaskedBatchNorm, StepLayerNorm
+from .frontend import ConvFrontEnd, MaskedBatchNorm, StepLayerNorm, default_kernels
 from .network import SequenceNetwork
 from .pooling import POOLINGS, AttentionPool, LastPool, MaxPool, MeanPool
 from .recurrent import CELLS, ExplicitRecurrent, FusedGRU, FusedLSTM, FusedRNN, make_recurrent
@@ -24,6 +24,7 @@ __all__ = [
     "NetworkStream",
     "SequenceNetwork",
     "StepLayerNorm",
+    "default_kernels",
     "gru_recurrence",
     "lstm_recurrence",
     "make_recurrent",

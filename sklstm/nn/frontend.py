@@ -30,7 +30,13 @@ import contextlib
 import torch
 from torch import nn
 
-__all__ = ["ConvFrontEnd", "MaskedBatchNorm", "StepLayerNorm", "frontend_lengths"]
+__all__ = [
+    "ConvFrontEnd",
+    "MaskedBatchNorm",
+    "StepLayerNorm",
+    "default_kernels",
+    "frontend_lengths",
+]
 
 
 def _step_mask(lengths, total_length, dtype):
@@ -132,12 +138,39 @@ def full_precision_cudnn(x):
     )
 
 
-class ConvFrontEnd(nn.Module):
-    """Three convolution blocks (convolution, optional normalization, ReLU), the second strided.
+def default_kernels(stride):
+    """Kernel sizes of :class:`ConvFrontEnd`'s four blocks for a downsampling by ``stride``.
 
-    The kernels span 7, then ``max(5, stride)`` (rounded up to odd, so that the
-    strided convolution skips no step), then 3 steps; a sequence of ``L`` valid
-    steps leaves ``ceil(L / stride)``.
+    ``(max(7, stride), max(5, stride), 3, 3)``, the first two rounded up to
+    odd: the first block reads as far as the strided one (so each strided
+    output summarizes shapes as wide as the stride), the strided block skips no
+    step, and two blocks after it widen the receptive field to about six
+    strides. On PigCVP (2,000 steps, stride 32) this layout averaged 0.71
+    accuracy over five seeds where the former three blocks (kernels 7, 33
+    and 3: :func:`legacy_kernels`) averaged 0.66; on the shorter shared sets
+    (stride at most 7, where only the fourth block differs) no mean moved by
+    more than the seeds' spread (docs: "Getting good results").
+
+    Examples
+    --------
+    >>> default_kernels(1), default_kernels(32)
+    ((7, 5, 3, 3), (33, 33, 3, 3))
+    """
+    return (max(7, stride) | 1, max(5, stride) | 1, 3, 3)
+
+
+def legacy_kernels(stride):
+    """Kernel sizes of the former three-block front end, which the models fitted with it keep."""
+    return (7, max(5, stride) | 1, 3)
+
+
+class ConvFrontEnd(nn.Module):
+    """Convolution blocks (convolution, optional normalization, ReLU), the second strided.
+
+    By default four blocks (:func:`default_kernels`): kernels of
+    ``max(7, stride)`` and ``max(5, stride)`` steps (rounded up to odd, so that
+    the strided convolution skips no step), then two of 3 steps; a sequence of
+    ``L`` valid steps leaves ``ceil(L / stride)``.
 
     Parameters
     ----------
@@ -147,6 +180,11 @@ class ConvFrontEnd(nn.Module):
         Feature maps of every block.
     stride : int, default=1
         Downsampling factor of the second block.
+    kernels : tuple of int or None, default=None
+        Kernel size of each block, in order (at least two blocks; the second
+        is strided). Each is odd, so that a block's outputs stay centred on
+        its inputs, and the strided one spans at least ``stride`` steps. None
+        means ``default_kernels(stride)``.
     norm : {"layer", "batch"} or None, default=None
         A normalization after each convolution: :class:`StepLayerNorm` over
         the channels of each step, :class:`MaskedBatchNorm` over the valid
@@ -156,23 +194,44 @@ class ConvFrontEnd(nn.Module):
     --------
     >>> import torch
     >>> frontend = ConvFrontEnd(3, channels=8, stride=4).eval()
+    >>> frontend.kernels
+    (7, 5, 3, 3)
     >>> out, lengths = frontend(torch.randn(100, 2, 3), torch.tensor([100, 37]))
     >>> tuple(out.shape), lengths.tolist()
     ((25, 2, 8), [25, 10])
     """
 
-    def __init__(self, input_size, *, channels=64, stride=1, norm=None):
+    def __setstate__(self, state):
+        # Front ends pickled before ``kernels`` existed had three blocks.
+        super().__setstate__(state)
+        if "kernels" not in self.__dict__:
+            self.kernels = tuple(conv.kernel_size[0] for conv in self.convs)
+
+    def __init__(self, input_size, *, channels=64, stride=1, kernels=None, norm=None):
         super().__init__()
         if stride < 1:
             raise ValueError(f"stride must be at least 1, got {stride}.")
         if norm not in ("layer", "batch", None):
             raise ValueError(f"norm must be 'layer', 'batch' or None, got {norm!r}.")
+        kernels = default_kernels(stride) if kernels is None else tuple(kernels)
+        if (
+            len(kernels) < 2
+            or any(not isinstance(k, int) or k < 1 or k % 2 == 0 for k in kernels)
+            or kernels[1] < stride
+        ):
+            raise ValueError(
+                "kernels must be at least two odd sizes, the second (strided) one at "
+                f"least the stride {stride}; got {kernels!r}."
+            )
         self.input_size = input_size
         self.channels = channels
         self.stride = stride
+        self.kernels = kernels
         self.norm = norm
-        strided_kernel = max(5, stride) | 1
-        specs = [(input_size, 7, 1), (channels, strided_kernel, stride), (channels, 3, 1)]
+        specs = [
+            (input_size if i == 0 else channels, k, stride if i == 1 else 1)
+            for i, k in enumerate(kernels)
+        ]
         self.convs = nn.ModuleList(
             nn.Conv1d(n_in, channels, k, stride=s, padding=k // 2) for n_in, k, s in specs
         )
@@ -212,5 +271,5 @@ class ConvFrontEnd(nn.Module):
     def extra_repr(self):
         return (
             f"{self.input_size}, channels={self.channels}, stride={self.stride}, "
-            f"norm={self.norm!r}"
+            f"kernels={self.kernels}, norm={self.norm!r}"
         )

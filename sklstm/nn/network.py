@@ -51,6 +51,9 @@ class SequenceNetwork(nn.Module):
     frontend_stride : int, default=1
         Downsampling of the front end: the recurrent layers read
         ``ceil(T / frontend_stride)`` steps.
+    frontend_kernels : tuple of int or None, default=None
+        Kernel sizes of the front end's blocks (see :class:`ConvFrontEnd`);
+        None for its default layout.
 
     Examples
     --------
@@ -77,6 +80,7 @@ class SequenceNetwork(nn.Module):
         frontend=None,
         frontend_channels=64,
         frontend_stride=1,
+        frontend_kernels=None,
     ):
         super().__init__()
         self.static_size = static_size
@@ -89,7 +93,10 @@ class SequenceNetwork(nn.Module):
             )
         if frontend == "conv":
             self.frontend = ConvFrontEnd(
-                step_size, channels=frontend_channels, stride=frontend_stride
+                step_size,
+                channels=frontend_channels,
+                stride=frontend_stride,
+                kernels=frontend_kernels,
             )
             self.frontend_pool = MeanPool()
             step_size = frontend_channels

@@ -187,8 +187,11 @@ class NetworkStream:
         self._static_size = network.static_size
         frontend = network.frontend
         if frontend is not None:
-            first, strided, last = frontend.convs
-            self._reach = (first.padding[0], strided.padding[0], last.padding[0])
+            # How far each convolution reads ahead (and back): its half-width.
+            # The blocks up to the strided second one read input steps, those
+            # after it strided features.
+            reach = [conv.padding[0] for conv in frontend.convs]
+            self._reach = (sum(reach[:2]), sum(reach[2:]))
             self._stride = frontend.stride
         self.reset()
 
@@ -286,21 +289,21 @@ class NetworkStream:
 
     def _final_features(self, n_steps):
         """Features of a sequence of ``n_steps`` steps that no later step changes."""
-        r1, r2, r3 = self._reach
-        reach = n_steps - 1 - r1 - r2
-        return 0 if reach < 0 else max(0, reach // self._stride - r3 + 1)
+        before, after = self._reach
+        reach = n_steps - 1 - before
+        return 0 if reach < 0 else max(0, reach // self._stride - after + 1)
 
     def _window_start(self, first_feature):
         """First input step of a window whose features from ``first_feature`` on are exact.
 
         A multiple of the stride, so that the window's strided convolution
         samples the steps the whole sequence's does; far enough back that
-        every input the feature ``first_feature`` reads, through the three
+        every input the feature ``first_feature`` reads, through all the
         convolutions, lies inside the window.
         """
-        r1, r2, r3 = self._reach
+        before, after = self._reach
         s = self._stride
-        return max(0, ((first_feature - r3) * s - r2 - r1) // s * s)
+        return max(0, ((first_feature - after) * s - before) // s * s)
 
     def _update_through_frontend(self, x):
         network, s = self.network, self._stride
