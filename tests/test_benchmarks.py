@@ -129,3 +129,34 @@ def test_kws_stream_benchmark_compares_the_stream_with_the_offline_spot(tmp_path
     if kind == "CausalKeywordSpotter":
         assert results["silence"]["offline_f1"] > 0  # it found words, and streamed them
     assert "silence" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(_fsdd_missing(), reason="FSDD or the noise recordings are not in $SKLSTM_DATA")
+def test_kws_int8_benchmark_runs_the_float_and_int8_graphs_as_predict_decides(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    import sklstm
+    from benchmarks.kws_int8 import main as int8_main
+    from benchmarks.kws_noise import DATA
+    from sklstm.audio import CausalKeywordSpotter, KeywordSpotter
+
+    paths = sorted((DATA / "fsdd" / "recordings").glob("[01]_*_1[0-2].wav"))
+    labels = [p.name[0] for p in paths]
+    spotter = CausalKeywordSpotter(
+        hidden_size=16, num_layers=1, max_iter=2, n_streams=20, random_state=0
+    ).fit(paths, labels)
+    model, out = tmp_path / "causal.sklstm", tmp_path / "int8.json"
+    sklstm.save(spotter, model)
+    int8_main(["--model", str(model), "--takes", "10-11", "--json", str(out)])
+    results = json.loads(out.read_text())
+    assert results["n_clips"] == 120
+    # The float32 graph names each clip as predict does: the same network, step by step.
+    assert results["float32"]["max_probability_difference"] < 1e-5
+    assert results["float32"]["accuracy"] == results["sklstm_accuracy"]
+    assert results["int8"]["bytes"] < results["float32"]["bytes"]
+    assert 0 <= results["int8"]["accuracy"] <= 1
+    assert "times smaller" in capsys.readouterr().out
+    window = KeywordSpotter(max_iter=1, hidden_size=8, n_copies=1).fit(paths[:20], labels[:20])
+    sklstm.save(window, model)
+    with pytest.raises(SystemExit):
+        int8_main(["--model", str(model)])
+    assert "holds a KeywordSpotter" in capsys.readouterr().err
