@@ -95,11 +95,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import torch
 
-    from pipelines.keyword_spotting import _load
+    from pipelines._kws_models import load_spotter
     from sklstm.audio import CausalKeywordSpotter
 
     torch.set_num_threads(1)
-    spotter = _load(args.model)
+    spotter = load_spotter(args.model)
     if not isinstance(spotter, CausalKeywordSpotter):
         parser.error(
             f"{args.model} holds a {type(spotter).__name__}; this benchmark exports the "

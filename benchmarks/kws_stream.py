@@ -104,9 +104,9 @@ def main(argv=None):
     if args.recordings < 1 or not args.chunk > 0:
         parser.error("--recordings must be at least 1 and --chunk positive.")
     torch.set_num_threads(1)
-    from pipelines.keyword_spotting import _load
+    from pipelines._kws_models import load_spotter
 
-    spotter = _load(args.model)
+    spotter = load_spotter(args.model)
     if getattr(spotter, "detector", "posteriors") != "posteriors":
         spotter.set_params(detector="posteriors", threshold="auto")
     results = measure(spotter, n_recordings=args.recordings, chunk=args.chunk)

@@ -21,7 +21,7 @@ import numpy as np
 
 from sklstm.audio import add_noise, event_scores, make_stream
 
-from .keyword_spotting import make_spotter
+from ._kws_models import make_spotter
 
 __all__ = ["score_split", "validate"]
 

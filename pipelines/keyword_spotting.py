@@ -32,202 +32,23 @@ import argparse
 import json
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from . import _kws_plots, _plots
-from ._cli import (
-    INTERRUPTED,
-    BadFiles,
-    TrainingInterrupted,
-    interruptible,
-    load_model,
-    save_model,
+from ._cli import INTERRUPTED, BadFiles, save_model
+from ._kws_data import find_clips, load_clips, read_training_data
+from ._kws_models import (
+    MODEL_KEY,
+    N_COPIES,
+    fit_reporting_warnings,
+    load_spotter,
+    make_spotter,
+    resumed,
+    search,
 )
 from ._kws_stream import spot_stream
-
-BACKGROUND = "_background_"
-NOISE_FOLDER = "_background_noise_"
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg"}
-N_COPIES = 2
-# What `train` saves (a dict, so that other applications' models are told apart).
-MODEL_KEY = "keyword_spotter"
-# Model files written before the KeywordSpotter: its pipeline and settings.
-OLD_MODEL_KEYS = ("pipeline", "sample_rate", "background_label", "threshold", "segment_params")
-SEARCH_GRID = {"hidden_size": [64, 128], "learning_rate_init": [1e-3, 3e-3]}
-
-
-# -- data ---------------------------------------------------------------------------
-
-
-def find_clips(data_dir):
-    """Clips, labels, speaker groups and background-noise files of DIR.
-
-    Returns
-    -------
-    paths : list of Path
-    labels : list of str
-    groups : list of str
-        Who speaks (FSDD: the second field of the name; Speech Commands: the
-        first), for speaker-grouped cross-validation.
-    noises : list of Path
-    """
-    root = Path(data_dir)
-    if not root.is_dir():
-        raise SystemExit(f"error: --data {root} is not a directory.")
-
-    def audio_in(folder):
-        return sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
-
-    if not audio_in(root) and (root / "recordings").is_dir():
-        root = root / "recordings"  # the FSDD repository's layout
-    folders = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    folders = [d for d in folders if audio_in(d)]
-    paths, labels, groups, noises = [], [], [], []
-    if folders:
-        for folder in folders:
-            if folder.name == NOISE_FOLDER:
-                noises = audio_in(folder)
-                continue
-            for path in audio_in(folder):
-                paths.append(path)
-                labels.append(folder.name)
-                groups.append(path.stem.split("_")[0])
-    else:
-        for path in audio_in(root):
-            fields = path.stem.split("_")
-            paths.append(path)
-            labels.append(fields[0])
-            groups.append(fields[1] if len(fields) > 1 else path.stem)
-    if not paths:
-        raise SystemExit(
-            f"error: no audio clips in {root}: expected {{label}}_*.wav files or one folder "
-            "of clips per keyword."
-        )
-    return paths, labels, groups, noises
-
-
-def load_clips(paths, sr, bad, *, progress=True, desc="reading clips"):
-    """Waveforms of the readable clips at ``sr`` and the indices of those clips."""
-    from tqdm.auto import tqdm
-
-    from sklstm.audio import AudioFileError, load_audio
-
-    waves, kept = [], []
-    for i, path in enumerate(tqdm(paths, desc=desc, unit="clip", disable=not progress)):
-        try:
-            waves.append(load_audio(path, sr=sr)[0])
-            kept.append(i)
-        except AudioFileError as exc:
-            bad.add(path, str(exc).removeprefix(f"{path}: "))
-    return waves, np.array(kept, dtype=np.int64)
-
-
-# -- model ----------------------------------------------------------------------------
-
-
-def make_spotter(
-    *, sr, epochs=None, hidden_size=None, copies=None, seed=0, causal=False, **params
-):
-    """The library's KeywordSpotter (``causal``: CausalKeywordSpotter) with the command's
-    settings (None: its defaults)."""
-    from sklstm.audio import CausalKeywordSpotter, KeywordSpotter
-
-    if epochs:
-        params["max_iter"] = epochs
-    if hidden_size:
-        params["hidden_size"] = hidden_size
-    if causal:
-        if copies is not None:
-            raise SystemExit(
-                "error: --copies sets the KeywordSpotter's augmented copies; the causal "
-                "spotter trains on recordings strung from the clips (leave --copies out)."
-            )
-        return CausalKeywordSpotter(
-            sr=sr, background_label=BACKGROUND, random_state=seed, **params
-        )
-    return KeywordSpotter(
-        sr=sr, n_copies=N_COPIES if copies is None else copies, background_label=BACKGROUND,
-        random_state=seed, **params,
-    )  # fmt: skip
-
-
-def _search(spotter, waves, labels, groups, noises, progress):
-    """Grid search with speaker-grouped folds; Ctrl-C ends it without a model."""
-    from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
-
-    searcher = GridSearchCV(
-        spotter.set_params(verbose=0),
-        SEARCH_GRID,
-        cv=StratifiedGroupKFold(n_splits=3),
-        verbose=2 if progress else 0,
-        error_score="raise",
-    )
-    # skorch ends a fit at Ctrl-C and keeps its model; the search must stop instead.
-    with interruptible(TrainingInterrupted):
-        try:
-            searcher.fit(waves, labels, groups=groups, noises=noises)
-        except TrainingInterrupted:
-            raise KeyboardInterrupt from None
-    best = dict(best_params=searcher.best_params_, best_score=float(searcher.best_score_))
-    return searcher.best_estimator_, best
-
-
-def _resumed(checkpoint):
-    """The network of ``checkpoint``, for the spotter's fit to continue."""
-    from sklstm.checkpoint import load_checkpoint
-    from sklstm.io import ModelFileError
-
-    try:
-        return load_checkpoint(checkpoint)
-    except (ModelFileError, OSError) as exc:
-        raise SystemExit(f"error: cannot resume from {checkpoint}: {exc}") from None
-
-
-def _fit_reporting_warnings(spotter, waves, labels, noises, *, resume, checkpoint, progress):
-    """Fit, passing the warnings on to stderr (``train`` reports an interruption itself)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            spotter.fit(waves, labels, noises=noises, resume=resume)
-        except ValueError as exc:
-            if resume is None:
-                raise
-            raise SystemExit(
-                f"error: cannot resume from {checkpoint}: {exc} Resume with that run's "
-                "options, or delete it to start again."
-            ) from None
-    for warning in caught:
-        if progress and not str(warning.message).startswith("Training was interrupted"):
-            print(f"warning: {warning.message}", file=sys.stderr)
-
-
-def find_noises(folders):
-    """Audio files under each folder of ``--noise`` (searched recursively), sorted."""
-    paths = []
-    for folder in folders or []:
-        folder = Path(folder)
-        if not folder.is_dir():
-            raise SystemExit(f"error: --noise {folder} is not a directory.")
-        found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
-        if not found:
-            kinds = ", ".join(sorted(AUDIO_SUFFIXES))
-            raise SystemExit(f"error: --noise {folder} holds no audio file ({kinds}).")
-        paths += found
-    return paths
-
-
-def _read_training_data(data, sr, bad, progress, noise_folders=None):
-    paths, labels, groups, noise_paths = find_clips(data)
-    noise_paths = noise_paths + find_noises(noise_folders)
-    waves, kept = load_clips(paths, sr, bad, progress=progress)
-    noises, _ = load_clips(noise_paths, sr, bad, progress=progress, desc="reading noises")
-    if not waves:
-        raise SystemExit("error: none of the clips could be read.")
-    paths = [paths[i] for i in kept]
-    return waves, np.array(labels)[kept], np.array(groups)[kept], noises, paths
 
 
 def _checkpoint_path(args):
@@ -285,22 +106,22 @@ def train(args):
         spotter._validate_params()
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
-    waves, labels, groups, noises, _ = _read_training_data(
+    waves, labels, groups, noises, _ = read_training_data(
         args.data, args.sr, bad, progress, args.noise
     )
     info = {}
     try:
         if args.search:
-            spotter, info = _search(spotter, waves, labels, groups, noises, progress)
+            spotter, info = search(spotter, waves, labels, groups, noises, progress)
         else:
-            resume = _resumed(checkpoint) if args.resume else None
+            resume = resumed(checkpoint) if args.resume else None
             if resume is not None and progress:
                 print(
                     f"resuming from {checkpoint} after epoch {resume.n_iter_} of "
                     f"{spotter.get_params()['max_iter']}",
                     file=sys.stderr,
                 )
-            _fit_reporting_warnings(
+            fit_reporting_warnings(
                 spotter, waves, labels, noises, resume=resume, checkpoint=checkpoint,
                 progress=progress,
             )  # fmt: skip
@@ -372,55 +193,12 @@ def train(args):
 # -- using a model -------------------------------------------------------------------
 
 
-def _load(path):
-    """The trained spotter of a model file: a KeywordSpotter (of the former layout too)
-    or a CausalKeywordSpotter."""
-    import torch
-
-    from sklstm.audio import CausalKeywordSpotter, KeywordSpotter
-
-    # One clip or one recording's segments: one thread is fastest, and 2 threads
-    # under load made a 1-s prediction 8x slower (median 64 ms instead of 8 ms).
-    torch.set_num_threads(1)
-    spotters = (KeywordSpotter, CausalKeywordSpotter)
-    model = load_model(path, kind="keyword-spotting", keys=(), estimator=spotters)
-    if isinstance(model, spotters):
-        return model
-    if isinstance(model.get(MODEL_KEY), spotters):
-        return model[MODEL_KEY]
-    if not set(OLD_MODEL_KEYS) <= set(model):
-        raise SystemExit(f"error: {path} is not a keyword-spotting model.")
-    pipeline = model["pipeline"]
-    mfcc, network = pipeline[0], pipeline[-1]
-    spotter = KeywordSpotter(
-        sr=model["sample_rate"],
-        n_mfcc=mfcc.n_mfcc,
-        n_mels=mfcc.n_mels,
-        hidden_size=network.hidden_size,
-        pooling=network.pooling,
-        max_iter=network.max_iter,
-        batch_size=network.batch_size,
-        learning_rate_init=network.learning_rate_init,
-        background_label=model["background_label"],
-        detector="segments",
-        threshold=model["threshold"],
-        # The segments these files were made with: total energy, 6 dB above its floor.
-        segment_params={"bands": None, "margin_db": 6.0, **(model["segment_params"] or {})},
-    )
-    spotter.pipeline_ = pipeline
-    spotter.classes_ = spotter.pipeline_.classes_
-    network = spotter.pipeline_[-1]
-    spotter.n_iter_, spotter.interrupted_ = network.n_iter_, bool(network.interrupted_)
-    spotter.n_background_ = model.get("trained_on", {}).get("n_background", 0)
-    return spotter
-
-
 def evaluate(args):
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
     if args.plots:
         _plots.require()
-    spotter = _load(args.model)
+    spotter = load_spotter(args.model)
     bad = BadFiles()
     paths, labels, _, _ = find_clips(args.data)
     waves, kept = load_clips(paths, spotter.sr, bad, progress=not args.json)
@@ -471,7 +249,7 @@ def evaluate(args):
 
 
 def predict(args):
-    spotter = _load(args.model)
+    spotter = load_spotter(args.model)
     bad = BadFiles()
     waves, kept = load_clips(args.clips, spotter.sr, bad, progress=False)
     results = []
@@ -506,7 +284,7 @@ def spot(args):
         args.rate is not None or args.chunk is not None or args.recording == "-"
     ):
         raise SystemExit("error: standard input ('-'), --rate and --chunk need --stream.")
-    spotter = _load(args.model)
+    spotter = load_spotter(args.model)
     causal = not hasattr(spotter, "detector")
     if causal and args.detector is not None:
         raise SystemExit(
@@ -582,7 +360,7 @@ def crossval(args):
     low, _, high = args.test_indices.partition("-")
     test_indices = set(range(int(low), int(high or low) + 1))
     bad = BadFiles()
-    waves, labels, groups, noises, paths = _read_training_data(
+    waves, labels, groups, noises, paths = read_training_data(
         args.data, args.sr, bad, not args.json, args.noise
     )
     splits = {"both": ("holdout", "speakers")}.get(args.split, (args.split,))

@@ -15,8 +15,9 @@ from _ctrl_c import CtrlCAt, ctrl_c, ctrl_c_at_write
 from _data import DATA
 
 import sklstm
-from pipelines import _plots
+from pipelines import _kws_data, _kws_models, _plots
 from pipelines import keyword_spotting as kws
+from pipelines._kws_models import BACKGROUND
 from sklstm.audio import (
     _spotter,
     event_scores,
@@ -116,7 +117,7 @@ def test_train_shows_progress_and_saves_the_pipeline(trained):
     spotter = model["keyword_spotter"]
     pipeline = spotter.pipeline_
     assert [name for name, _ in pipeline.steps] == ["mfcc", "sequencescaler", "lstmclassifier"]
-    assert list(pipeline.classes_) == [*KEYWORDS, kws.BACKGROUND]
+    assert list(pipeline.classes_) == [*KEYWORDS, BACKGROUND]
     assert spotter.sr == 8000 and model["labels"] == list(KEYWORDS)
     assert spotter.callbacks is None and spotter.n_background_ == 48
     assert model["trained_on"]["n_clips"] == 480
@@ -133,13 +134,13 @@ def test_model_files_of_the_former_layout_still_work(trained, tmp_path, capsys):
         {
             "pipeline": spotter.pipeline_,
             "sample_rate": 8000,
-            "background_label": kws.BACKGROUND,
+            "background_label": BACKGROUND,
             "threshold": 0.5,
             "segment_params": {},
         },
         old,
     )
-    converted = kws._load(old)
+    converted = _kws_models.load_spotter(old)
     assert converted.get_params()["hidden_size"] == 64 and converted.detector == "segments"
     assert converted.get_params()["max_iter"] == 15
     # Its segments as they were made: total energy, 6 dB above the floor.
@@ -529,7 +530,7 @@ def _ctrl_c_on_call(monkeypatch, module, name, nth=1):
 def test_ctrl_c_while_reading_the_clips_stops_with_one_line(
     tiny_dir, tmp_path, monkeypatch, capsys
 ):
-    _ctrl_c_on_call(monkeypatch, kws, "load_clips")
+    _ctrl_c_on_call(monkeypatch, _kws_data, "load_clips")  # train reads through it
     model = tmp_path / "kws.sklstm"
     assert kws.main(["train", "--data", str(tiny_dir), "--model", str(model), *TINY]) == 130
     assert capsys.readouterr().err.strip() == "interrupted (Ctrl-C) during train: stopped."
@@ -633,7 +634,7 @@ def test_find_clips_in_both_layouts(tmp_path):
     fsdd.mkdir(parents=True)
     for name in ("7_theo_3.wav", "0_lucas_12.wav", "README.md"):
         (fsdd / name).write_bytes(b"")
-    paths, labels, groups, noises = kws.find_clips(tmp_path / "fsdd")
+    paths, labels, groups, noises = _kws_data.find_clips(tmp_path / "fsdd")
     assert [p.name for p in paths] == ["0_lucas_12.wav", "7_theo_3.wav"]
     assert labels == ["0", "7"] and groups == ["lucas", "theo"] and noises == []
 
@@ -647,14 +648,14 @@ def test_find_clips_in_both_layouts(tmp_path):
         (sc / folder).mkdir(parents=True)
         for name in names:
             (sc / folder / name).write_bytes(b"")
-    paths, labels, groups, noises = kws.find_clips(sc)
+    paths, labels, groups, noises = _kws_data.find_clips(sc)
     assert labels == ["no", "yes", "yes"] and groups == ["a1b2", "a1b2", "c3d4"]
     assert [n.name for n in noises] == ["white_noise.wav"]
 
     with pytest.raises(SystemExit, match="no audio clips"):
-        kws.find_clips(tmp_path / "speech_commands" / "empty")
+        _kws_data.find_clips(tmp_path / "speech_commands" / "empty")
     with pytest.raises(SystemExit, match="is not a directory"):
-        kws.find_clips(tmp_path / "nowhere")
+        _kws_data.find_clips(tmp_path / "nowhere")
 
 
 def test_crossval_leaves_out_only_the_speakers_asked_for(monkeypatch):
@@ -745,7 +746,7 @@ def test_speech_segments_and_rejection():
     np.testing.assert_allclose(segments, [[0.81, 1.585], [2.31, 3.185]], atol=0.03)
 
     class Fixed:
-        classes_ = np.array(["go", "stop", kws.BACKGROUND])
+        classes_ = np.array(["go", "stop", BACKGROUND])
 
         def __init__(self, proba):
             self.proba = np.array(proba)
@@ -755,11 +756,11 @@ def test_speech_segments_and_rejection():
             return self.proba
 
     events = spot_keywords(
-        Fixed([[0.9, 0.1, 0.0], [0.4, 0.3, 0.3]]), y, sr=sr, background_label=kws.BACKGROUND
+        Fixed([[0.9, 0.1, 0.0], [0.4, 0.3, 0.3]]), y, sr=sr, background_label=BACKGROUND
     )
     assert [(e["label"], e["score"]) for e in events] == [("go", 0.9)]  # 0.4 < threshold
     events = spot_keywords(
-        Fixed([[0.1, 0.1, 0.8], [0.2, 0.7, 0.1]]), y, sr=sr, background_label=kws.BACKGROUND
+        Fixed([[0.1, 0.1, 0.8], [0.2, 0.7, 0.1]]), y, sr=sr, background_label=BACKGROUND
     )
     assert [e["label"] for e in events] == ["stop"]  # background rejected
     assert spot_keywords(Fixed([]), np.zeros(sr), sr=sr, background_label="x") == []
@@ -805,7 +806,7 @@ def test_noise_folders_feed_the_background_class_and_the_noisy_copies(tiny_dir, 
 
 
 def test_bad_training_options_are_refused_before_any_clip_is_read(tmp_path, monkeypatch):
-    monkeypatch.setattr(kws, "find_clips", None)  # must not be reached
+    monkeypatch.setattr(_kws_data, "find_clips", None)  # must not be reached
     argv = ["train", "--data", str(tmp_path), "--model", str(tmp_path / "m"), "--no-checkpoint"]
     with pytest.raises(SystemExit, match="^error: The 'threshold' parameter"):
         kws.main([*argv, "--threshold", "2"])
