@@ -54,9 +54,11 @@ def measure(spotter, waves, labels, *, folder):
     tagger = spotter.pipeline_[-1]
     features = spotter.pipeline_[:-1].transform(waves)
     reference = tagger.predict_proba(features)
+    predicted = spotter.predict(waves)
     results = {
         "n_clips": len(waves),
-        "sklstm_accuracy": float(np.mean(spotter.predict(waves) == labels)),
+        "sklstm_accuracy": float(np.mean(predicted == labels)),
+        "sklstm_labels": predicted.tolist(),
     }
     for name, quantize in (("float32", False), ("int8", True)):
         path = tagger.to_onnx(Path(folder) / f"{name}.onnx", streaming=True, quantize=quantize)
@@ -72,6 +74,7 @@ def measure(spotter, waves, labels, *, folder):
             "bytes": path.stat().st_size,
             "accuracy": float(np.mean(predicted == labels)),
             "max_probability_difference": float(stray),
+            "labels": predicted.tolist(),
         }
     results["int8_size_ratio"] = results["float32"]["bytes"] / results["int8"]["bytes"]
     return results

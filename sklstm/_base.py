@@ -832,7 +832,9 @@ _FITTED_ATTRIBUTES = """\
     frontend_kernels_ : tuple of int or None
         Kernel sizes of the front end's blocks
         (:func:`~sklstm.nn.default_kernels` of the stride); None
-        without a front end.
+        without a front end. Models fitted before the four-block front end
+        lack the attribute and keep their three blocks (kernels 7,
+        ``max(5, stride)`` rounded up to odd, and 3).
 
     loss_ : float
         Training loss of the last epoch.

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from benchmarks.run import main
@@ -148,12 +149,16 @@ def test_kws_int8_benchmark_runs_the_float_and_int8_graphs_as_predict_decides(tm
     sklstm.save(spotter, model)
     int8_main(["--model", str(model), "--takes", "10-11", "--json", str(out)])
     results = json.loads(out.read_text())
+    clips = sorted((DATA / "fsdd" / "recordings").glob("*_1[01].wav"))
+    labels_of_takes = [p.name[0] for p in clips]
     assert results["n_clips"] == 120
     # The float32 graph names each clip as predict does: the same network, step by step.
     assert results["float32"]["max_probability_difference"] < 1e-5
+    assert results["float32"]["labels"] == results["sklstm_labels"]
     assert results["float32"]["accuracy"] == results["sklstm_accuracy"]
     assert results["int8"]["bytes"] < results["float32"]["bytes"]
-    assert 0 <= results["int8"]["accuracy"] <= 1
+    int8_right = np.equal(results["int8"]["labels"], labels_of_takes).mean()
+    assert results["int8"]["accuracy"] == pytest.approx(int8_right)
     assert "times smaller" in capsys.readouterr().out
     window = KeywordSpotter(max_iter=1, hidden_size=8, n_copies=1).fit(paths[:20], labels[:20])
     sklstm.save(window, model)

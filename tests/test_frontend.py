@@ -264,8 +264,18 @@ def test_front_end_refuses_bad_settings_by_name():
         ConvFrontEnd(2, stride=0)
     with pytest.raises(ValueError, match="norm must be 'layer', 'batch' or None"):
         ConvFrontEnd(2, norm="group")
-    for kernels in [(7,), (7, 4, 3), (7, 5, 0), (7, 3, 3)]:
+    for kernels in [(7,), (7, 4, 3), (7, 5, 0), (7, 3, 3), (True, 5), (7.0, 5)]:
         with pytest.raises(ValueError, match="kernels must be at least two odd sizes"):
             ConvFrontEnd(2, stride=5, kernels=kernels)
+    assert ConvFrontEnd(2, stride=5, kernels=np.array([9, 5])).kernels == (9, 5)
+
+
+def test_front_ends_pickled_before_kernels_existed_get_their_layout_back():
+    import pickle
+
+    frontend = ConvFrontEnd(2, channels=4, stride=3, kernels=legacy_kernels(3))
+    del frontend.__dict__["kernels"]  # what a front end pickled by an older sklstm holds
+    restored = pickle.loads(pickle.dumps(frontend))
+    assert restored.kernels == (7, 5, 3)
     with pytest.raises(ValueError, match="frontend must be None or 'conv'"):
         SequenceNetwork(input_size=2, output_size=2, frontend="rocket")
