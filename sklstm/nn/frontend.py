@@ -152,6 +152,16 @@ def default_kernels(stride):
     (stride at most 7, where only the fourth block differs) no mean moved by
     more than the seeds' spread (docs: "Getting good results").
 
+    Parameters
+    ----------
+    stride : int
+        Downsampling factor of the second (strided) block, at least 1.
+
+    Returns
+    -------
+    kernels : tuple of int
+        Kernel size of each of the four blocks, in order.
+
     Examples
     --------
     >>> default_kernels(1), default_kernels(32)
