@@ -30,7 +30,7 @@ from ._training import (
     predict_raw,
 )
 from .nn import CELLS, POOLINGS, SequenceNetwork, default_kernels
-from .nn.frontend import legacy_kernels
+from .nn.frontend import three_block_kernels
 from .streaming import SequenceStream
 
 __all__ = ["_BaseLSTM"]
@@ -493,8 +493,8 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         if frontend is None:
             return {}
         stride = self.frontend_stride_
-        # Models fitted before the four-block layout keep their three blocks.
-        kernels = getattr(self, "frontend_kernels_", None) or legacy_kernels(stride)
+        # Models fitted before frontend_kernels_ existed have three blocks at any stride.
+        kernels = getattr(self, "frontend_kernels_", None) or three_block_kernels(stride)
         return {"frontend": frontend, "frontend_stride": stride, "frontend_kernels": kernels}
 
     def _record_history(self, net, first_row, n_train, incremental, first_call, epochs):
@@ -691,8 +691,8 @@ _POOLING_PARAMETERS = """\
 
     frontend : {"auto", "conv"} or None, default="auto"
         A learnable convolutional front end before the recurrent layers
-        (:class:`~sklstm.nn.ConvFrontEnd`: four blocks of 64-channel
-        convolutions and ReLUs, the second strided so that at most about 64
+        (:class:`~sklstm.nn.ConvFrontEnd`: three blocks of 64-channel
+        convolutions and ReLUs, four from stride 8 on, the second strided so that at most about 64
         steps reach the recurrent layers, whose pooled output is joined at the
         head by the mean of the convolution features, as in LSTM-FCN). It
         reads local shape (peaks, slopes, notches) that a recurrent layer finds
@@ -833,8 +833,8 @@ _FITTED_ATTRIBUTES = """\
         Kernel sizes of the front end's blocks
         (:func:`~sklstm.nn.default_kernels` of the stride); None
         without a front end. Models fitted before the four-block front end
-        lack the attribute and keep their three blocks (kernels 7,
-        ``max(5, stride)`` rounded up to odd, and 3).
+        of long series existed lack the attribute and keep their three
+        blocks at any stride (:func:`~sklstm.nn.frontend.three_block_kernels`).
 
     loss_ : float
         Training loss of the last epoch.

@@ -14,7 +14,7 @@ from sklstm.nn import (
     SequenceNetwork,
     default_kernels,
 )
-from sklstm.nn.frontend import legacy_kernels
+from sklstm.nn.frontend import WIDE_STRIDE, three_block_kernels
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -69,15 +69,23 @@ def test_masked_batch_norm_uses_the_valid_steps_only():
 
 @pytest.mark.parametrize(
     "stride, expected",
-    [(1, (7, 5, 3, 3)), (6, (7, 7, 3, 3)), (9, (9, 9, 3, 3)), (32, (33, 33, 3, 3))],
+    [
+        (1, (7, 5, 3)),
+        (6, (7, 7, 3)),
+        (7, (7, 7, 3)),
+        (8, (9, 9, 3, 3)),
+        (9, (9, 9, 3, 3)),
+        (32, (33, 33, 3, 3)),
+    ],
 )
-def test_default_kernels_read_as_far_as_the_stride_before_two_small_blocks(stride, expected):
+def test_default_kernels_widen_and_deepen_from_stride_8_on(stride, expected):
     assert default_kernels(stride) == expected
     frontend = ConvFrontEnd(2, channels=4, stride=stride)
     assert frontend.kernels == expected
     assert [conv.kernel_size[0] for conv in frontend.convs] == list(expected)
-    assert [conv.stride[0] for conv in frontend.convs] == [1, stride, 1, 1]
-    assert legacy_kernels(stride) == (7, expected[1], 3)
+    assert [conv.stride[0] for conv in frontend.convs] == [1, stride, *[1] * (len(expected) - 2)]
+    assert three_block_kernels(stride) == (7, expected[1], 3)
+    assert (len(expected) == 4) == (stride >= WIDE_STRIDE)
 
 
 @pytest.mark.parametrize("backend", ["explicit", "fused"])
@@ -179,20 +187,24 @@ def test_front_end_model_round_trips_through_a_model_file(tmp_path):
 
 def test_models_fitted_with_the_three_block_front_end_keep_it(tmp_path, monkeypatch):
     # What a model file written before the four-block layout holds: three blocks'
-    # weights and no frontend_kernels_.
-    X, y = _long_ragged()
+    # weights at a stride that now gets four, and no frontend_kernels_.
+    X, y = _long_ragged(n=12)
+    X[0] = np.cumsum(np.random.RandomState(1).randn(600, 2), axis=0).astype(np.float32)
     with monkeypatch.context() as patch:
-        patch.setattr("sklstm._base.default_kernels", legacy_kernels)
+        patch.setattr("sklstm._base.default_kernels", three_block_kernels)
         clf = LSTMClassifier(hidden_size=6, max_iter=2, random_state=0).fit(X, y)
-    assert len(clf.module_.frontend.convs) == 3
+    assert clf.frontend_stride_ >= WIDE_STRIDE and len(clf.module_.frontend.convs) == 3
     expected = clf.predict_proba(X)
     del clf.frontend_kernels_
     sklstm.save(clf, tmp_path / "old.sklstm")
     loaded = sklstm.load(tmp_path / "old.sklstm")
-    assert loaded.module_.frontend.kernels == legacy_kernels(clf.frontend_stride_)
+    assert loaded.module_.frontend.kernels == three_block_kernels(clf.frontend_stride_)
     np.testing.assert_array_equal(loaded.predict_proba(X), expected)
     loaded.partial_fit(X, y)  # training goes on with the same layout
     assert len(loaded.module_.frontend.convs) == 3
+    refitted = LSTMClassifier(hidden_size=6, max_iter=1, random_state=0).fit(X, y)
+    assert refitted.frontend_kernels_ == default_kernels(clf.frontend_stride_)
+    assert len(refitted.module_.frontend.convs) == 4
 
 
 @pytest.mark.parametrize("kernels", [None, (7, 13, 3), (15, 13, 5, 3, 3)])
@@ -273,7 +285,7 @@ def test_front_end_refuses_bad_settings_by_name():
 def test_front_ends_pickled_before_kernels_existed_get_their_layout_back():
     import pickle
 
-    frontend = ConvFrontEnd(2, channels=4, stride=3, kernels=legacy_kernels(3))
+    frontend = ConvFrontEnd(2, channels=4, stride=3, kernels=three_block_kernels(3))
     del frontend.__dict__["kernels"]  # what a front end pickled by an older sklstm holds
     restored = pickle.loads(pickle.dumps(frontend))
     assert restored.kernels == (7, 5, 3)

@@ -83,11 +83,10 @@ def test_ten_thousand_steps_stream_in_constant_memory():
         last = stream.update(x[i : i + 100])[-1]
         held.append(stream._network.buffered_steps())
     # The front end keeps the input steps its convolutions still read, no more: a
-    # few strides (3) and the kernels' half-widths (3 and 2 steps before the
-    # stride, 1 and 1 after it).
+    # few strides (3) and the kernels' half-widths (3, 2 and 1 steps).
     assert clf.frontend_stride_ == 3
-    assert clf.frontend_kernels_ == (7, 5, 3, 3)
-    assert max(held) == max(held[:2]) <= (2 * (1 + 1) + 2) * 3 + 2 * (3 + 2)
+    assert clf.frontend_kernels_ == (7, 5, 3)
+    assert max(held) == max(held[:2]) <= 2 * (1 + 1) * 3 + 2 * (3 + 2)
     np.testing.assert_allclose(last, clf.predict_proba([x])[0], rtol=0, atol=1e-5)
 
 
