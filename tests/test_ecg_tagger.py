@@ -16,7 +16,7 @@ from sklstm.checkpoint import ResumableCheckpoint, load_checkpoint
 from sklstm.ecg import ArrhythmiaClassifier, ArrhythmiaTagger, match_beats
 from sklstm.ecg._beats import RR_FEATURES
 from sklstm.ecg._classifier import _class_weights
-from sklstm.ecg._rr_model import run_irregularity
+from sklstm.ecg._rr_model import run_context, run_irregularity
 from sklstm.ecg._tagger import _edge_weights, _runs, _stretches
 
 # The networks' mechanics are tested without the RR model; its own tests add it.
@@ -284,7 +284,8 @@ def test_an_rr_model_is_fitted_by_default_and_averaged_with_the_networks(beats, 
 
     y = beats.y.copy()
     y[[10, 20]] = "Q"  # context for the irregularity, not a training label
-    settings = {**TINY, "rr_model": "logistic"}
+    # The plain average of the RR model of round 5 (the context and S split have their test).
+    settings = {**TINY, "rr_model": "logistic", "rr_context": None, "rr_s_weight": None}
     tagger = ArrhythmiaTagger(**settings).fit(beats.X, y)
     assert ArrhythmiaTagger().rr_model == "logistic"
     # The same regression fitted by hand: the table's five RR ratios and the irregularity,
@@ -342,6 +343,90 @@ def test_an_rr_model_is_fitted_by_default_and_averaged_with_the_networks(beats, 
     restored.__setstate__(state)
     assert restored.rr_model is None
     np.testing.assert_array_equal(restored.predict_proba(beats.X), alone.predict_proba(beats.X))
+    # A file saved with an RR model but before rr_context and rr_s_weight existed
+    # loads as it was trained: no context, the plain average.
+    tagger._rr_layout_ = tagger._rr_layout_[:2]
+    sklstm.save(tagger, path)
+    rewrite_without(path, {"rr_context", "rr_s_weight"})
+    old = sklstm.load(path)
+    assert old.rr_context is None and old.rr_s_weight is None
+    np.testing.assert_array_equal(old.predict_proba(beats.X), proba)
+
+
+def test_run_context_reads_each_beat_against_the_median_of_the_beats_around_it():
+    rng = np.random.default_rng(0)
+    pre = rng.uniform(0.6, 1.4, 200)
+    post = np.append(pre[1:], pre[-1])
+    features = run_context(pre, post, [slice(0, 120), slice(120, 200)], context=5)
+    for i in (7, 60, 130):  # inner beats of both runs: a full window of 11 beats
+        run = slice(0, 120) if i < 120 else slice(120, 200)
+        window = slice(i - 5, i + 6)
+        reference = np.median(pre[window])
+        change = np.abs(np.diff(pre[run], prepend=pre[run][:1]))[
+            window.start - run.start : window.stop - run.start
+        ]
+        spread = np.median(np.abs(pre[window] - reference)) + 0.02 * reference
+        expected = [
+            np.log(pre[i] / reference),
+            np.log(post[i] / reference),
+            np.log(np.median(change) / reference + 1e-3),
+            (pre[i] - reference) / spread,
+            (post[i] - reference) / spread,
+        ]
+        np.testing.assert_allclose(features[i], expected, rtol=1e-12)
+    # A run is read alone: the beats of the other run are not its context.
+    np.testing.assert_array_equal(
+        run_context(pre[120:], post[120:], [slice(0, 80)], context=5), features[120:]
+    )
+    # At a run's ends the first and last beats stand in for the missing ones.
+    padded = np.concatenate([[pre[0]] * 5, pre[:11]])
+    np.testing.assert_allclose(features[0, 0], np.log(pre[0] / np.median(padded[:11])))
+    # A perfectly regular rhythm: finite, the floors in place of zero spread.
+    flat = run_context(np.ones(50), np.ones(50), [slice(0, 50)], context=8)
+    np.testing.assert_allclose(flat, np.tile([0, 0, np.log(1e-3), 0, 0], (50, 1)), atol=1e-12)
+
+
+@requires_mitdb
+def test_the_rr_model_reads_the_context_and_has_the_larger_say_in_s_against_n(beats):
+    from sklstm.ecg._rr_model import rr_model_features
+
+    tagger = ArrhythmiaTagger(**{**TINY, "rr_model": "logistic"}).fit(beats.X, beats.y)
+    assert (tagger.rr_context, tagger.rr_s_weight) == (32, 2 / 3)
+    # Its inputs: the five ratios, the irregularity and the five context features.
+    assert tagger.rr_model_[-1].n_features_in_ == 11
+    runs = _runs(beats.X[:, -1])
+    features = tagger._rr_features(beats.X, runs)
+    names = list(RR_FEATURES[4:9])
+    by_hand = rr_model_features(beats.X[:, -6:-1], names, runs, local=10, context=32)
+    np.testing.assert_array_equal(features, by_hand)
+    pre, post = (beats.X[:, beats.feature_names.index(n)] for n in ("pre_record", "post_record"))
+    np.testing.assert_array_equal(features[:, 6:], run_context(pre, post, runs, context=32))
+    # Prediction: the plain average, then N + S split between N and S, 2/3 of the
+    # split from the RR model's S / (N + S), 1/3 from the networks'.
+    networks = ArrhythmiaTagger(**TINY).fit(beats.X, beats.y).predict_proba(beats.X)
+    rr = tagger.rr_model_.predict_proba(features)
+    assert list(tagger.classes_) == list(tagger.rr_model_.classes_) == ["N", "S", "V"]
+    n, s = 0, 1
+    expected = (networks + rr) / 2
+    share = 2 / 3 * rr[:, s] / rr[:, [n, s]].sum(1) + 1 / 3 * networks[:, s] / networks[
+        :, [n, s]].sum(1)  # fmt: skip
+    total = expected[:, n] + expected[:, s]
+    expected[:, n], expected[:, s] = total * (1 - share), total * share
+    proba = tagger.predict_proba(beats.X)
+    np.testing.assert_allclose(proba, expected, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(proba.sum(1), 1, rtol=1e-12)
+    np.testing.assert_array_equal(proba[:, 2], (networks[:, 2] + rr[:, 2]) / 2)
+    # Read at prediction: None is the plain average; 1 leaves S against N to the RR model.
+    tagger.set_params(rr_s_weight=None)
+    np.testing.assert_allclose(tagger.predict_proba(beats.X), (networks + rr) / 2, rtol=1e-12)
+    tagger.set_params(rr_s_weight=1.0)
+    proba = tagger.predict_proba(beats.X)
+    np.testing.assert_allclose(proba[:, s] / proba[:, [n, s]].sum(1), rr[:, s] / rr[:, [n, s]].sum(
+        1), rtol=1e-9)  # fmt: skip
+    with pytest.raises(ValueError, match="'rr_s_weight' parameter"):
+        ArrhythmiaTagger(rr_s_weight=1.5).fit(beats.X, beats.y)
+    with pytest.raises(ValueError, match="'rr_context' parameter"):
+        ArrhythmiaTagger(rr_context=0).fit(beats.X, beats.y)
 
 
 @requires_mitdb
@@ -355,7 +440,15 @@ def test_the_rr_model_needs_the_ratios_it_reads_the_irregularity_from(beats):
     # With "irregularity" among the RR features, the table's own column is read.
     rr = ("pre_local", "post_local", "irregularity")
     table = ArrhythmiaTagger(rr=rr).load_beats(MITDB, ["119"])
-    tagger = ArrhythmiaTagger(**{**TINY, "rr_model": "logistic"}, rr=rr).fit(table.X, y)
+    with pytest.raises(
+        ValueError,
+        match=r"rr_context=32 reads the RR features pre_record and "
+        r"post_record; rr=.* lacks pre_record and post_record\. Add them",
+    ):
+        ArrhythmiaTagger(**{**TINY, "rr_model": "logistic"}, rr=rr).fit(table.X, y)
+    tagger = ArrhythmiaTagger(**{**TINY, "rr_model": "logistic"}, rr=rr, rr_context=None).fit(
+        table.X, y
+    )
     assert tagger.rr_model_[-1].n_features_in_ == 3
     with pytest.raises(ValueError, match="'rr_model' parameter"):
         ArrhythmiaTagger(rr_model="svm").fit(table.X, y)

@@ -65,6 +65,13 @@ def _edge_weights(length):
     return np.minimum(k + 1, length - k).astype(np.float64)
 
 
+def _s_share(proba, n, s):
+    """S / (N + S) of each row of ``proba`` (1/2 where both are 0)."""
+    total = proba[:, n] + proba[:, s]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, proba[:, s] / total, 0.5)
+
+
 class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
     __doc__ = record_docstring(
         """Classify heartbeats in the context of their neighbours.
@@ -86,7 +93,10 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
     alone. The models' probabilities are averaged, each with the same weight:
     in record-grouped cross-validation on DS1 the three together had a higher
     macro F1 than the networks alone or paired, or the tagger with the RR
-    model (see the ECG application's documentation).
+    model. Then, with ``rr_s_weight``, the RR model has the larger say in
+    whether a beat is S or N: that shows mostly in the rhythm, which carries
+    from one patient to the next better than beat shapes do (see the ECG
+    application's documentation).
 
     Beat tables are those of :meth:`load_beats` and :meth:`read_beats`: the
     columns of :class:`ArrhythmiaClassifier`'s, plus a last column
@@ -140,6 +150,25 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         tagger's. It cannot learn a patient's beat shapes, and so carries
         what an early beat and its pause say from one patient to the next.
         None: no RR model.
+    rr_context : int or None, default=32
+        Beats on either side of each beat whose rhythm the RR model reads the
+        beat against, with five more features: the previous and next RR
+        against the median previous RR of those beats (on a log scale, and
+        in units of their median absolute deviation) and the median change
+        between their successive RR over it (high all along in atrial
+        fibrillation, where earliness means little). A median, so that
+        premature beats and their pauses do not move the reference, which
+        follows the heart rate as the record's mean RR cannot. None: the RR
+        model reads the table's ratios and the irregularity only (as models
+        saved before this parameter did).
+    rr_s_weight : float in [0, 1] or None, default=2/3
+        The RR model's share in splitting a beat's averaged N + S
+        probability between N and S: the split is ``rr_s_weight`` times the
+        RR model's S / (N + S) plus the rest times the networks' (the other
+        classes keep the average). Above 1/2, a beat the RR model is sure
+        of is S whatever its shape. None: the plain average (as models
+        saved before this parameter did). Read at prediction: changing it
+        takes no refit.
     callbacks : list of skorch callbacks or None, default=None
         Given to the :class:`~sklstm.LSTMTagger` during ``fit`` (e.g. a
         :class:`~sklstm.checkpoint.ResumableCheckpoint`); the fitted model
@@ -203,12 +232,14 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         "random_state": ["random_state"],
         "beat_model": [HasMethods(["fit", "predict_proba"]), None],
         "rr_model": [StrOptions({"logistic"}), None],
+        "rr_context": [Interval(Integral, 1, None, closed="left"), None],
+        "rr_s_weight": [Interval(Real, 0, 1, closed="both"), None],
         "callbacks": [list, None],
     }
 
     #: What the parameters added since the tagger's first release meant before:
-    #: models saved then have no RR model.
-    _PARAMS_BEFORE_0_2 = {"rr_model": None}
+    #: models saved then have no RR model, later ones no context and a plain average.
+    _PARAMS_BEFORE_0_2 = {"rr_model": None, "rr_context": None, "rr_s_weight": None}
 
     def __init__(
         self,
@@ -234,6 +265,8 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         random_state=0,
         beat_model=None,
         rr_model="logistic",
+        rr_context=32,
+        rr_s_weight=2 / 3,
         callbacks=None,
     ):
         self.lead = lead
@@ -257,6 +290,8 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         self.random_state = random_state
         self.beat_model = beat_model
         self.rr_model = rr_model
+        self.rr_context = rr_context
+        self.rr_s_weight = rr_s_weight
         self.callbacks = callbacks
 
     def __setstate__(self, state):
@@ -297,8 +332,10 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
 
         The layout is the fitted one, like :meth:`_beat_features`'.
         """
-        names, local = self._rr_layout_ if layout is None else layout
-        return rr_model_features(X[:, -1 - len(names) : -1], names, runs, local=local)
+        # Files saved before rr_context existed have no context.
+        names, local, context = (*(self._rr_layout_ if layout is None else layout), None)[:3]
+        columns = X[:, -1 - len(names) : -1]
+        return rr_model_features(columns, names, runs, local=local, context=context)
 
     # -- fitting -------------------------------------------------------------------
 
@@ -333,7 +370,7 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         """
         self._check_names(unweighted=(self.unweighted, AAMI_CLASSES))
         if self.rr_model is not None:
-            check_rr_names(self.rr)
+            check_rr_names(self.rr, context=self.rr_context)
         if resume_beat_model is not None and self.beat_model is None:
             raise ValueError("resume_beat_model needs a beat_model to resume.")
         X, n_steps = self._check_table(X, reset=True)
@@ -348,7 +385,7 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         # Set as fitted attributes at the end, with the models they describe: a
         # refit that fails leaves the fitted model as it was.
         layout = (n_steps, 2 if self.relative else 1, self.window_step)
-        rr_layout = (tuple(self.rr), self.local)
+        rr_layout = (tuple(self.rr), self.local, self.rr_context)
         features = self._beat_features(X, layout)
         runs = _runs(X[:, -1])
         rr_model = None
@@ -471,12 +508,22 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
             cols = np.searchsorted(self.classes_, self.beat_model_.classes_)
             proba[:, cols] += self.beat_model_.predict_proba(X[:, :-1])
             members += 1
+        networks = proba / members
         rr_model = getattr(self, "rr_model_", None)  # None in files saved before it existed
-        if rr_model is not None:
-            cols = np.searchsorted(self.classes_, rr_model.classes_)
-            proba[:, cols] += rr_model.predict_proba(self._rr_features(X, _runs(X[:, -1])))
-            members += 1
-        return proba / members
+        if rr_model is None:
+            return networks
+        rr_proba = np.zeros_like(proba)
+        cols = np.searchsorted(self.classes_, rr_model.classes_)
+        rr_proba[:, cols] = rr_model.predict_proba(self._rr_features(X, _runs(X[:, -1])))
+        proba = (proba + rr_proba) / (members + 1)
+        if self.rr_s_weight is not None and np.isin(["N", "S"], self.classes_).all():
+            n, s = np.searchsorted(self.classes_, ["N", "S"])
+            share = self.rr_s_weight * _s_share(rr_proba, n, s) + (
+                1 - self.rr_s_weight
+            ) * _s_share(networks, n, s)
+            total = proba[:, n] + proba[:, s]
+            proba[:, n], proba[:, s] = total * (1 - share), total * share
+        return proba
 
     def _tagger_proba(self, X, columns):
         """The tagger's probabilities of its ``columns``, over overlapping stretches."""
