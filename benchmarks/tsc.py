@@ -258,6 +258,7 @@ def run_set(name, contenders, seeds, quick):
         "channels": int(X_train.shape[2]),
         "contenders": {},
     }
+    threads = torch.get_num_threads()
     for contender in contenders:
         scores, fits, predicts = [], [], []
         for seed in range(seeds):
@@ -267,6 +268,11 @@ def run_set(name, contenders, seeds, quick):
             fitted = time.perf_counter()
             y_pred = model.predict(X_test)
             predicts.append(time.perf_counter() - fitted)
+            # aeon's MiniRocket on multivariate series runs numba's OpenMP threads,
+            # which set OpenMP's thread count, and torch's with it, to every core:
+            # the contenders after it would train on other threads than asked
+            # (measured: 1 -> 2, and 50 times slower beside another job).
+            torch.set_num_threads(threads)
             fits.append(fitted - start)
             scores.append(float(_score(classification, y_test, y_pred)))
         row["contenders"][contender] = {
