@@ -395,7 +395,7 @@ def parse_args(argv):
             "--rr-model",
             choices=["logistic", "none"],
             help="rhythm and both: a linear model of the RR features, averaged with the "
-            "networks (default logistic), or none",
+            "networks and with two thirds of the say in S against N (default logistic), or none",
         )
         p.add_argument(
             "--n-fraction", type=float, help="classifier: share of N beats kept (default 0.5)"
