@@ -75,6 +75,23 @@ def test_tsc_benchmark_scores_every_contender_on_every_shared_set(tmp_path, caps
     assert "mean class" in table and "fit seconds per set" in table
 
 
+def test_tsc_benchmark_reads_the_sets_bundled_with_aeon(tmp_path):
+    pytest.importorskip("aeon")
+    from benchmarks.tsc import AEON_SETS, load_set
+    from benchmarks.tsc import main as tsc_main
+
+    X_train, y_train, X_test, y_test, classification = load_set("GunPoint")
+    assert classification
+    assert X_train.shape == (50, 150, 1) and X_test.shape == (150, 150, 1)
+    assert sorted(set(y_train)) == sorted(set(y_test)) == ["1", "2"]
+    assert load_set("BasicMotions")[0].shape == (40, 100, 6)  # channels last
+    out = tmp_path / "tsc.json"
+    argv = ["--quick", "--sets", "aeon", "--only", "default,ridge", "--json", str(out)]
+    results = tsc_main(argv)
+    assert list(results["sets"]) == list(AEON_SETS)
+    assert all(row["task"] == "classification" for row in results["sets"].values())
+
+
 @pytest.mark.parametrize("causal", [False, True])
 def test_keyword_spotting_noise_script_runs_at_tiny_sizes(tmp_path, causal):
     import sklstm
