@@ -425,6 +425,8 @@ def test_the_rr_model_reads_the_context_and_has_the_larger_say_in_s_against_n(be
         1), rtol=1e-9)  # fmt: skip
     with pytest.raises(ValueError, match="'rr_s_weight' parameter"):
         ArrhythmiaTagger(rr_s_weight=1.5).fit(beats.X, beats.y)
+    with pytest.raises(ValueError, match=r"rr_s_weight must be None or within \[0, 1\], got 2"):
+        tagger.set_params(rr_s_weight=2).predict_proba(beats.X)
     with pytest.raises(ValueError, match="'rr_context' parameter"):
         ArrhythmiaTagger(rr_context=0).fit(beats.X, beats.y)
 

@@ -516,11 +516,12 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         cols = np.searchsorted(self.classes_, rr_model.classes_)
         rr_proba[:, cols] = rr_model.predict_proba(self._rr_features(X, _runs(X[:, -1])))
         proba = (proba + rr_proba) / (members + 1)
-        if self.rr_s_weight is not None and np.isin(["N", "S"], self.classes_).all():
+        weight = self.rr_s_weight
+        if weight is not None and not (isinstance(weight, Real) and 0 <= weight <= 1):
+            raise ValueError(f"rr_s_weight must be None or within [0, 1], got {weight!r}.")
+        if weight is not None and np.isin(["N", "S"], self.classes_).all():
             n, s = np.searchsorted(self.classes_, ["N", "S"])
-            share = self.rr_s_weight * _s_share(rr_proba, n, s) + (
-                1 - self.rr_s_weight
-            ) * _s_share(networks, n, s)
+            share = weight * _s_share(rr_proba, n, s) + (1 - weight) * _s_share(networks, n, s)
             total = proba[:, n] + proba[:, s]
             proba[:, n], proba[:, s] = total * (1 - share), total * share
         return proba
