@@ -1,5 +1,6 @@
 """ArrhythmiaTagger: every beat of a record labelled in the context of its neighbours."""
 
+import copy
 import pickle
 
 import numpy as np
@@ -353,35 +354,45 @@ def test_an_rr_model_is_fitted_by_default_and_averaged_with_the_networks(beats, 
     np.testing.assert_array_equal(old.predict_proba(beats.X), proba)
 
 
+def _context_by_hand(pre, post, context):
+    """run_context of one run, beat by beat: windows cut at the run's ends."""
+    rows = []
+    for i in range(len(pre)):
+        lo, hi = max(i - context, 0), min(i + context + 1, len(pre))
+        reference = np.median(pre[lo:hi])
+        # Changes of the window's beats, from the run's second beat on.
+        changes = np.abs(pre[max(lo, 1) : hi] - pre[max(lo, 1) - 1 : hi - 1])
+        irregularity = np.median(changes) / reference if len(changes) else 0.0
+        spread = np.median(np.abs(pre[lo:hi] - reference)) + 0.02 * reference
+        rows.append(
+            [
+                np.log(pre[i] / reference),
+                np.log(post[i] / reference),
+                np.log(irregularity + 1e-3),
+                (pre[i] - reference) / spread,
+                (post[i] - reference) / spread,
+            ]
+        )
+    return np.array(rows)
+
+
 def test_run_context_reads_each_beat_against_the_median_of_the_beats_around_it():
     rng = np.random.default_rng(0)
-    pre = rng.uniform(0.6, 1.4, 200)
+    pre = rng.uniform(0.6, 1.4, 203)
     post = np.append(pre[1:], pre[-1])
-    features = run_context(pre, post, [slice(0, 120), slice(120, 200)], context=5)
-    for i in (7, 60, 130):  # inner beats of both runs: a full window of 11 beats
-        run = slice(0, 120) if i < 120 else slice(120, 200)
-        window = slice(i - 5, i + 6)
-        reference = np.median(pre[window])
-        change = np.abs(np.diff(pre[run], prepend=pre[run][:1]))[
-            window.start - run.start : window.stop - run.start
-        ]
-        spread = np.median(np.abs(pre[window] - reference)) + 0.02 * reference
-        expected = [
-            np.log(pre[i] / reference),
-            np.log(post[i] / reference),
-            np.log(np.median(change) / reference + 1e-3),
-            (pre[i] - reference) / spread,
-            (post[i] - reference) / spread,
-        ]
-        np.testing.assert_allclose(features[i], expected, rtol=1e-12)
-    # A run is read alone: the beats of the other run are not its context.
-    np.testing.assert_array_equal(
-        run_context(pre[120:], post[120:], [slice(0, 80)], context=5), features[120:]
-    )
-    # At a run's ends the first and last beats stand in for the missing ones.
-    padded = np.concatenate([[pre[0]] * 5, pre[:11]])
-    np.testing.assert_allclose(features[0, 0], np.log(pre[0] / np.median(padded[:11])))
-    # A perfectly regular rhythm: finite, the floors in place of zero spread.
+    runs = [slice(0, 120), slice(120, 200), slice(200, 202), slice(202, 203)]
+    features = run_context(pre, post, runs, context=5)
+    # Every beat, the ends of each run and runs of two beats and of one included;
+    # a run is read alone: the beats of the other runs are not its context.
+    for run in runs:
+        expected = _context_by_hand(pre[run], post[run], 5)
+        np.testing.assert_allclose(features[run], expected, rtol=1e-12, atol=1e-12)
+    assert features[202, 2] == np.log(1e-3)  # one beat: no change to measure
+    # Inner beats see 11 beats, the first beat of a run 6, the third 8.
+    assert np.isclose(features[60, 0], np.log(pre[60] / np.median(pre[55:66])))
+    assert np.isclose(features[0, 0], np.log(pre[0] / np.median(pre[0:6])))
+    assert np.isclose(features[122, 0], np.log(pre[122] / np.median(pre[120:128])))
+    # A perfectly regular rhythm: finite, the additions in place of zero spread.
     flat = run_context(np.ones(50), np.ones(50), [slice(0, 50)], context=8)
     np.testing.assert_allclose(flat, np.tile([0, 0, np.log(1e-3), 0, 0], (50, 1)), atol=1e-12)
 
@@ -403,7 +414,9 @@ def test_the_rr_model_reads_the_context_and_has_the_larger_say_in_s_against_n(be
     np.testing.assert_array_equal(features[:, 6:], run_context(pre, post, runs, context=32))
     # Prediction: the plain average, then N + S split between N and S, 2/3 of the
     # split from the RR model's S / (N + S), 1/3 from the networks'.
-    networks = ArrhythmiaTagger(**TINY).fit(beats.X, beats.y).predict_proba(beats.X)
+    networks_only = copy.copy(tagger)
+    networks_only.rr_model_ = None
+    networks = networks_only.predict_proba(beats.X)
     rr = tagger.rr_model_.predict_proba(features)
     assert list(tagger.classes_) == list(tagger.rr_model_.classes_) == ["N", "S", "V"]
     n, s = 0, 1

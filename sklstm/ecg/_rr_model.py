@@ -13,7 +13,6 @@ documentation). :class:`~sklstm.ecg.ArrhythmiaTagger` fits it with
 """
 
 import numpy as np
-from scipy.ndimage import median_filter
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -25,12 +24,12 @@ IRREGULARITY_FROM = ("pre_record", "pre_local")
 # The columns the rhythm around a beat is read from (with a ``context``).
 CONTEXT_FROM = ("pre_record", "post_record")
 
-# Floors that keep the context features finite on a perfectly regular rhythm:
-# an irregularity of 0.1% of the RR, a spread of 2% of the RR.
+# Added to the context features' irregularity and spread (fractions of the
+# reference RR), so that a perfectly regular rhythm gives finite features.
 _IRREGULARITY_FLOOR = 1e-3
 _SPREAD_FLOOR = 0.02
-# Beats whose windows are compared at once (bounds the temporaries).
-_SPREAD_BLOCK = 4096
+# Windows whose medians are taken at once (bounds the temporaries).
+_WINDOW_BLOCK = 4096
 
 
 def run_irregularity(pre_record, pre_local, runs, *, local):
@@ -75,26 +74,28 @@ def run_irregularity(pre_record, pre_local, runs, *, local):
 def run_context(pre_record, post_record, runs, *, context):
     """How a beat's RR intervals stand against the rhythm of the beats around it.
 
-    Within a run of consecutive beats, the median previous RR over the
-    ``context`` beats on either side of each one (``2 * context + 1`` in
-    all, fewer at the run's ends, whose first and last beats are repeated)
-    is its reference: a median, so that premature beats, even a third of
-    them, and their pauses do not move it, while it follows the heart rate
-    as a mean over the whole record cannot. Against it, per beat:
+    Within a run of consecutive beats, each beat's window is the beats of the
+    run at most ``context`` beats away from it (``2 * context + 1``, fewer
+    near the run's ends, where the window is cut short rather than padded).
+    The median previous RR over the window is the beat's reference: a median,
+    so that premature beats, even a third of them, and their pauses do not
+    move it, while it follows the heart rate as a mean over the whole record
+    cannot. Against it, per beat:
 
     - ``log(previous RR / reference)`` and ``log(next RR / reference)``:
       how early the beat comes and how long its pause is;
-    - ``log(irregularity)``: the median absolute change between successive
-      previous RR over the same beats, over the reference (floored at 0.1%).
-      High all along in atrial fibrillation; an isolated ectopic beat does
-      not move it;
+    - ``log(irregularity + 0.001)``: the irregularity is the median absolute
+      change between successive previous RR in the window (from the run's
+      second beat on), over the reference. High all along in atrial
+      fibrillation; an isolated ectopic beat does not move it;
     - the previous and next RR minus the reference, over the median absolute
-      deviation of the previous RR around it (floored at 2% of the
-      reference): earliness in units of this stretch's own spread, large
-      for a premature beat in a steady rhythm and small for one of atrial
-      fibrillation's irregular beats, which a linear model of the first
-      three alone cannot tell apart.
+      deviation of the window's previous RR from it plus 2% of the reference:
+      earliness in units of this stretch's own spread, large for a premature
+      beat in a steady rhythm and small for one of atrial fibrillation's
+      irregular beats, which a linear model of the first three alone cannot
+      tell apart.
 
+    The additions keep the features finite on a perfectly regular rhythm.
     The inputs are ratios to the record's mean RR, which cancels out.
 
     Parameters
@@ -114,21 +115,21 @@ def run_context(pre_record, post_record, runs, *, context):
     Examples
     --------
     >>> import numpy as np
-    >>> pre = np.array([1.0, 1.0, 1.0, 0.6, 1.4, 1.0, 1.0, 1.0])
+    >>> pre = np.array([1.0] * 6 + [0.6, 1.4] + [1.0] * 4)
     >>> post = np.append(pre[1:], pre[-1])
-    >>> features = run_context(pre, post, [slice(0, 8)], context=3)
-    >>> features[3].round(2)  # the premature beat: early, steady rhythm around it
+    >>> features = run_context(pre, post, [slice(0, 12)], context=3)
+    >>> features[6].round(2)  # the premature beat: early, steady rhythm around it
     array([ -0.51,   0.34,  -6.91, -20.  ,  20.  ])
     """
     out = np.zeros((len(pre_record), 5))
-    size = 2 * context + 1
     for rows in runs:
         pre = np.asarray(pre_record[rows], dtype=np.float64)
         post = np.asarray(post_record[rows], dtype=np.float64)
-        reference = median_filter(pre, size=size, mode="nearest")
-        change = np.abs(np.diff(pre, prepend=pre[:1]))
-        irregularity = median_filter(change, size=size, mode="nearest") / reference
-        spread = _spread(pre, reference, context) + _SPREAD_FLOOR * reference
+        reference = _window_medians(pre, context)
+        # The first beat's change is unknown (a run of one beat has none at all).
+        change = np.concatenate([[np.nan], np.abs(np.diff(pre))]) if len(pre) > 1 else [0.0]
+        irregularity = _window_medians(np.asarray(change), context) / reference
+        spread = _window_medians(pre, context, around=reference) + _SPREAD_FLOOR * reference
         out[rows] = np.column_stack(
             [
                 np.log(pre / reference),
@@ -141,19 +142,24 @@ def run_context(pre_record, post_record, runs, *, context):
     return out
 
 
-def _spread(values, reference, context):
-    """Median absolute deviation of each window of ``values`` around its own reference.
+def _window_medians(values, context, *, around=None):
+    """Median of each window of ``values`` (``|values - around[i]|`` in window ``i``).
 
-    The window of value ``i`` is ``values[i - context : i + context + 1]``,
-    the first and last values repeated past the ends (``median_filter``'s
-    ``mode="nearest"``); computed a block of values at a time.
+    Window ``i`` is ``values[i - context : i + context + 1]`` cut to the array;
+    NaN values are left out of it. Each window holds at least one number.
+    Computed a block of windows at a time (bounded temporaries).
     """
-    padded = np.pad(values, context, mode="edge")
+    padded = np.pad(np.asarray(values, dtype=np.float64), context, constant_values=np.nan)
     windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * context + 1)
-    out = np.empty(len(values))
-    for start in range(0, len(values), _SPREAD_BLOCK):
-        block = slice(start, start + _SPREAD_BLOCK)
-        out[block] = np.median(np.abs(windows[block] - reference[block, None]), axis=1)
+    counts = np.lib.stride_tricks.sliding_window_view(~np.isnan(padded), 2 * context + 1)
+    counts = counts.sum(axis=1)
+    out = np.empty(len(windows))
+    for start in range(0, len(windows), _WINDOW_BLOCK):
+        block = slice(start, start + _WINDOW_BLOCK)
+        w = windows[block] if around is None else np.abs(windows[block] - around[block, None])
+        w = np.sort(w, axis=1)  # NaN last
+        rows, n = np.arange(len(w)), counts[block]
+        out[block] = (w[rows, (n - 1) // 2] + w[rows, n // 2]) / 2
     return out
 
 

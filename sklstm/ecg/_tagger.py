@@ -152,23 +152,25 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         None: no RR model.
     rr_context : int or None, default=32
         Beats on either side of each beat whose rhythm the RR model reads the
-        beat against, with five more features: the previous and next RR
-        against the median previous RR of those beats (on a log scale, and
-        in units of their median absolute deviation) and the median change
-        between their successive RR over it (high all along in atrial
-        fibrillation, where earliness means little). A median, so that
-        premature beats and their pauses do not move the reference, which
-        follows the heart rate as the record's mean RR cannot. None: the RR
-        model reads the table's ratios and the irregularity only (as models
+        beat against (fewer at the ends of a run of beats), with five more
+        features: the previous and next RR against the median previous RR of
+        those beats (on a log scale, and in units of their median absolute
+        deviation) and the median absolute change between their successive
+        RR over it (high all along in atrial fibrillation, where earliness
+        means little). A median, so that premature beats and their pauses do
+        not move the reference, which follows the heart rate as the record's
+        mean RR cannot. Reads the RR features ``pre_record`` and
+        ``post_record``, which ``rr`` must then hold. None: the RR model
+        reads the table's RR features and the irregularity only (as models
         saved before this parameter did).
     rr_s_weight : float in [0, 1] or None, default=2/3
         The RR model's share in splitting a beat's averaged N + S
         probability between N and S: the split is ``rr_s_weight`` times the
         RR model's S / (N + S) plus the rest times the networks' (the other
         classes keep the average). Above 1/2, a beat the RR model is sure
-        of is S whatever its shape. None: the plain average (as models
-        saved before this parameter did). Read at prediction: changing it
-        takes no refit.
+        of is S rather than N whatever its shape (V can still win). None:
+        the plain average (as models saved before this parameter did). Read
+        at prediction: changing it takes no refit.
     callbacks : list of skorch callbacks or None, default=None
         Given to the :class:`~sklstm.LSTMTagger` during ``fit`` (e.g. a
         :class:`~sklstm.checkpoint.ResumableCheckpoint`); the fitted model
@@ -328,7 +330,7 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         return np.hstack(parts).astype(np.float32)
 
     def _rr_features(self, X, runs, layout=None):
-        """The RR model's inputs: the table's RR columns and the rhythm's irregularity.
+        """The RR model's inputs: the table's RR columns, the rhythm's irregularity, its context.
 
         The layout is the fitted one, like :meth:`_beat_features`'.
         """
@@ -497,6 +499,9 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
             Columns in the order of ``classes_``.
         """
         check_is_fitted(self)
+        weight = self.rr_s_weight  # read here, not fitted: check it before any work
+        if weight is not None and not (isinstance(weight, Real) and 0 <= weight <= 1):
+            raise ValueError(f"rr_s_weight must be None or within [0, 1], got {weight!r}.")
         X, _ = self._check_table(X, reset=False)
         proba = np.zeros((len(X), len(self.classes_)))
         ours = np.isin(self.estimator_.classes_, _TRAINED)
@@ -516,9 +521,6 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         cols = np.searchsorted(self.classes_, rr_model.classes_)
         rr_proba[:, cols] = rr_model.predict_proba(self._rr_features(X, _runs(X[:, -1])))
         proba = (proba + rr_proba) / (members + 1)
-        weight = self.rr_s_weight
-        if weight is not None and not (isinstance(weight, Real) and 0 <= weight <= 1):
-            raise ValueError(f"rr_s_weight must be None or within [0, 1], got {weight!r}.")
         if weight is not None and np.isin(["N", "S"], self.classes_).all():
             n, s = np.searchsorted(self.classes_, ["N", "S"])
             share = weight * _s_share(rr_proba, n, s) + (1 - weight) * _s_share(networks, n, s)
