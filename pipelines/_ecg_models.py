@@ -8,6 +8,8 @@ into that model, refusing bad ones before any record is read, and reads back
 every model file ``train`` has written.
 """
 
+import argparse
+
 from sklearn.pipeline import Pipeline
 
 from sklstm.ecg import AAMI_CLASSES, ArrhythmiaClassifier, ArrhythmiaTagger
@@ -32,6 +34,34 @@ CLASSIFIER_OPTIONS = (
     ("--ensemble", "ensemble", "n_estimators"),
 )
 MODELS = (ArrhythmiaClassifier, ArrhythmiaTagger)
+# Options of the tagger's RR model: (flag, attribute and parameter).
+RR_OPTIONS = (("--rr-context", "rr_context"), ("--rr-s-weight", "rr_s_weight"))
+
+
+def rr_context_option(text):
+    """``--rr-context``: beats on either side (at least 1), or ``none``."""
+    if text == "none":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number of beats or none, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"at least 1, got {text}")
+    return value
+
+
+def rr_s_weight_option(text):
+    """``--rr-s-weight``: a share within [0, 1], or ``none``."""
+    if text == "none":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number within [0, 1] or none, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"within [0, 1], got {text}")
+    return value
 
 
 def build_model(args, *, callbacks=None, beat_callbacks=None):
@@ -66,6 +96,16 @@ def build_model(args, *, callbacks=None, beat_callbacks=None):
                 "(--kind rhythm and both have)."
             )
         tagger["rr_model"] = None if args.rr_model == "none" else args.rr_model
+    for flag, param in RR_OPTIONS:
+        value = getattr(args, param)
+        if value is None:
+            continue
+        if args.kind == "beat" or args.rr_model == "none":
+            raise SystemExit(
+                f"error: {flag} sets the tagger's RR model, which "
+                f"{'--kind beat' if args.kind == 'beat' else '--rr-model none'} leaves out."
+            )
+        tagger[param] = None if value == "none" else value
     beat = None
     if args.kind == "rhythm":
         clash = [flag for flag, _, value in options if value is not None]

@@ -4,14 +4,16 @@ A command line over :class:`sklstm.ecg.ArrhythmiaClassifier` (one beat at a time
 :class:`sklstm.ecg.ArrhythmiaTagger` (the sequence of a record's beats; ``--kind``):
 
     python -m pipelines.ecg_arrhythmia train --data-dir DIR [--records R ...] --model FILE
-        [--kind beat|rhythm|both] [--rr-model logistic|none] [--search]
+        [--kind beat|rhythm|both] [--rr-model logistic|none] [--rr-context N|none]
+        [--rr-s-weight W|none] [--search]
         [--checkpoint CKPT [--resume]] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia evaluate --model FILE --data-dir DIR [--records R ...]
         [--detect] [--json] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia annotate --model FILE --data-dir DIR [--records R ...]
         --out-dir OUT [--ext pred] [--detect] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia crossval --data-dir DIR [--records R ...] [--folds 5]
-        [--kind beat|rhythm|both] [--rr-model logistic|none] [--json]
+        [--kind beat|rhythm|both] [--rr-model logistic|none] [--rr-context N|none]
+        [--rr-s-weight W|none] [--json]
 
 Without ``--records``, every record of DIR (its RECORDS file, else every .hea);
 paced records are left out. Bad records are listed with the reason, the good
@@ -65,6 +67,8 @@ from ._ecg_models import (
     drop_callbacks,
     load_trained_model,
     model_params,
+    rr_context_option,
+    rr_s_weight_option,
     search_grid,
     training_network,
 )
@@ -396,6 +400,18 @@ def parse_args(argv):
             choices=["logistic", "none"],
             help="rhythm and both: a linear model of the RR features, averaged with the "
             "networks and with two thirds of the say in S against N (default logistic), or none",
+        )
+        p.add_argument(
+            "--rr-context",
+            type=rr_context_option,
+            help="the RR model reads each beat against this many beats on either side "
+            "(default 32), or none",
+        )
+        p.add_argument(
+            "--rr-s-weight",
+            type=rr_s_weight_option,
+            help="the RR model's share in telling S from N (default 2/3), or none: the plain "
+            "average",
         )
         p.add_argument(
             "--n-fraction", type=float, help="classifier: share of N beats kept (default 0.5)"

@@ -297,8 +297,15 @@ def test_rhythm_and_both_kinds_train_evaluate_annotate_and_cross_validate(tmp_pa
     assert report["params"]["n_beats"] == 64
     assert report["params"]["beat_model"]["pooling"] == "last"
     assert report["params"]["rr_model"] == "logistic"
+    assert (report["params"]["rr_context"], report["params"]["rr_s_weight"]) == (32, 2 / 3)
     assert main(cv + ["--kind", "rhythm", "--max-iter", "1", "--rr-model", "none"]) == 0
     assert json.loads(capsys.readouterr().out)["params"]["rr_model"] is None
+    # Round 5's default: no context, the plain average.
+    rr = ["--rr-context", "none", "--rr-s-weight", "none"]
+    assert main(cv + ["--kind", "rhythm", "--max-iter", "1", *rr]) == 0
+    params = json.loads(capsys.readouterr().out)["params"]
+    assert (params["rr_model"], params["rr_context"], params["rr_s_weight"]) == (
+        "logistic", None, None)  # fmt: skip
     assert report["n_beats"] == sum(len(tagger.read_beats(MITDB / r).y) for r in TRAIN)
 
 
@@ -309,6 +316,21 @@ def test_options_of_a_model_are_refused_with_a_kind_that_has_none():
             main(argv + ["--kind", "rhythm", *other])
     with pytest.raises(SystemExit, match="--rr-model sets the tagger's RR model, which --kind"):
         main(argv + ["--kind", "beat", "--rr-model", "none"])
+    with pytest.raises(SystemExit, match="--rr-context sets the tagger's RR model, which --kind"):
+        main(argv + ["--kind", "beat", "--rr-context", "16"])
+    with pytest.raises(SystemExit, match="--rr-s-weight sets .*, which --rr-model none leaves"):
+        main(argv + ["--rr-model", "none", "--rr-s-weight", "0.5"])
+
+
+@pytest.mark.parametrize(
+    "option", [["--rr-context", "0"], ["--rr-context", "x"], ["--rr-s-weight", "1.5"]]
+)
+def test_bad_rr_model_options_are_refused_by_the_parser(option, capsys):
+    argv = ["train", "--data-dir", str(MITDB), "--records", "119", "--model", "m"]
+    with pytest.raises(SystemExit) as exc:
+        main(argv + option)
+    assert exc.value.code == 2
+    assert f"argument {option[0]}" in capsys.readouterr().err
 
 
 # -- plots ---------------------------------------------------------------------------
