@@ -85,7 +85,8 @@ def _load_aeon_set(name):
 def load_set(name, quick=False):
     """``(X_train, y_train, X_test, y_test, is_classification)`` of one set.
 
-    A set of ``$SKLSTM_DATA/ucr`` (``.npz``), or one of :data:`AEON_SETS`.
+    One of :data:`AEON_SETS` (from aeon's files, even where ``ucr/`` holds a set
+    of the same name), or a set of ``$SKLSTM_DATA/ucr`` (``.npz``).
     """
     path = data_dir() / "ucr" / f"{name}.npz"
     if name in AEON_SETS:
@@ -286,21 +287,23 @@ def run_set(name, contenders, seeds, quick):
         "channels": int(X_train.shape[2]),
         "contenders": {},
     }
-    threads = torch.get_num_threads()
+    threads = torch.get_num_threads()  # the one asked for (--threads), or torch's own
     for contender in contenders:
         scores, fits, predicts = [], [], []
         for seed in range(seeds):
             model = make_contender(contender, classification, seed, quick)
-            start = time.perf_counter()
-            model.fit(X_train, y_train)
-            fitted = time.perf_counter()
-            y_pred = model.predict(X_test)
-            predicts.append(time.perf_counter() - fitted)
-            # aeon's MiniRocket on multivariate series runs numba's OpenMP threads,
-            # which set OpenMP's thread count, and torch's with it, to every core:
-            # the contenders after it would train on other threads than asked
-            # (measured: 1 -> 2, and 50 times slower beside another job).
-            torch.set_num_threads(threads)
+            try:
+                start = time.perf_counter()
+                model.fit(X_train, y_train)
+                fitted = time.perf_counter()
+                y_pred = model.predict(X_test)
+                predicts.append(time.perf_counter() - fitted)
+            finally:
+                # aeon's MiniRocket on multivariate series runs numba's OpenMP threads,
+                # which set OpenMP's thread count, and torch's with it, to every core:
+                # the contenders after it would train on other threads than asked
+                # (measured: 1 -> 2, and 50 times slower beside another job).
+                torch.set_num_threads(threads)
             fits.append(fitted - start)
             scores.append(float(_score(classification, y_test, y_pred)))
         row["contenders"][contender] = {
@@ -386,7 +389,7 @@ def main(argv=None):
         print("note: aeon is not installed (pip install aeon): MiniRocket is skipped")
         contenders.remove("minirocket")
     sets = [s for s in args.sets.split(",") if s]
-    sets = [n for s in sets for n in (AEON_SETS if s == "aeon" else [s])]
+    sets = list(dict.fromkeys(n for s in sets for n in (AEON_SETS if s == "aeon" else [s])))
     if any(s in AEON_SETS for s in sets) and not _aeon_available():
         parser.error("the sets bundled with aeon need aeon: pip install aeon")
     print(
