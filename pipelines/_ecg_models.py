@@ -38,30 +38,27 @@ MODELS = (ArrhythmiaClassifier, ArrhythmiaTagger)
 RR_OPTIONS = (("--rr-context", "rr_context"), ("--rr-s-weight", "rr_s_weight"))
 
 
-def rr_context_option(text):
-    """``--rr-context``: beats on either side (at least 1), or ``none``."""
-    if text == "none":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a number of beats or none, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"at least 1, got {text}")
-    return value
+def _number_or_none(convert, low, high, what):
+    """An argparse type: ``none``, or a number ``convert`` reads within [low, high]."""
+
+    def parse(text):
+        if text == "none":
+            return text
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} or none, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what} or none, got {text}")
+        return value
+
+    return parse
 
 
-def rr_s_weight_option(text):
-    """``--rr-s-weight``: a share within [0, 1], or ``none``."""
-    if text == "none":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a number within [0, 1] or none, got {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"within [0, 1], got {text}")
-    return value
+#: ``--rr-context``: beats on either side, or ``none``.
+rr_context_option = _number_or_none(int, 1, float("inf"), "a number of beats, at least 1,")
+#: ``--rr-s-weight``: a share of the say, or ``none``.
+rr_s_weight_option = _number_or_none(float, 0, 1, "a number within [0, 1]")
 
 
 def build_model(args, *, callbacks=None, beat_callbacks=None):
