@@ -20,8 +20,11 @@ from sklstm.ecg._classifier import _class_weights
 from sklstm.ecg._rr_model import run_context, run_irregularity
 from sklstm.ecg._tagger import _edge_weights, _runs, _stretches
 
-# The networks' mechanics are tested without the RR model; its own tests add it.
-TINY = dict(hidden_size=4, num_layers=1, max_iter=1, n_beats=16, rr_model=None)
+# The networks' mechanics are tested without the RR model and the atrial fibrillation
+# rule; their own tests add them (the rule's: test_ecg_fibrillation.py).
+TINY = dict(
+    hidden_size=4, num_layers=1, max_iter=1, n_beats=16, rr_model=None, af_irregularity=None
+)
 
 
 def test_runs_follow_the_beat_index_and_stretches_overlap_by_half():

@@ -6,6 +6,7 @@ from ._beats import RR_FEATURES, RR_RATIOS, BeatSequences, extract_beats, rr_fea
 from ._classifier import ArrhythmiaClassifier
 from ._collection import load_beats, read_beats
 from ._detect import detect_r_peaks, match_beats
+from ._fibrillation import fibrillation_evidence
 from ._filters import ECGFilter, filter_ecg
 from ._plot import plot_ecg_strip
 from ._records import (
@@ -40,6 +41,7 @@ __all__ = [
     "aami_classes",
     "detect_r_peaks",
     "extract_beats",
+    "fibrillation_evidence",
     "filter_ecg",
     "list_records",
     "load_beats",
