@@ -59,6 +59,8 @@ def _number_or_none(convert, low, high, what):
 rr_context_option = _number_or_none(int, 1, float("inf"), "a number of beats, at least 1,")
 #: ``--rr-s-weight``: a share of the say, or ``none``.
 rr_s_weight_option = _number_or_none(float, 0, 1, "a number within [0, 1]")
+#: ``--af-irregularity``: the atrial fibrillation rule's threshold, or ``none``.
+af_irregularity_option = _number_or_none(float, 0, float("inf"), "a number at least 0")
 
 
 def build_model(args, *, callbacks=None, beat_callbacks=None):
@@ -103,6 +105,15 @@ def build_model(args, *, callbacks=None, beat_callbacks=None):
                 f"{'--kind beat' if args.kind == 'beat' else '--rr-model none'} leaves out."
             )
         tagger[param] = None if value == "none" else value
+    if args.af_irregularity is not None:
+        if args.kind == "beat":
+            raise SystemExit(
+                "error: --af-irregularity sets the tagger's atrial fibrillation rule, which "
+                "--kind beat has not (--kind rhythm and both have)."
+            )
+        tagger["af_irregularity"] = (
+            None if args.af_irregularity == "none" else args.af_irregularity
+        )
     beat = None
     if args.kind == "rhythm":
         clash = [flag for flag, _, value in options if value is not None]

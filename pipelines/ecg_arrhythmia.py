@@ -5,7 +5,7 @@ A command line over :class:`sklstm.ecg.ArrhythmiaClassifier` (one beat at a time
 
     python -m pipelines.ecg_arrhythmia train --data-dir DIR [--records R ...] --model FILE
         [--kind beat|rhythm|both] [--rr-model logistic|none] [--rr-context N|none]
-        [--rr-s-weight W|none] [--search]
+        [--rr-s-weight W|none] [--af-irregularity T|none] [--search]
         [--checkpoint CKPT [--resume]] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia evaluate --model FILE --data-dir DIR [--records R ...]
         [--detect] [--json] [--plots PLOTS]
@@ -13,7 +13,7 @@ A command line over :class:`sklstm.ecg.ArrhythmiaClassifier` (one beat at a time
         --out-dir OUT [--ext pred] [--detect] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia crossval --data-dir DIR [--records R ...] [--folds 5]
         [--kind beat|rhythm|both] [--rr-model logistic|none] [--rr-context N|none]
-        [--rr-s-weight W|none] [--json]
+        [--rr-s-weight W|none] [--af-irregularity T|none] [--json]
 
 Without ``--records``, every record of DIR (its RECORDS file, else every .hea);
 paced records are left out. Bad records are listed with the reason, the good
@@ -62,6 +62,7 @@ from ._cli import (
 )
 from ._ecg_models import (
     MODEL_KEY,
+    af_irregularity_option,
     beat_checkpoint_path,
     build_model,
     drop_callbacks,
@@ -412,6 +413,12 @@ def parse_args(argv):
             type=rr_s_weight_option,
             help="the RR model's share in telling S from N (default 2/3), or none: the plain "
             "average",
+        )
+        p.add_argument(
+            "--af-irregularity",
+            type=af_irregularity_option,
+            help="rhythm and both: beats where the rhythm is this irregular (default 0.1) and "
+            "no P wave shows are read as atrial fibrillation, never S; none: no such rule",
         )
         p.add_argument(
             "--n-fraction", type=float, help="classifier: share of N beats kept (default 0.5)"

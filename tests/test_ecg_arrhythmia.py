@@ -298,14 +298,18 @@ def test_rhythm_and_both_kinds_train_evaluate_annotate_and_cross_validate(tmp_pa
     assert report["params"]["beat_model"]["pooling"] == "last"
     assert report["params"]["rr_model"] == "logistic"
     assert (report["params"]["rr_context"], report["params"]["rr_s_weight"]) == (32, 2 / 3)
+    assert (report["params"]["af_irregularity"], report["params"]["af_coherence"]) == (0.1, 0.2)
     assert main(cv + ["--kind", "rhythm", "--max-iter", "1", "--rr-model", "none"]) == 0
     assert json.loads(capsys.readouterr().out)["params"]["rr_model"] is None
-    # Round 5's default: no context, the plain average.
-    rr = ["--rr-context", "none", "--rr-s-weight", "none"]
+    # Round 5's default: no context, the plain average, no atrial fibrillation rule.
+    rr = ["--rr-context", "none", "--rr-s-weight", "none", "--af-irregularity", "none"]
     assert main(cv + ["--kind", "rhythm", "--max-iter", "1", *rr]) == 0
     params = json.loads(capsys.readouterr().out)["params"]
     assert (params["rr_model"], params["rr_context"], params["rr_s_weight"]) == (
         "logistic", None, None)  # fmt: skip
+    assert params["af_irregularity"] is None
+    assert main(cv + ["--kind", "rhythm", "--max-iter", "1", "--af-irregularity", "0.15"]) == 0
+    assert json.loads(capsys.readouterr().out)["params"]["af_irregularity"] == 0.15
     assert report["n_beats"] == sum(len(tagger.read_beats(MITDB / r).y) for r in TRAIN)
 
 
@@ -320,10 +324,18 @@ def test_options_of_a_model_are_refused_with_a_kind_that_has_none():
         main(argv + ["--kind", "beat", "--rr-context", "16"])
     with pytest.raises(SystemExit, match="--rr-s-weight sets .*, which --rr-model none leaves"):
         main(argv + ["--rr-model", "none", "--rr-s-weight", "0.5"])
+    with pytest.raises(SystemExit, match="--af-irregularity sets the tagger's atrial fibril"):
+        main(argv + ["--kind", "beat", "--af-irregularity", "0.1"])
 
 
 @pytest.mark.parametrize(
-    "option", [["--rr-context", "0"], ["--rr-context", "x"], ["--rr-s-weight", "1.5"]]
+    "option",
+    [
+        ["--rr-context", "0"],
+        ["--rr-context", "x"],
+        ["--rr-s-weight", "1.5"],
+        ["--af-irregularity", "-0.1"],
+    ],
 )
 def test_bad_rr_model_options_are_refused_by_the_parser(option, capsys):
     argv = ["train", "--data-dir", str(MITDB), "--records", "119", "--model", "m"]
