@@ -44,8 +44,10 @@ def test_the_evidence_is_that_of_each_beats_window_computed_by_hand():
         by_hand = _evidence_by_hand(pre[run], windows[run, :12], 5)
         np.testing.assert_allclose(irregularity[run], by_hand[0], rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(coherence[run], by_hand[1], rtol=1e-12)
-    # A run of two beats: one change (lag 1); one beat: no change, its own P wave.
+    # A run of two beats: one change (lag 1), two segments; one beat: no change, its own P wave.
     assert irregularity[200] == abs(pre[201] - pre[200]) / np.median(pre[200:202])
+    two = windows[200:202, :12] - windows[200:202, :12].mean(axis=1, keepdims=True)
+    assert np.isclose(coherence[201], (two.mean(0) ** 2).sum() / (two**2).sum(1).mean())
     assert (irregularity[202], coherence[202]) == (0.0, 1.0)
     # Only the first p_steps steps of a window count.
     changed = windows.copy()
@@ -69,14 +71,16 @@ def test_ectopic_patterns_read_as_regular_and_random_intervals_as_irregular():
     waves = np.tile(p_wave, (60, 1)) + 0.05 * rng.normal(size=(60, 16))
     noise = rng.normal(size=(60, 16))
     for name, pre in rhythms.items():
-        irregularity, coherence = fibrillation_evidence(pre, waves, [slice(0, 60)], p_steps=16)
+        irregularity, _ = fibrillation_evidence(pre, waves, [slice(0, 60)], p_steps=16)
         if name == "fibrillation":
             assert irregularity[10:50].min() > 0.15, name
         else:
             assert irregularity.max() < 1e-12, name
-        assert coherence.min() > 0.95
-        _, coherence = fibrillation_evidence(pre, noise, [slice(0, 60)], p_steps=16)
-        assert coherence.max() < 0.15  # about 1 / 33 for 33 unrelated segments
+    pre = rhythms["steady"]
+    _, coherence = fibrillation_evidence(pre, waves, [slice(0, 60)], p_steps=16)
+    assert coherence.min() > 0.95
+    _, coherence = fibrillation_evidence(pre, noise, [slice(0, 60)], p_steps=16)
+    assert coherence.max() < 0.15  # about 1 / 33 for 33 unrelated segments
 
 
 def test_the_p_wave_segment_ends_before_the_qrs_and_short_windows_have_none():
@@ -84,8 +88,24 @@ def test_the_p_wave_segment_ends_before_the_qrs_and_short_windows_have_none():
     assert p_segment_steps(before=0.25, sampling_rate=90.0) == 16
     assert p_segment_steps(before=0.25, sampling_rate=360.0) == 90 - 25
     assert p_segment_steps(before=0.1, sampling_rate=90.0) == 0
-    with pytest.raises(ValueError, match=r"p_steps must be within \[2, 5\], got 6"):
-        fibrillation_evidence(np.ones(3), np.ones((3, 5)), [slice(0, 3)], p_steps=6)
+    # Windows from 0.15 s before the R peak hold at least 80 ms of it at any rate.
+    for rate in (90, 100, 128, 200, 250, 256, 360, 500, 1000):
+        assert p_segment_steps(before=0.15, sampling_rate=rate) >= 0.075 * rate, rate
+        assert p_segment_steps(before=0.12, sampling_rate=rate) == 0, rate
+
+
+def test_bad_input_to_the_evidence_is_refused_with_a_message_that_names_it():
+    ones = np.ones(3), np.ones((3, 5)), [slice(0, 3)]
+    with pytest.raises(ValueError, match=r"p_steps must be an integer within \[2, 5\], got 6"):
+        fibrillation_evidence(*ones, p_steps=6)
+    with pytest.raises(ValueError, match=r"p_steps must be an integer within .*, got 2.0"):
+        fibrillation_evidence(*ones, p_steps=2.0)
+    with pytest.raises(ValueError, match=r"context must be an integer at least 3, got 2"):
+        fibrillation_evidence(*ones, p_steps=4, context=2)
+    with pytest.raises(ValueError, match=r"one row per beat; got shapes \(5,\) and \(3, 5\)"):
+        fibrillation_evidence(np.ones(5), *ones[1:], p_steps=4)
+    with pytest.raises(ValueError, match=r"runs must be slices \(start, stop\) within the 3"):
+        fibrillation_evidence(*ones[:2], [slice(0, 4)], p_steps=4)
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +144,7 @@ def test_the_default_thresholds_find_a_records_atrial_fibrillation(fibrillation)
 def test_the_tagger_gives_the_s_probability_of_fibrillation_to_n(fibrillation, tmp_path):
     X, y = fibrillation.X, fibrillation.y
     tagger = ArrhythmiaTagger(**TINY).fit(X, y)
-    assert (tagger.af_irregularity, tagger.af_coherence) == (0.1, 0.2)
+    assert (tagger.af_irregularity, tagger.af_coherence, tagger._p_steps_) == (0.1, 0.2, 16)
     proba = tagger.predict_proba(X)
     without = copy.copy(tagger).set_params(af_irregularity=None).predict_proba(X)
     n, s = np.searchsorted(tagger.classes_, ["N", "S"])
@@ -154,6 +174,44 @@ def test_the_tagger_gives_the_s_probability_of_fibrillation_to_n(fibrillation, t
     old = sklstm.load(path)
     assert (old.af_irregularity, old.af_coherence) == (None, 0.2)
     np.testing.assert_array_equal(old.predict_proba(X), without)
+    # Pickles of that time too.
+    state = tagger.__getstate__()
+    del state["af_irregularity"], state["af_coherence"], state["_p_steps_"]
+    restored = ArrhythmiaTagger.__new__(ArrhythmiaTagger)
+    restored.__setstate__(state)
+    assert restored.af_irregularity is None
+    np.testing.assert_array_equal(restored.predict_proba(X), without)
+    # Set on such a model, the rule reads the windows of its settings.
+    np.testing.assert_array_equal(restored.set_params(af_irregularity=0.1).predict_proba(X), proba)
+
+
+@requires_mitdb
+def test_the_rule_acts_without_an_rr_model_at_any_rate_and_not_without_s(fibrillation):
+    X, y = fibrillation.X, fibrillation.y
+    networks = ArrhythmiaTagger(**TINY, rr_model=None).fit(X, y)
+    proba = networks.predict_proba(X)
+    without = copy.copy(networks).set_params(af_irregularity=None).predict_proba(X)
+    flagged = _flagged(fibrillation)
+    n, s = np.searchsorted(networks.classes_, ["N", "S"])
+    np.testing.assert_array_equal(proba[:, s] == 0, flagged)
+    np.testing.assert_allclose(proba[flagged, n], without[flagged][:, [n, s]].sum(1), rtol=1e-12)
+    # Windows read at 128 Hz: the segment of their first 23 steps (250 to 70 ms before R).
+    table = ArrhythmiaTagger(sampling_rate=128.0).read_beats(MITDB / "201")
+    at_128 = ArrhythmiaTagger(**TINY, sampling_rate=128.0, rr_model=None).fit(table.X, y)
+    assert at_128._p_steps_ == 23
+    pre = table.X[:, table.feature_names.index("pre_record")]
+    evidence = fibrillation_evidence(pre, table.X[:, : at_128.n_steps_], _runs(table.X[:, -1]),
+                                     p_steps=23)  # fmt: skip
+    flagged = (evidence[0] > 0.1) & (evidence[1] < 0.2)
+    assert flagged[fibrillation.in_fibrillation].mean() > 0.9
+    np.testing.assert_array_equal(at_128.predict_proba(table.X)[:, s] == 0, flagged)
+    # Without S among the classes there is nothing to move.
+    no_s = np.where(y == "S", "N", y)
+    model = ArrhythmiaTagger(**TINY).fit(X, no_s)
+    assert "S" not in model.classes_
+    np.testing.assert_array_equal(
+        model.predict_proba(X), copy.copy(model).set_params(af_irregularity=None).predict_proba(X)
+    )
 
 
 @requires_mitdb

@@ -27,6 +27,8 @@ each beat (fewer near the run's ends), like the RR model's context:
   segments that share nothing, as fibrillatory waves do.
 """
 
+from numbers import Integral
+
 import numpy as np
 
 from ._rr_model import _window_medians
@@ -41,9 +43,13 @@ _LAGS = (1, 2, 3)
 
 
 def p_segment_steps(*, before, sampling_rate):
-    """Steps of a beat window (from its start) that hold the P wave, or 0 if too few."""
+    """Steps of a beat window (from its start) that hold the P wave, or 0 if too few.
+
+    Windows from 0.15 s before the R peak on hold enough at any rate (the
+    durations are rounded to steps alike).
+    """
     steps = round(before * sampling_rate) - round(P_SEGMENT_END * sampling_rate)
-    return steps if steps >= P_SEGMENT_MIN * sampling_rate else 0
+    return steps if steps >= max(2, round(P_SEGMENT_MIN * sampling_rate)) else 0
 
 
 def fibrillation_evidence(pre_rr, windows, runs, *, p_steps, context=16):
@@ -59,22 +65,25 @@ def fibrillation_evidence(pre_rr, windows, runs, *, p_steps, context=16):
         Each beat's signal window, the R peak at the same step of every one
         (a beat table's first signal).
     runs : list of slice
-        The runs of consecutive beats of a record: no window reaches across
-        one's ends.
+        The runs of consecutive beats of a record, as ``slice(start, stop)``:
+        no window reaches across one's ends.
     p_steps : int
         Steps of each window, from its start, that hold the P wave and end
-        before the QRS (:func:`p_segment_steps`), at least 2.
+        before the QRS, at least 2 (:class:`ArrhythmiaTagger` reads its
+        windows' steps up to 70 ms before the R peak).
     context : int, default=16
-        Beats on either side of each beat.
+        Beats on either side of each beat, at least 3 (the longest lag).
 
     Returns
     -------
     irregularity : ndarray of float64 of shape (n_beats,)
-        The smallest median absolute lag-1, -2 or -3 change of the previous
-        RR over the median previous RR, in the window (0 for a window of a
-        single beat).
+        The smallest, over lags of 1, 2 and 3 beats, of the median absolute
+        change of the previous RR at the window's beats from the beat that
+        many before (in the run, so possibly before the window), over the
+        window's median previous RR; lags as long as the run are left out (0
+        for a run of one beat).
     coherence : ndarray of float64 of shape (n_beats,)
-        The P-wave coherence, in [0, 1] (1 for a window of one beat, and 0 for
+        The P-wave coherence, in [0, 1] (1 for a run of one beat, and 0 for
         segments that are flat).
 
     Examples
@@ -96,8 +105,29 @@ def fibrillation_evidence(pre_rr, windows, runs, *, p_steps, context=16):
     """
     pre_rr = np.asarray(pre_rr, dtype=np.float64)
     windows = np.asarray(windows, dtype=np.float64)
-    if p_steps < 2 or p_steps > windows.shape[1]:
-        raise ValueError(f"p_steps must be within [2, {windows.shape[1]}], got {p_steps}.")
+    if pre_rr.ndim != 1 or windows.ndim != 2 or len(windows) != len(pre_rr):
+        raise ValueError(
+            "pre_rr must be 1-D and windows 2-D, one row per beat; got shapes "
+            f"{pre_rr.shape} and {windows.shape}."
+        )
+    for name, value, low, high in (
+        ("p_steps", p_steps, 2, windows.shape[1]),
+        ("context", context, max(_LAGS), None),
+    ):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, Integral)
+            or value < low
+            or (high is not None and value > high)
+        ):
+            bounds = f"within [{low}, {high}]" if high is not None else f"at least {low}"
+            raise ValueError(f"{name} must be an integer {bounds}, got {value!r}.")
+    if any(
+        not isinstance(rows, slice)
+        or not 0 <= (rows.start or 0) <= (rows.stop or 0) <= len(pre_rr)
+        for rows in runs
+    ):
+        raise ValueError(f"runs must be slices (start, stop) within the {len(pre_rr)} beats.")
     segments = windows[:, :p_steps] - windows[:, :p_steps].mean(axis=1, keepdims=True)
     irregularity = np.zeros(len(pre_rr))
     coherence = np.ones(len(pre_rr))
@@ -108,14 +138,13 @@ def fibrillation_evidence(pre_rr, windows, runs, *, p_steps, context=16):
         reference = _window_medians(rr, context)
         changes = []
         for lag in _LAGS:
+            if lag >= len(rr):
+                break  # no beat of the run has one that many before it
             change = np.full(len(rr), np.nan)
             change[lag:] = np.abs(rr[lag:] - rr[:-lag])
-            if np.isnan(change).all():
-                break
+            # With context >= the lag, every window holds one of these changes.
             changes.append(_window_medians(change, context))
-        # fmin: a lag longer than a short window's run has no changes there.
-        smallest = np.fmin.reduce(changes) / reference
-        irregularity[rows] = np.nan_to_num(smallest, nan=0.0)
+        irregularity[rows] = np.min(changes, axis=0) / reference
         coherence[rows] = _coherence(segments[rows], context)
     return irregularity, coherence
 

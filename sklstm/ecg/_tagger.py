@@ -177,19 +177,23 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         the plain average (as models saved before this parameter did). Read
         at prediction: changing it takes no refit.
     af_irregularity : float or None, default=0.1
-        Beats where the rhythm is this irregular and the P waves incoherent
-        (below ``af_coherence``) are read as atrial fibrillation, and their
-        averaged N + S probability goes to N: the beats of atrial
+        Beats where the rhythm is more irregular than this and the P waves
+        incoherent (below ``af_coherence``) are read as atrial fibrillation,
+        and their averaged N + S probability goes to N: the beats of atrial
         fibrillation come early at random, which the RR model reads as S,
         but they are not atrial premature beats (the AAMI classes call them
-        N). The irregularity is the smallest median absolute change of the
-        previous RR between beats 1, 2 or 3 apart over the median previous
-        RR, within 16 beats on either side (so that bigeminy and trigeminy
-        read as regular); see :func:`~sklstm.ecg.fibrillation_evidence`. In
-        record-grouped cross-validation on DS1 the rule took S +P from 39
-        to 67% for 3 points of S sensitivity. Reads the RR feature
-        ``pre_record`` and windows from at least 0.15 s before the R peak.
-        None: no rule (as models saved before this parameter had). Read at
+        N). So N can also outweigh a V or F that had outweighed N and S
+        apart (on DS1, V sensitivity fell by 0.2 point). The irregularity
+        is the smallest median absolute change of the previous RR between
+        beats 1, 2 or 3 apart over the median previous RR, within 16 beats
+        on either side (so that bigeminy and trigeminy read as regular); see
+        :func:`~sklstm.ecg.fibrillation_evidence`. In record-grouped
+        cross-validation on DS1 the rule took S +P from 39 to 67% for 3
+        points of S sensitivity (thresholds chosen on those folds, which
+        hold two records of atrial fibrillation). Reads the RR feature
+        ``pre_record`` and windows from at least 0.15 s before the R peak:
+        ``fit`` refuses others unless ``af_irregularity=None``. None: no
+        rule (as models saved before this parameter had). Read at
         prediction, like ``rr_s_weight``.
     af_coherence : float in [0, 1], default=0.2
         The P-wave coherence below which the rule finds P waves absent: the
@@ -411,7 +415,10 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         self._check_names(unweighted=(self.unweighted, AAMI_CLASSES))
         if self.rr_model is not None:
             check_rr_names(self.rr, context=self.rr_context)
-        self._af_segment(self.rr)  # refused before training, not at the first prediction
+        # Refused before training, not at the first prediction; the segment of the
+        # windows of this fit, whatever set_params does to before later.
+        p_steps = p_segment_steps(before=self.before, sampling_rate=self.sampling_rate)
+        self._af_segment(self.rr, p_steps)
         if resume_beat_model is not None and self.beat_model is None:
             raise ValueError("resume_beat_model needs a beat_model to resume.")
         X, n_steps = self._check_table(X, reset=True)
@@ -497,6 +504,7 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         self.rr_model_ = rr_model
         self.n_steps_ = n_steps
         self._layout_, self._rr_layout_, self._n_beats_ = layout, rr_layout, self.n_beats
+        self._p_steps_ = p_steps
         self.interrupted_ = interrupted
         self.estimator_ = model  # last: the model is fitted once it is set
         return self
@@ -543,7 +551,15 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         if weight is not None and not (isinstance(weight, Real) and 0 <= weight <= 1):
             raise ValueError(f"rr_s_weight must be None or within [0, 1], got {weight!r}.")
         # Models fitted before _rr_layout_ existed read the table's RR columns of rr.
-        p_steps = self._af_segment(getattr(self, "_rr_layout_", (self.rr,))[0])
+        p_steps = self._af_segment(
+            getattr(self, "_rr_layout_", (self.rr,))[0],
+            # Models fitted before the rule existed: their windows are those of the settings.
+            getattr(
+                self,
+                "_p_steps_",
+                p_segment_steps(before=self.before, sampling_rate=self.sampling_rate),
+            ),
+        )
         X, _ = self._check_table(X, reset=False)
         proba = np.zeros((len(X), len(self.classes_)))
         ours = np.isin(self.estimator_.classes_, _TRAINED)
@@ -570,8 +586,8 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
             proba[:, n], proba[:, s] = total * (1 - share), total * share
         return self._fibrillation_rule(X, proba, p_steps)
 
-    def _af_segment(self, rr_names):
-        """Steps of the P-wave segment the rule reads (None without the rule), once it can."""
+    def _af_segment(self, rr_names, p_steps):
+        """``p_steps`` once the rule can read the table (None without the rule)."""
         threshold, coherence = self.af_irregularity, self.af_coherence
         if threshold is None:
             return None
@@ -584,7 +600,6 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
                 "af_irregularity reads the RR feature 'pre_record', which rr lacks "
                 f"({list(rr_names)}): add it, or set af_irregularity=None."
             )
-        p_steps = p_segment_steps(before=self.before, sampling_rate=self.sampling_rate)
         if p_steps < 2:
             raise ValueError(
                 f"af_irregularity reads the P waves, but windows from before={self.before:g} "
