@@ -692,12 +692,12 @@ _POOLING_PARAMETERS = """\
     frontend : {"auto", "conv"} or None, default="auto"
         A learnable convolutional front end before the recurrent layers
         (:class:`~sklstm.nn.ConvFrontEnd`: three blocks of 64-channel
-        convolutions and ReLUs, four from stride 8 on, the second strided so
-        that at most about 64 steps reach the recurrent layers, whose pooled
-        output is joined at the head by the mean of the convolution
-        features, as in LSTM-FCN). It
-        reads local shape (peaks, slopes, notches) that a recurrent layer finds
-        hard to learn one step at a time over hundreds of steps. ``"auto"``
+        convolutions and ReLUs, four from stride 8 on, He-initialized, the
+        second strided so that at most about 64 steps reach the recurrent
+        layers, whose pooled output is joined at the head by the mean of the
+        convolution features, as in LSTM-FCN). It reads local shape (peaks,
+        slopes, notches) that a recurrent layer finds hard to learn one step
+        at a time over hundreds of steps. ``"auto"``
         uses it when the longest training sequence has at least 8 steps, with
         stride ``ceil(longest / 64)``; ``"conv"`` always (same stride); None
         never. Padding never changes a prediction. Fixed at the first fit: see

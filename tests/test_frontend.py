@@ -291,3 +291,18 @@ def test_front_ends_pickled_before_kernels_existed_get_their_layout_back():
     assert restored.kernels == (7, 5, 3)
     with pytest.raises(ValueError, match="frontend must be None or 'conv'"):
         SequenceNetwork(input_size=2, output_size=2, frontend="rocket")
+
+
+def test_he_initialization_keeps_the_scale_of_the_features_through_the_blocks():
+    torch.manual_seed(0)
+    frontend = ConvFrontEnd(3, channels=64, stride=32)  # four blocks
+    for conv in frontend.convs:
+        fan_in = conv.in_channels * conv.kernel_size[0]
+        assert torch.all(conv.bias == 0)
+        assert conv.weight.std().item() == pytest.approx(np.sqrt(2 / fan_in), rel=0.05)
+    # Unit-variance input: the last block's mean square stays of the input's order
+    # (torch's default initialization divides it by 4 to 6 per block: 0.003 here).
+    x = torch.randn(2000, 16, 3)
+    with torch.no_grad():
+        out, _ = frontend(x, torch.full((16,), 2000))
+    assert 0.3 < out.pow(2).mean().item() < 3

@@ -194,7 +194,9 @@ class ConvFrontEnd(nn.Module):
     stride)`` (rounded up to odd, so that the strided convolution skips no
     step) and 3, and from stride 8 on four blocks of kernels ``stride``,
     ``stride`` (rounded up to odd), 3 and 3; a sequence of ``L`` valid steps
-    leaves ``ceil(L / stride)``.
+    leaves ``ceil(L / stride)``. The convolutions start from He initialization
+    (normal weights of variance ``2 / fan_in``, zero biases), which keeps the
+    features' scale through the ReLU blocks.
 
     Parameters
     ----------
@@ -262,6 +264,11 @@ class ConvFrontEnd(nn.Module):
         self.convs = nn.ModuleList(
             nn.Conv1d(n_in, channels, k, stride=s, padding=k // 2) for n_in, k, s in specs
         )
+        for conv in self.convs:
+            # He initialization keeps the scale of the features through the ReLU
+            # blocks; torch's default divides their mean square by 4 to 6 per block.
+            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+            nn.init.zeros_(conv.bias)
         norms = {"batch": MaskedBatchNorm, "layer": StepLayerNorm, None: _NoNorm}
         self.norms = nn.ModuleList(norms[norm](channels) for _ in specs)
 
