@@ -22,8 +22,9 @@ accuracy for classification, R² for regression. Contenders:
 
 ``--sets aeon`` runs the six equal-length classification sets that ship inside
 the aeon package (BasicMotions, GunPoint, ItalyPowerDemand, ArrowHead, OSULeaf,
-ACSF1; the archives' splits), on which the defaults were not developed: a check
-that what was measured on ``ucr/`` carries to other sets.
+ACSF1; the archives' splits), on which the front end's layout was not developed: a
+check that what was measured on ``ucr/`` carries to other sets (they did help choose
+its initialization).
 
 Fit and predict times are wall-clock seconds on this machine; the ratio of the
 default's fit time to MiniRocket's is printed per set. ``--quick`` shrinks
@@ -55,7 +56,7 @@ warnings.filterwarnings("ignore", category=ConvergenceWarning)
 SETS = ("Coffee", "PigCVP", "Trace", "UnitTest", "Covid3Month", "CardanoSentiment")
 #: Sets that ship inside the aeon package (read from its installed files with
 #: ``--sets aeon``): the equal-length classification sets of the issue that asked
-#: for strong defaults, which the defaults were not developed on.
+#: for strong defaults, on which the front end's layout was not developed.
 AEON_SETS = ("BasicMotions", "GunPoint", "ItalyPowerDemand", "ArrowHead", "OSULeaf", "ACSF1")
 CONTENDERS = ("default", "tuned", "vote3", "minirocket", "ridge", "plain", "v0.1")
 #: The setting the user guide suggests trying after the defaults.
