@@ -299,6 +299,17 @@ def spot(args):
     if not causal and args.detector is not None and args.detector != spotter.detector:
         # The stored threshold belongs to the stored detector.
         spotter.set_params(detector=args.detector, threshold="auto")
+    if isinstance(args.threshold, dict):
+        # Keywords not named keep the model's threshold.
+        current = spotter.keyword_thresholds()
+        unknown = [k for k in args.threshold if k not in current]
+        if unknown:
+            raise SystemExit(
+                f"error: --threshold names {', '.join(map(repr, unknown))}, which "
+                f"{'is' if len(unknown) == 1 else 'are'} not among the keywords of "
+                f"{args.model}: {', '.join(map(repr, current))}."
+            )
+        args.threshold = {**current, **args.threshold}
     if args.stream:
         if not causal and spotter.detector != "posteriors":
             raise SystemExit(
@@ -331,6 +342,28 @@ def spot(args):
         )
         print(f"recording drawn in {path}", file=sys.stderr)
     return 0
+
+
+def _threshold_option(text):
+    """``--threshold``: one probability, or ``KEYWORD=P`` pairs separated by commas."""
+    try:
+        if "=" not in text:
+            threshold = float(text)
+            values = [threshold]
+        else:
+            pairs = [part.split("=", 1) for part in text.split(",")]
+            threshold = {name.strip(): float(value) for name, value in pairs}
+            values = list(threshold.values())
+            if "" in threshold or len(threshold) != len(pairs):
+                raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a probability nor KEYWORD=P pairs separated by commas "
+            "(e.g. 0.8, or 6=0.9,8=0.85)"
+        ) from None
+    if not all(0 <= v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: thresholds are probabilities, in [0, 1]")
+    return threshold
 
 
 def _read_reference(path):
@@ -479,7 +512,14 @@ def main(argv=None):
         default=None,
         help="with --stream -: rate of the 16-bit mono PCM on stdin (the model's)",
     )
-    p.add_argument("--threshold", type=float, default=None, help="override the model's")
+    p.add_argument(
+        "--threshold",
+        type=_threshold_option,
+        default=None,
+        metavar="P|KEYWORD=P,...",
+        help="override the model's threshold: one for every keyword, or some keywords' own "
+        "(e.g. 6=0.9,8=0.85; the others keep the model's)",
+    )
     p.add_argument("--detector", choices=["posteriors", "segments"], help="override the model's")
     p.add_argument(
         "--plots", metavar="DIR", help="save the waveform and spectrogram with the words there"

@@ -101,6 +101,14 @@ def test_spot_finds_the_words_as_they_end(fitted, recording):
     assert all(e["score"] >= 0.95 for e in strict) and len(strict) <= len(events)
     assert spotter.spot(y, threshold=1.0) == []
     assert spotter.spot(np.zeros(8000 * 5, np.float32)) == []
+    # One threshold per keyword: the same for all is the same rule; at 1.0 a
+    # keyword is never reported.
+    per_keyword = {str(k): spotter.threshold for k in spotter.classes_ if k != "_background_"}
+    assert spotter.keyword_thresholds() == per_keyword
+    assert spotter.spot(y, threshold=per_keyword) == events
+    silenced = events[0]["label"]
+    quieter = spotter.spot(y, threshold={**per_keyword, silenced: 1.0})
+    assert silenced not in {e["label"] for e in quieter}
 
 
 @pytest.mark.parametrize("noise", [None, 10.0])

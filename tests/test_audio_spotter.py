@@ -187,7 +187,7 @@ def test_bad_input_is_refused_with_a_message_that_names_it(fitted):
         KeywordSpotter(**TINY).fit(paths[:2], ["0", "_background_"])
     with pytest.raises(ValueError, match="'threshold' parameter"):
         KeywordSpotter(threshold=2.0).fit(paths[:2], labels[:2])
-    with pytest.raises(ValueError, match="threshold must be 'auto' or a probability"):
+    with pytest.raises(ValueError, match="threshold must be 'auto', a probability or a dict"):
         spotter.spot(np.zeros(8000, dtype=np.float32), threshold=-0.1)
     with pytest.raises(ValueError, match="y must hold the keywords as strings"):
         KeywordSpotter(**TINY).fit(paths[:2], [0, 1])
@@ -219,3 +219,43 @@ def test_stream_finds_the_events_of_spot_while_the_audio_arrives(fitted):
         spotter.set_params(detector="posteriors").stream(threshold=2.0)
     with pytest.raises(NotFittedError):
         KeywordSpotter().stream()
+
+
+def test_a_threshold_per_keyword(fitted, tmp_path):
+    spotter = copy.deepcopy(fitted[0]).set_params(detector="posteriors")
+    clips, labels, _ = _clips("012", [21])
+    waves = [load_audio(p, sr=8000)[0] for p in clips[::2]]
+    y, _ = make_stream(waves, labels[::2], sr=8000, snr_db=10, random_state=2)
+    assert spotter.keyword_thresholds() == {"0": 0.8, "1": 0.8, "2": 0.8}  # "auto"
+    assert spotter.set_params(detector="segments").keyword_thresholds(0.3)["2"] == 0.3
+    assert spotter.keyword_thresholds()["0"] == 0.5  # "auto" of the energy segments
+    spotter.set_params(detector="posteriors")
+    expected = spotter.spot(y, threshold=0.3)
+    same = {"0": 0.3, "1": 0.3, "2": 0.3}
+    assert spotter.spot(y, threshold=same) == expected
+    # The keyword heard least surely, its threshold over its best score: its
+    # events go, the others' stay (a peak it no longer has may free a weaker one).
+    tops = {k: max(e["score"] for e in expected if e["label"] == k) for k in same}
+    quiet = min(tops, key=tops.get)
+    raised = spotter.spot(y, threshold={**same, quiet: tops[quiet] + 1e-3})
+    assert quiet not in {e["label"] for e in raised}
+    assert all(e in raised for e in expected if e["label"] != quiet)
+    # Stored as a parameter: spot, the stream and a saved file read it.
+    spotter.set_params(threshold={**same, quiet: tops[quiet] + 1e-3})
+    assert spotter.spot(y) == raised
+    assert spotter.keyword_thresholds() == {**same, quiet: tops[quiet] + 1e-3}
+    stream = spotter.stream()
+    streamed = stream.update(y) + stream.finish()
+    assert [{k: e[k] for k in ("start", "end", "label", "score")} for e in streamed] == raised
+    sklstm.save(spotter, tmp_path / "per_keyword.sklstm")
+    loaded = sklstm.load(tmp_path / "per_keyword.sklstm")
+    assert loaded.get_params() == spotter.get_params() and loaded.spot(y) == raised
+    assert clone(spotter).threshold == spotter.threshold
+    with pytest.raises(ValueError, match="missing: '1', '2'"):
+        spotter.spot(y, threshold={"0": 0.5})
+    with pytest.raises(ValueError, match="not keywords: '7'"):
+        spotter.stream(threshold={**same, "7": 0.5})
+    # A dict that misnames the keywords is refused before any training.
+    paths, labels, _ = _clips("01", [10])
+    with pytest.raises(ValueError, match="missing: '1'"):
+        KeywordSpotter(threshold={"0": 0.5}, max_iter=1).fit(paths, labels)

@@ -69,6 +69,8 @@ def test_streamed_events_are_the_offline_events_whatever_the_chunks_and_settings
         min_gap=float(rng.choice([0.0, 0.2, 0.5, 1.0])),
     )
     classifier = _Thirds(rng.choice([np.float32, np.float64]))
+    if seed % 4 == 3:  # a threshold per keyword
+        settings["threshold"] = {k: float(rng.choice([0.3, 0.4, 0.5])) for k in "abc"}
     expected = scan_keywords(classifier, y, **settings)
     events = _streamed(KeywordStream(classifier, **settings), y, rng)
     assert _plain(events) == expected

@@ -383,6 +383,43 @@ def test_spot_stream_ends_the_recording_at_ctrl_c(capsys, monkeypatch):
 
 
 @needs_fsdd
+def test_spot_threshold_per_keyword_overrides_the_models_for_the_keywords_named(trained, capsys):
+    tmp, model, _ = trained
+    names = [f"{d}_{s}_8.wav" for s in SPEAKERS[:3] for d in KEYWORDS]
+    clips = [sf.read(RECORDINGS / name, dtype="float32")[0] for name in names]
+    clips = [0.05 * c / np.sqrt(np.mean(c**2)) for c in clips]
+    y, _ = make_stream(clips, [n[0] for n in names], sr=8000, snr_db=10, random_state=4)
+    path = tmp / "per_keyword.wav"
+    sf.write(path, y, 8000, subtype="FLOAT")
+    argv = ["spot", "--model", str(model), str(path), "--json"]
+    assert kws.main([*argv, "--threshold", "0.5"]) == 0
+    expected = json.loads(capsys.readouterr().out)
+    tops = {}
+    for e in expected:
+        tops[e["label"]] = max(tops.get(e["label"], 0.0), e["score"])
+    assert len(tops) >= 2
+    quiet = min(tops, key=tops.get)
+    raised = f"{quiet}={min(1.0, tops[quiet] + 1e-3)}"
+    # Named alone, the keyword gets its own; the others keep the model's (0.8).
+    assert kws.main([*argv, "--threshold", raised]) == 0
+    events = json.loads(capsys.readouterr().out)
+    assert quiet not in {e["label"] for e in events} and events
+    assert all(e["score"] >= 0.8 for e in events)
+    assert (
+        kws.main(["spot", "--model", str(model), "--stream", str(path), "--threshold", raised])
+        == 0
+    )
+    streamed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [{k: e[k] for k in ("start", "end", "label", "score")} for e in streamed] == events
+    with pytest.raises(SystemExit, match="names 'x', which is not among the keywords of"):
+        kws.main([*argv, "--threshold", "x=0.5"])
+    for bad in ("1.5", "a=", "=0.5", "0=0.5,0=0.6", "high"):
+        with pytest.raises(SystemExit):
+            kws.main([*argv, "--threshold", bad])
+        assert "--threshold" in capsys.readouterr().err
+
+
+@needs_fsdd
 def test_spot_draws_the_recording_with_spotted_and_reference_words(trained, capsys):
     pytest.importorskip("matplotlib")
     tmp, model, _ = trained

@@ -20,6 +20,7 @@ from ._mfcc import MFCC
 from ._plot import plot_keywords
 from ._spot import event_scores, make_stream, scan_keywords, speech_segments, spot_keywords
 from ._spotter import KeywordSpotter, make_babble, make_background
+from ._tuning import tune_thresholds
 
 __all__ = [
     "MFCC",
@@ -47,4 +48,5 @@ __all__ = [
     "speech_segments",
     "spot_keywords",
     "time_shift",
+    "tune_thresholds",
 ]

@@ -30,8 +30,8 @@ from ._augment import WaveformAugmenter
 from ._causal_stream import CausalKeywordStream, trailing_mean
 from ._io import load_audio
 from ._mfcc import MFCC
-from ._spot import make_stream
-from ._spotter import _check_same_settings, check_clips, check_keywords
+from ._spot import _class_thresholds, make_stream
+from ._spotter import _check_same_settings, check_clips, check_keywords, check_threshold_keywords
 
 __all__ = ["CausalKeywordSpotter"]
 
@@ -145,8 +145,9 @@ class CausalKeywordSpotter(ClassifierMixin, BaseEstimator):
         Seconds at the end of each word labelled with it (and 40 ms after).
     smooth : int, default=3
         Frames whose probabilities are averaged before the threshold.
-    threshold : float, default=0.8
-        Least averaged probability of a keyword for an event.
+    threshold : float or dict, default=0.8
+        Least averaged probability of a keyword for an event: one for every
+        keyword, or a dict ``{keyword: probability}`` that gives each its own.
     refractory : float, default=0.4
         Least time between two events, in seconds.
     background_label : str, default="_background_"
@@ -210,7 +211,7 @@ class CausalKeywordSpotter(ClassifierMixin, BaseEstimator):
         "n_streams": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "label_duration": [Interval(Real, 0, None, closed="neither")],
         "smooth": [Interval(Integral, 1, None, closed="left")],
-        "threshold": [Interval(Real, 0, 1, closed="both")],
+        "threshold": [Interval(Real, 0, 1, closed="both"), dict],
         "refractory": [Interval(Real, 0, None, closed="left")],
         "background_label": [str],
         "device": [str],
@@ -326,6 +327,7 @@ class CausalKeywordSpotter(ClassifierMixin, BaseEstimator):
         """
         waves = check_clips(X, sr=self.sr)
         y = check_keywords(y, n_clips=len(waves), background_label=self.background_label)
+        check_threshold_keywords(self.threshold, y, self.background_label)
         noises = [] if noises is None else [np.asarray(n, dtype=np.float32) for n in noises]
         if any(n.ndim != 1 or not len(n) for n in noises):
             raise ValueError("noises must be non-empty 1-D waveforms at sr.")
@@ -465,8 +467,9 @@ class CausalKeywordSpotter(ClassifierMixin, BaseEstimator):
         ----------
         recording : ndarray [shape=(n,)] or path-like
             Waveform at ``sr``, or an audio file (read at ``sr``).
-        threshold : float, default=None
-            Least averaged keyword probability reported; None uses ``threshold``.
+        threshold : float or dict, default=None
+            Least averaged keyword probability reported (a dict: per keyword);
+            None uses ``threshold``.
 
         Returns
         -------
@@ -478,13 +481,38 @@ class CausalKeywordSpotter(ClassifierMixin, BaseEstimator):
         stream = self.stream(threshold=threshold)
         return stream.update(self._recording(recording)) + stream.finish()
 
+    def keyword_thresholds(self, threshold=None):
+        """The threshold that :meth:`spot` and :meth:`stream` apply to each keyword.
+
+        Parameters
+        ----------
+        threshold : float or dict, default=None
+            As for :meth:`spot`; None: this spotter's ``threshold``.
+
+        Returns
+        -------
+        thresholds : dict
+            ``{keyword: probability}`` for every keyword, in the order of
+            ``classes_``.
+        """
+        check_is_fitted(self)
+        resolved = _class_thresholds(
+            self.threshold if threshold is None else threshold,
+            self.classes_,
+            self.background_label,
+        )
+        return {
+            str(c): float(t) for c, t in zip(self.classes_, resolved) if c != self.background_label
+        }
+
     def stream(self, *, threshold=None):
         """A :class:`CausalKeywordStream` that spots keywords while the audio arrives.
 
         Parameters
         ----------
-        threshold : float, default=None
-            Least averaged keyword probability reported; None uses ``threshold``.
+        threshold : float or dict, default=None
+            Least averaged keyword probability reported (a dict: per keyword);
+            None uses ``threshold``.
 
         Returns
         -------
@@ -496,15 +524,11 @@ class CausalKeywordSpotter(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         if threshold is None:
             threshold = self.threshold
-        if isinstance(threshold, bool) or not (
-            isinstance(threshold, Real) and 0 <= threshold <= 1
-        ):
-            raise ValueError(f"threshold must be a probability, got {threshold!r}.")
         return CausalKeywordStream(
             copy.deepcopy(self.pipeline_),
             sr=self.sr,
             background_label=self.background_label,
-            threshold=float(threshold),
+            threshold=threshold,
             smooth=self.smooth,
             refractory=self.refractory,
             word_duration=self.word_duration_,

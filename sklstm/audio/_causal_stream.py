@@ -12,6 +12,8 @@ recording at once.
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ._spot import _class_thresholds
+
 __all__ = ["CausalKeywordStream"]
 
 # Frames featurized and classified at a time: a long recording fed whole (as
@@ -66,8 +68,9 @@ class CausalKeywordStream:
         Sampling rate of the samples fed, in Hz.
     background_label : str
         The class that is no keyword.
-    threshold : float
-        Least averaged probability of a keyword for an event.
+    threshold : float or dict
+        Least averaged probability of a keyword for an event: one for every
+        keyword, or a dict that gives each keyword its own.
     smooth : int
         Frames averaged.
     refractory : float
@@ -99,6 +102,7 @@ class CausalKeywordStream:
         self._keywords = np.flatnonzero(classes != background_label)
         self._background = np.flatnonzero(classes == background_label)
         self._labels = classes
+        self._thresholds = _class_thresholds(threshold, classes, background_label)
         self._network = tagger.stream()
         self.reset()
 
@@ -210,7 +214,7 @@ class CausalKeywordStream:
             background = row[self._background].max(initial=0.0)
             t = ((first + i) * self._hop + self._n_fft - self._n_fft // 2) / self.sr
             if (
-                row[k] >= self.threshold
+                row[k] >= self._thresholds[k]
                 and row[k] > background
                 and t - self._last_event >= self.refractory
             ):

@@ -19,12 +19,11 @@ close, ever more probable peaks keeps it open.
 """
 
 from bisect import bisect_left, bisect_right
-from numbers import Real
 
 import numpy as np
 
 from ._io import _check_rate, _check_waveform
-from ._spot import _check_scan, _keyword_evidence
+from ._spot import _check_scan, _class_thresholds, _keyword_evidence
 
 __all__ = ["KeywordStream"]
 
@@ -43,9 +42,10 @@ class KeywordStream:
         Rate of the audio, in Hz.
     background_label : object
         The class of silence and noise.
-    threshold : float, default=0.8
+    threshold : float or dict, default=0.8
         Least smoothed probability of a keyword for an event, which must also
-        be more probable than the background.
+        be more probable than the background: one for every keyword, or a dict
+        that gives each keyword its own.
     window : float, default=0.6
         Length of the excerpts the classifier reads, in seconds.
     hop : float, default=0.1
@@ -104,12 +104,6 @@ class KeywordStream:
         smooth=3,
         min_gap=0.5,
     ):
-        if (
-            isinstance(threshold, bool)
-            or not isinstance(threshold, Real)
-            or not 0 <= threshold <= 1
-        ):
-            raise ValueError(f"threshold must be a probability, got {threshold!r}.")
         self.classifier = classifier
         self.sr = _check_rate(sr, "sr")
         self.background_label = background_label
@@ -122,6 +116,7 @@ class KeywordStream:
             sr=self.sr, window=window, hop=hop, smooth=smooth, min_gap=min_gap
         )
         self._classes = np.asarray(classifier.classes_)
+        self._thresholds = _class_thresholds(threshold, self._classes, background_label)
         self.reset()
 
     def reset(self):
@@ -259,7 +254,7 @@ class KeywordStream:
             if not is_last and i + 1 not in evidence:
                 break
             best, label, background = evidence[i]
-            is_peak = best >= self.threshold and best > background
+            is_peak = best >= self._thresholds[label] and best > background
             if i > 0:
                 is_peak &= best >= evidence[i - 1][0]
             if not is_last:

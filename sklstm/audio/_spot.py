@@ -15,6 +15,7 @@ Two stages, each doing what it is good at:
    lets through are rejected here, not by argmax over keywords alone.
 """
 
+from collections.abc import Mapping
 from numbers import Integral, Real
 
 import numpy as np
@@ -233,8 +234,9 @@ def spot_keywords(
     background_label : object
         The class of silence and noise. Segments whose top class it is are
         rejected.
-    threshold : float, default=0.5
-        Least probability of the top keyword for a segment to be an event.
+    threshold : float or dict, default=0.5
+        Least probability of the top keyword for a segment to be an event: one
+        for every keyword, or a dict that gives each keyword its own.
     segment_params : dict, default=None
         Keyword arguments of :func:`speech_segments`.
 
@@ -245,15 +247,16 @@ def spot_keywords(
         in order of time; empty when nothing but silence and noise is heard.
     """
     y = _check_waveform(y)
+    classes = np.asarray(classifier.classes_)
+    thresholds = _class_thresholds(threshold, classes, background_label)
     segments = speech_segments(y, sr=sr, **(segment_params or {}))
     if len(segments) == 0:
         return []
     proba = classifier.predict_proba([y[a:b] for a, b in segments])
-    classes = np.asarray(classifier.classes_)
     best = proba.argmax(axis=1)
     events = []
     for (a, b), k, p in zip(segments, best, proba):
-        if classes[k] == background_label or p[k] < threshold:
+        if classes[k] == background_label or p[k] < thresholds[k]:
             continue
         events.append(
             {
@@ -299,9 +302,10 @@ def scan_keywords(
         Its rate, in Hz.
     background_label : object
         The class of silence and noise.
-    threshold : float, default=0.8
+    threshold : float or dict, default=0.8
         Least smoothed probability of a keyword for an event, which must also
-        be more probable than the background.
+        be more probable than the background: one for every keyword, or a dict
+        that gives each keyword its own (e.g. from :func:`tune_thresholds`).
     window : float, default=0.6
         Length of the excerpts, in seconds (FSDD's words last 0.3-0.8 s).
     hop : float, default=0.1
@@ -332,31 +336,98 @@ def scan_keywords(
     sr = _check_rate(sr, "sr")
     width, step = _check_scan(sr=sr, window=window, hop=hop, smooth=smooth, min_gap=min_gap)
     classes = np.asarray(classifier.classes_)
+    thresholds = _class_thresholds(threshold, classes, background_label)
+    starts, proba = _scan_posteriors(classifier, y, width=width, step=step, smooth=smooth)
+    events = _pick_events(
+        starts, proba, classes, background_label, thresholds,
+        sr=sr, width=width, n_samples=len(y), min_gap=min_gap,
+    )  # fmt: skip
+    return (events, starts / sr, proba) if return_posteriors else events
+
+
+def _scan_posteriors(classifier, y, *, width, step, smooth):
+    """Start (in samples) of each window of a scan, and its smoothed probabilities."""
+    n_classes = len(classifier.classes_)
     if len(y) == 0:
-        empty = np.zeros((0, len(classes)))
-        return ([], np.zeros(0), empty) if return_posteriors else []
+        return np.zeros(0, dtype=np.int64), np.zeros((0, n_classes))
     starts = np.arange(0, max(1, len(y) - width + step), step)
     starts = starts[(starts == 0) | (starts + width <= len(y))]
     proba = np.asarray(classifier.predict_proba([y[s : s + width] for s in starts]))
-    proba = _moving_average(proba, smooth)
+    return starts, _moving_average(proba, smooth)
+
+
+def _pick_events(
+    starts, proba, classes, background_label, thresholds, *, sr, width, n_samples, min_gap
+):
+    """The events of a scan: peaks of the best keyword over its threshold, far enough apart.
+
+    ``width`` (of a window, in samples) and ``n_samples`` (of the recording) place
+    the events in time; of peaks closer than ``min_gap`` seconds, the most
+    probable is kept.
+    """
+    if len(starts) == 0:
+        return []
     best, label, background = _keyword_evidence(proba, classes, background_label)
-    is_peak = (best >= threshold) & (best > background)
+    is_peak = (best >= thresholds[label]) & (best > background)
     is_peak[1:] &= best[1:] >= best[:-1]
     is_peak[:-1] &= best[:-1] > best[1:]
     kept = []
     for i in sorted(np.flatnonzero(is_peak), key=lambda i: -best[i]):
         if all(abs(int(starts[i]) - int(starts[j])) > min_gap * sr for j in kept):
             kept.append(i)
-    events = [
+    return [
         {
             "start": round(starts[i] / sr, 3),
-            "end": round(min(starts[i] + width, len(y)) / sr, 3),
+            "end": round(min(starts[i] + width, n_samples) / sr, 3),
             "label": str(classes[label[i]]),
             "score": round(float(best[i]), 4),
         }
         for i in sorted(kept)
     ]
-    return (events, starts / sr, proba) if return_posteriors else events
+
+
+def _class_thresholds(threshold, classes, background_label):
+    """Each class's least probability for an event, from one threshold or a dict of them.
+
+    Parameters
+    ----------
+    threshold : float or dict
+        A probability for every keyword, or a dict ``{keyword: probability}``
+        naming every keyword (keys compared as strings, as events name them).
+    classes : ndarray of shape (n_classes,)
+        The classifier's classes.
+    background_label : object
+        The class that is no keyword (its threshold is never read).
+
+    Returns
+    -------
+    thresholds : ndarray of float64 of shape (n_classes,)
+        In the order of ``classes``; 1.0 for the background.
+    """
+    classes = np.asarray(classes)
+    keywords = [str(c) for c in classes if c != background_label]
+    if isinstance(threshold, Mapping):
+        given = {str(key): value for key, value in threshold.items()}
+        unknown = sorted(set(given) - set(keywords))
+        missing = [k for k in keywords if k not in given]
+        problems = [f"not keywords: {', '.join(map(repr, unknown))}"] if unknown else []
+        problems += [f"missing: {', '.join(map(repr, missing))}"] if missing else []
+        if problems:
+            raise ValueError(
+                f"threshold as a dict must give one probability per keyword "
+                f"({', '.join(map(repr, keywords))}); {'; '.join(problems)}."
+            )
+        values = [given.get(str(c), 1.0) for c in classes]
+    else:
+        values = [threshold] * len(classes)
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value <= 1:
+            raise ValueError(
+                f"threshold must be a probability or a dict of them, got {threshold!r}."
+            )
+    thresholds = np.asarray(values, dtype=np.float64)
+    thresholds[classes == background_label] = 1.0
+    return thresholds
 
 
 def _matched_events(events, truth):

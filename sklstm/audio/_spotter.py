@@ -12,6 +12,7 @@ import functools
 import math
 import sys
 import warnings
+from collections.abc import Mapping
 from numbers import Integral, Real
 from os import PathLike
 
@@ -28,7 +29,7 @@ from ._augment import AugmentedClassifier, SpecAugment, WaveformAugmenter
 from ._io import load_audio
 from ._live import KeywordStream
 from ._mfcc import MFCC
-from ._spot import scan_keywords, spot_keywords
+from ._spot import _class_thresholds, scan_keywords, spot_keywords
 
 __all__ = ["KeywordSpotter", "make_babble", "make_background"]
 
@@ -202,6 +203,13 @@ def check_keywords(y, *, n_clips, background_label):
     return y
 
 
+def check_threshold_keywords(threshold, y, background_label):
+    """Refuse, before any training, a dict of thresholds that misnames the keywords of ``y``."""
+    if isinstance(threshold, Mapping):
+        classes = np.unique(np.append(np.asarray(y, dtype=str), background_label))
+        _class_thresholds(threshold, classes, background_label)
+
+
 def _cosine(epoch, *, epochs):
     """Learning-rate factor of epoch ``epoch`` (from 0): cosine decay to 0 over ``epochs``.
 
@@ -270,10 +278,12 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         stretches that stand out of the noise in energy
         (:func:`spot_keywords`). In real noise never heard in training the
         posteriors found many more words (docs/keyword_spotting.md).
-    threshold : float or "auto", default="auto"
-        Least probability of a keyword for :meth:`spot` to report it;
-        ``"auto"``: 0.8 for ``"posteriors"`` (smoothed probabilities of
-        windows, most of which hold part of a word), 0.5 for ``"segments"``.
+    threshold : float, dict or "auto", default="auto"
+        Least probability of a keyword for :meth:`spot` to report it: one for
+        every keyword, or a dict ``{keyword: probability}`` that gives each its
+        own (e.g. from :func:`tune_thresholds`); ``"auto"``: 0.8 for
+        ``"posteriors"`` (smoothed probabilities of windows, most of which hold
+        part of a word), 0.5 for ``"segments"``.
     segment_params : dict, default=None
         Settings of :func:`speech_segments` (the ``"segments"`` detector).
     device : str, default="cpu"
@@ -334,7 +344,7 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         "background_share": [Interval(Real, 0, None, closed="left")],
         "background_label": [str],
         "detector": [StrOptions({"posteriors", "segments"})],
-        "threshold": [Interval(Real, 0, 1, closed="both"), StrOptions({"auto"})],
+        "threshold": [Interval(Real, 0, 1, closed="both"), StrOptions({"auto"}), dict],
         "segment_params": [dict, None],
         "device": [str],
         "random_state": ["random_state"],
@@ -436,6 +446,7 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         """
         waves = self._waveforms(X)
         y = check_keywords(y, n_clips=len(waves), background_label=self.background_label)
+        check_threshold_keywords(self.threshold, y, self.background_label)
         noises = [] if noises is None else [np.asarray(n, dtype=np.float32) for n in noises]
         seed = self.random_state
         if not isinstance(seed, Integral):
@@ -533,8 +544,9 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         ----------
         recording : ndarray [shape=(n,)] or path-like
             Waveform at ``sr``, or an audio file (read at ``sr``).
-        threshold : float, default=None
-            Least keyword probability reported; None uses ``threshold``.
+        threshold : float, dict or "auto", default=None
+            Least keyword probability reported (a dict: per keyword); None uses
+            ``threshold``.
 
         Returns
         -------
@@ -564,8 +576,9 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        threshold : float or "auto", default=None
-            Least keyword probability reported; None uses ``threshold``.
+        threshold : float, dict or "auto", default=None
+            Least keyword probability reported (a dict: per keyword); None uses
+            ``threshold``.
 
         Returns
         -------
@@ -602,18 +615,45 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
             threshold=self._threshold(threshold),
         )
 
+    def keyword_thresholds(self, threshold=None):
+        """The threshold that :meth:`spot` and :meth:`stream` apply to each keyword.
+
+        Parameters
+        ----------
+        threshold : float, dict or "auto", default=None
+            As for :meth:`spot`; None: this spotter's ``threshold``.
+
+        Returns
+        -------
+        thresholds : dict
+            ``{keyword: probability}`` for every keyword, in the order of
+            ``classes_``.
+        """
+        check_is_fitted(self)
+        resolved = _class_thresholds(
+            self._threshold(threshold), self.classes_, self.background_label
+        )
+        return {
+            str(c): float(t) for c, t in zip(self.classes_, resolved) if c != self.background_label
+        }
+
     def _threshold(self, threshold):
-        """``threshold`` (None: this spotter's), with ``"auto"`` resolved for its detector."""
+        """``threshold`` (None: this spotter's), ``"auto"`` resolved for its detector.
+
+        A probability, or a dict of them checked against the keywords.
+        """
         if threshold is None:
             threshold = self.threshold
-        if not (
-            threshold == "auto"
-            or (isinstance(threshold, Real) and not isinstance(threshold, bool)
-                and 0 <= threshold <= 1)
-        ):  # fmt: skip
-            raise ValueError(f"threshold must be 'auto' or a probability, got {threshold!r}.")
-        if threshold == "auto":
-            threshold = 0.8 if self.detector == "posteriors" else 0.5
+        if isinstance(threshold, str) and threshold == "auto":
+            return 0.8 if self.detector == "posteriors" else 0.5
+        try:
+            _class_thresholds(threshold, self.classes_, self.background_label)
+        except ValueError as error:
+            if isinstance(threshold, Mapping):
+                raise
+            raise ValueError(
+                f"threshold must be 'auto', a probability or a dict of them, got {threshold!r}."
+            ) from error
         return threshold
 
 
