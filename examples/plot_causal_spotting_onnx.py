@@ -61,6 +61,7 @@ sr, n_fft, hop, n_mfcc = spotter.sr, mfcc.n_fft, mfcc.hop_length, mfcc.n_mfcc
 window, mel = mfcc.window_, mfcc.mel_basis_
 keywords = [k for k, c in enumerate(classes) if c != spotter.background_label]
 background = classes.index(spotter.background_label)
+thresholds = [spotter.keyword_thresholds().get(c, 1.0) for c in classes]  # one per class
 
 
 class Microphone:
@@ -94,7 +95,7 @@ class Microphone:
             t = (self.frames * hop + n_fft - n_fft // 2) / sr  # when the frame ends
             self.frames += 1
             if (
-                p[k] >= spotter.threshold
+                p[k] >= thresholds[k]
                 and p[k] > p[background]
                 and t - self.last_event >= spotter.refractory
             ):

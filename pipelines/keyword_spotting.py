@@ -5,6 +5,7 @@
     python -m pipelines.keyword_spotting evaluate --model FILE --data DIR [--json]
     python -m pipelines.keyword_spotting predict  --model FILE CLIP.wav [CLIP.wav ...] [--json]
     python -m pipelines.keyword_spotting spot     --model FILE LONG.wav [--json] [--threshold P]
+    python -m pipelines.keyword_spotting spot     --model FILE LONG.wav --threshold 6=0.9,8=0.85
     python -m pipelines.keyword_spotting spot     --model FILE --stream LONG.wav|- [--chunk S]
     python -m pipelines.keyword_spotting crossval --data DIR [--split holdout|speakers|both]
 

@@ -60,6 +60,8 @@ def test_one_threshold_or_one_per_keyword():
         _class_thresholds({"a": 0.6}, classes, "_bg_")
     with pytest.raises(ValueError, match=r"not keywords: '_bg_', 'c'; missing: 'b'\."):
         _class_thresholds({"a": 0.6, "c": 0.5, "_bg_": 0.5}, classes, "_bg_")
+    with pytest.raises(ValueError, match="names a keyword twice"):
+        _class_thresholds({0: 0.6, "0": 0.9, 1: 0.5}, np.array([0, 1, 2]), 2)
     for bad in (1.5, -0.1, True, "0.8", None, {"a": 0.5, "b": 2.0}, {"a": 0.5, "b": "x"}):
         with pytest.raises(ValueError, match="threshold must be a probability or a dict"):
             _class_thresholds(bad, classes, "_bg_")
@@ -86,6 +88,22 @@ def test_the_scan_and_the_stream_read_each_keywords_threshold():
         KeywordStream(classifier, threshold={"a": 0.5}, **SCAN)
     with pytest.raises(ValueError, match="missing: 'b'"):
         scan_keywords(classifier, y, threshold={"a": 0.5}, **SCAN)
+
+
+def test_thresholds_are_compared_in_the_precision_of_the_probabilities():
+    # float32(0.7) < 0.7: a float32 probability of exactly 0.7 reaches a threshold
+    # of 0.7, as it always did, whether the threshold is one or per keyword.
+    class Float32(_Spikes):
+        def predict_proba(self, X):
+            return super().predict_proba(X).astype(np.float32)
+
+    y = _recording([(1.0, 0.7)])
+    assert float(np.float32(0.7)) < 0.7
+    for threshold in (0.7, {"a": 0.7, "b": 0.7}):
+        events = scan_keywords(Float32(), y, threshold=threshold, **SCAN)
+        assert [e["label"] for e in events] == ["a"]
+        stream = KeywordStream(Float32(), threshold=threshold, **SCAN)
+        assert [e["label"] for e in stream.update(y) + stream.finish()] == ["a"]
 
 
 def test_the_segments_read_each_keywords_threshold():
@@ -121,6 +139,13 @@ def test_tune_thresholds_keeps_the_true_words_and_drops_the_false_ones():
         assert event_scores(events, truth)["f1"] == 1.0
     # One threshold for every keyword cannot do both: 0.7 keeps the false "b".
     assert len(scan_keywords(_Spikes(), recordings[0], threshold=0.7, **SCAN)) == 3
+
+    # Labels are read as the events name them: as strings.
+    class Digits(_Spikes):
+        classes_ = np.array(["_bg_", "1", "2"])
+
+    as_ints = [[{**w, "label": {"a": 1, "b": 2}[w["label"]]} for w in truth] for truth in words]
+    assert tune_thresholds(Digits(), recordings, as_ints, **SCAN) == {"1": 0.7, "2": 0.95}
     # Coarser candidates: the best of those.
     coarse = tune_thresholds(_Spikes(), recordings, words, candidates=[0.6, 0.9], **SCAN)
     assert coarse == {"a": 0.6, "b": 0.9}
@@ -128,6 +153,10 @@ def test_tune_thresholds_keeps_the_true_words_and_drops_the_false_ones():
 
 def test_tune_thresholds_refuses_what_it_cannot_use():
     y = _recording([(1.0, 0.72)])
+    with pytest.raises(ValueError, match="at least one recording"):
+        tune_thresholds(_Spikes(), [], [], **SCAN)
+    with pytest.raises(ValueError, match=r"words\[0\] holds 'c', which is not a keyword"):
+        tune_thresholds(_Spikes(), [y], [[_word(1.0, "c")]], **SCAN)
     with pytest.raises(ValueError, match="words must list the words of each of the 1 recordings"):
         tune_thresholds(_Spikes(), [y], [], **SCAN)
     with pytest.raises(ValueError, match=r"words\[0\] must hold dicts with 'start'"):

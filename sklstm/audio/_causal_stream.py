@@ -214,7 +214,7 @@ class CausalKeywordStream:
             background = row[self._background].max(initial=0.0)
             t = ((first + i) * self._hop + self._n_fft - self._n_fft // 2) / self.sr
             if (
-                row[k] >= self._thresholds[k]
+                row[k] >= row.dtype.type(self._thresholds[k])
                 and row[k] > background
                 and t - self._last_event >= self.refractory
             ):

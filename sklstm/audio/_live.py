@@ -254,7 +254,7 @@ class KeywordStream:
             if not is_last and i + 1 not in evidence:
                 break
             best, label, background = evidence[i]
-            is_peak = best >= self._thresholds[label] and best > background
+            is_peak = best >= best.dtype.type(self._thresholds[label]) and best > background
             if i > 0:
                 is_peak &= best >= evidence[i - 1][0]
             if not is_last:

@@ -256,7 +256,8 @@ def spot_keywords(
     best = proba.argmax(axis=1)
     events = []
     for (a, b), k, p in zip(segments, best, proba):
-        if classes[k] == background_label or p[k] < thresholds[k]:
+        # In the probabilities' own precision, as a float threshold always was compared.
+        if classes[k] == background_label or p[k] < p.dtype.type(thresholds[k]):
             continue
         events.append(
             {
@@ -368,7 +369,8 @@ def _pick_events(
     if len(starts) == 0:
         return []
     best, label, background = _keyword_evidence(proba, classes, background_label)
-    is_peak = (best >= thresholds[label]) & (best > background)
+    # In the probabilities' own precision, as a float threshold always was compared.
+    is_peak = (best >= thresholds[label].astype(best.dtype)) & (best > background)
     is_peak[1:] &= best[1:] >= best[:-1]
     is_peak[:-1] &= best[:-1] > best[1:]
     kept = []
@@ -408,6 +410,10 @@ def _class_thresholds(threshold, classes, background_label):
     keywords = [str(c) for c in classes if c != background_label]
     if isinstance(threshold, Mapping):
         given = {str(key): value for key, value in threshold.items()}
+        if len(given) < len(threshold):
+            raise ValueError(
+                f"threshold names a keyword twice (keys are read as strings): {threshold!r}."
+            )
         unknown = sorted(set(given) - set(keywords))
         missing = [k for k in keywords if k not in given]
         problems = [f"not keywords: {', '.join(map(repr, unknown))}"] if unknown else []

@@ -280,8 +280,9 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         posteriors found many more words (docs/keyword_spotting.md).
     threshold : float, dict or "auto", default="auto"
         Least probability of a keyword for :meth:`spot` to report it: one for
-        every keyword, or a dict ``{keyword: probability}`` that gives each its
-        own (e.g. from :func:`tune_thresholds`); ``"auto"``: 0.8 for
+        every keyword, or a dict ``{keyword: probability}`` that gives each
+        keyword of the training clips its own (e.g. from :func:`tune_thresholds`,
+        for ``"posteriors"``); ``"auto"``: 0.8 for
         ``"posteriors"`` (smoothed probabilities of windows, most of which hold
         part of a word), 0.5 for ``"segments"``.
     segment_params : dict, default=None

@@ -47,6 +47,10 @@ def tune_thresholds(
     the candidate that most raises the F1 of all events (events of different
     keywords interact: a peak suppresses weaker ones closer than ``min_gap``),
     twice over the keywords. A threshold moves only for a strictly higher F1.
+    The thresholds are those of the posterior scan (:func:`scan_keywords`,
+    :class:`KeywordStream`, ``KeywordSpotter(detector="posteriors")``), whose
+    probabilities are smoothed over windows; they mean something else to the
+    energy segments.
 
     Thresholds tuned on a few recordings fit their accidents: on recordings
     of FSDD's held-out takes in noise, thresholds tuned on 12 to 25 others in
@@ -70,8 +74,14 @@ def tune_thresholds(
         The class of silence and noise.
     candidates : sequence of float, default=(0.5, 0.55, ..., 0.95)
         Thresholds tried, probabilities.
-    window, hop, smooth, min_gap
-        The scan's settings, as for :func:`scan_keywords`.
+    window : float, default=0.6
+        Length of the scan's excerpts, in seconds (see :func:`scan_keywords`).
+    hop : float, default=0.1
+        Time between excerpts, in seconds.
+    smooth : int, default=3
+        Windows averaged.
+    min_gap : float, default=0.5
+        Two events start more than this apart, in seconds.
 
     Returns
     -------
@@ -99,11 +109,13 @@ def tune_thresholds(
     width, step = _check_scan(sr=sr, window=window, hop=hop, smooth=smooth, min_gap=min_gap)
     candidates = _check_candidates(candidates)
     recordings = [_check_waveform(y) for y in recordings]
-    words = _check_words(words, len(recordings))
+    if not recordings:
+        raise ValueError("tune_thresholds needs at least one recording.")
     classes = np.asarray(classifier.classes_)
     keywords = np.flatnonzero(classes != background_label)
     if len(keywords) == 0:
         raise ValueError(f"the classifier has no class but the background {background_label!r}.")
+    words = _check_words(words, len(recordings), [str(c) for c in classes[keywords]])
     scans = [
         (*_scan_posteriors(classifier, y, width=width, step=step, smooth=smooth), len(y))
         for y in recordings
@@ -120,8 +132,9 @@ def tune_thresholds(
             tp, fp, fn = tp + hits, fp + len(events) - hits, fn + len(truth) - hits
         return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
 
-    # Candidates in decreasing order: of equal F1, the higher threshold (fewer
-    # false alarms in what the recordings did not hold) is kept.
+    # Candidates in decreasing order: of equal F1, the higher common threshold
+    # (fewer false alarms in what the recordings did not hold) is the start; a
+    # keyword's then moves only for a strictly higher F1.
     order = sorted(candidates, reverse=True)
     best_score, common = max(
         ((f1(_class_thresholds(c, classes, background_label)), c) for c in order),
@@ -152,17 +165,26 @@ def _check_candidates(candidates):
     return [float(c) for c in values]
 
 
-def _check_words(words, n_recordings):
+def _check_words(words, n_recordings, keywords):
+    """The words of each recording, labels as the events name them (strings), checked."""
     words = list(words)
     if len(words) != n_recordings:
         raise ValueError(
             f"words must list the words of each of the {n_recordings} recordings, "
             f"got {len(words)} lists."
         )
+    checked = []
     for i, truth in enumerate(words):
         for word in truth:
             if not isinstance(word, Mapping) or not {"start", "end", "label"} <= set(word):
                 raise ValueError(
                     f"words[{i}] must hold dicts with 'start', 'end' and 'label', got {word!r}."
                 )
-    return words
+            if str(word["label"]) not in keywords:
+                # Such a word can never be found: every threshold would look alike.
+                raise ValueError(
+                    f"words[{i}] holds {word['label']!r}, which is not a keyword of the "
+                    f"classifier ({', '.join(map(repr, keywords))})."
+                )
+        checked.append([{**word, "label": str(word["label"])} for word in truth])
+    return checked
