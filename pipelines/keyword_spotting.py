@@ -86,12 +86,19 @@ def train(args):
                 "error: --detector chooses how a KeywordSpotter finds words; the causal "
                 "spotter fires frame by frame (leave --detector out)."
             )
+        if args.test_speeds is not None:
+            raise SystemExit(
+                "error: --test-speeds sets the speeds a KeywordSpotter also reads each clip "
+                "at; the causal spotter reads the audio once (leave --test-speeds out)."
+            )
         detection = {} if args.threshold is None else {"threshold": args.threshold}
     else:
         detection = {
             "detector": args.detector or "posteriors",
             "threshold": "auto" if args.threshold is None else args.threshold,
         }
+        if args.test_speeds is not None:
+            detection["test_speeds"] = args.test_speeds
     spotter = make_spotter(
         sr=args.sr,
         epochs=args.epochs,
@@ -345,6 +352,21 @@ def spot(args):
     return 0
 
 
+def _speeds_option(text):
+    """``--test-speeds``: speed factors separated by commas, or ``none``."""
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        speeds = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither speed factors separated by commas (e.g. 0.95,1.05) nor none"
+        ) from None
+    if not all(0.5 <= r <= 2 for r in speeds):
+        raise argparse.ArgumentTypeError(f"{text!r}: speed factors are within [0.5, 2]")
+    return speeds
+
+
 def _threshold_option(text):
     """``--threshold``: one probability, or ``KEYWORD=P`` pairs separated by commas."""
     try:
@@ -454,6 +476,14 @@ def main(argv=None):
         default=None,
         help="spotting threshold stored (default: 0.8 for posteriors and causal, 0.5 for "
         "segments)",
+    )
+    p.add_argument(
+        "--test-speeds",
+        type=_speeds_option,
+        default=None,
+        metavar="R,R,...|none",
+        help="speeds each clip and window is also read at, the probabilities averaged "
+        "(default 0.95,1.05; none: the clip alone)",
     )
     p.add_argument(
         "--noise",

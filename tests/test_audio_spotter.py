@@ -5,13 +5,21 @@ import copy
 import numpy as np
 import pytest
 from _data import DATA
+from _model_files import rewrite_without
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
 import sklstm
 from sklstm import LSTMClassifier
-from sklstm.audio import KeywordSpotter, event_scores, load_audio, make_stream, scan_keywords
+from sklstm.audio import (
+    KeywordSpotter,
+    change_speed,
+    event_scores,
+    load_audio,
+    make_stream,
+    scan_keywords,
+)
 
 RECORDINGS = DATA / "fsdd" / "recordings"
 pytestmark = pytest.mark.skipif(not RECORDINGS.is_dir(), reason="FSDD not under $SKLSTM_DATA")
@@ -269,3 +277,50 @@ def test_a_threshold_per_keyword(fitted, tmp_path, monkeypatch):
     monkeypatch.setattr(LSTMClassifier, "fit", no_training)
     with pytest.raises(ValueError, match="missing: '1'"):
         KeywordSpotter(threshold={"0": 0.5}, max_iter=1).fit(paths, labels)
+
+
+def test_clips_and_windows_are_also_read_sped_up_and_slowed(fitted, tmp_path):
+    spotter = copy.deepcopy(fitted[0])
+    assert spotter.test_speeds == (0.95, 1.05)
+    paths, labels = fitted[1], fitted[2]
+    clips = [load_audio(p, sr=8000)[0] for p in paths[:6]]
+    # The clip's probabilities averaged with those of its copies 5 % faster and slower.
+    read = [spotter.pipeline_.predict_proba(clips)]
+    read += [spotter.pipeline_.predict_proba([change_speed(c, rate=r) for c in clips])
+             for r in (0.95, 1.05)]  # fmt: skip
+    proba = spotter.predict_proba(clips)
+    np.testing.assert_allclose(proba, np.mean(read, axis=0), rtol=1e-5, atol=1e-7)
+    # Each clip's average is its own, whatever else is in the batch.
+    np.testing.assert_allclose(spotter.predict_proba(clips[2:3]), proba[2:3], rtol=1e-5, atol=1e-7)
+    plain = copy.deepcopy(spotter).set_params(test_speeds=())
+    np.testing.assert_array_equal(plain.predict_proba(clips), read[0])
+    # spot reads its windows the same way: the posteriors of the averaging classifier.
+    y, _ = make_stream(clips, labels[:6], sr=8000, random_state=0)
+    events, _, posteriors = scan_keywords(
+        spotter._classifier(spotter.pipeline_), y, sr=8000,
+        background_label=spotter.background_label, threshold=0.8, return_posteriors=True,
+    )  # fmt: skip
+    assert spotter.spot(y) == events
+    _, _, plain_posteriors = scan_keywords(
+        spotter.pipeline_, y, sr=8000, background_label=spotter.background_label,
+        return_posteriors=True,
+    )  # fmt: skip
+    assert not np.allclose(posteriors, plain_posteriors)
+    # Files and pickles saved before test_speeds existed load reading the clip alone.
+    path = tmp_path / "old.sklstm"
+    sklstm.save(spotter, path)
+    assert sklstm.load(path).test_speeds == (0.95, 1.05)
+    rewrite_without(path, {"test_speeds"})
+    old = sklstm.load(path)
+    assert old.test_speeds == ()
+    np.testing.assert_array_equal(old.predict_proba(clips), read[0])
+    state = spotter.__getstate__()
+    del state["test_speeds"]
+    restored = KeywordSpotter.__new__(KeywordSpotter)
+    restored.__setstate__(state)
+    assert restored.test_speeds == ()
+    for bad in ((0.2,), (1.0, "fast"), (True,), 1.05):
+        with pytest.raises(ValueError, match="test_speeds"):
+            copy.deepcopy(spotter).set_params(test_speeds=bad).predict(clips[:1])
+    with pytest.raises(ValueError, match="test_speeds must be a tuple of speed factors"):
+        KeywordSpotter(test_speeds=(3.0,), max_iter=1).fit(paths[:2], labels[:2])

@@ -849,6 +849,29 @@ def test_bad_training_options_are_refused_before_any_clip_is_read(tmp_path, monk
         kws.main([*argv, "--threshold", "2"])
     with pytest.raises(SystemExit, match="^error: The 'n_copies' parameter"):
         kws.main([*argv, "--copies", "-1"])
+    with pytest.raises(SystemExit, match="leave --test-speeds out"):
+        kws.main([*argv, "--causal", "--test-speeds", "0.9"])
+    for bad in ("3", "fast", "0.9,"):
+        with pytest.raises(SystemExit):
+            kws.main([*argv, "--test-speeds", bad])
+    # What the spotter is built with.
+    built = []
+
+    def make(**params):
+        built.append(params)
+        raise SystemExit("built")
+
+    monkeypatch.setattr(kws, "make_spotter", make)
+    for option, speeds in (
+        (["--test-speeds", "none"], ()),
+        (["--test-speeds", "0.9,1.1"], (0.9, 1.1)),
+    ):
+        with pytest.raises(SystemExit, match="built"):
+            kws.main([*argv, *option])
+        assert built[-1]["test_speeds"] == speeds
+    with pytest.raises(SystemExit, match="built"):
+        kws.main(argv)
+    assert "test_speeds" not in built[-1]  # the library's default
 
 
 @needs_fsdd

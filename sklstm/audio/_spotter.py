@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from ..classifier import LSTMClassifier
 from ..preprocessing import SequenceScaler
-from ._augment import AugmentedClassifier, SpecAugment, WaveformAugmenter
+from ._augment import AugmentedClassifier, SpecAugment, WaveformAugmenter, change_speed
 from ._io import load_audio
 from ._live import KeywordStream
 from ._mfcc import MFCC
@@ -50,6 +50,29 @@ _AUGMENT = dict(
     snr_of="clip",
 )  # fmt: skip
 _SPEC_AUGMENT = dict(freq_masks=1, freq_width=3, time_masks=2, time_width=4)
+
+
+class _SpeedAveraged:
+    """A waveform classifier whose probabilities are averaged over sped-up and slowed copies.
+
+    Test-time augmentation: each clip is also read ``rate`` times faster for each
+    rate of ``speeds`` (:func:`change_speed`), in one batch with the clip itself,
+    and the probabilities of all the copies are averaged. Each clip's average
+    depends on that clip alone, whatever else is in the batch.
+    """
+
+    def __init__(self, classifier, speeds):
+        self.classifier = classifier
+        self.speeds = tuple(speeds)
+        self.classes_ = classifier.classes_
+
+    def predict_proba(self, X):
+        X = list(X)
+        if not self.speeds or not X:
+            return self.classifier.predict_proba(X)
+        copies = X + [change_speed(x, rate=rate) for rate in self.speeds for x in X]
+        proba = np.asarray(self.classifier.predict_proba(copies))
+        return proba.reshape(1 + len(self.speeds), len(X), -1).mean(axis=0)
 
 
 def make_background(n, *, sr, lengths, noises=(), random_state=None):
@@ -278,6 +301,14 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         stretches that stand out of the noise in energy
         (:func:`spot_keywords`). In real noise never heard in training the
         posteriors found many more words (docs/keyword_spotting.md).
+    test_speeds : tuple of float, default=(0.95, 1.05)
+        Speeds at which each clip (and each window :meth:`spot` reads) is also
+        classified, 5 % faster and slower by default (:func:`change_speed`);
+        the probabilities of the clip and its copies are averaged
+        (test-time augmentation, three times the computation). ``()`` reads
+        the clip alone. On FSDD it gained 1-3 points on clips in noise and on
+        spotting in real noise (docs/keyword_spotting.md). Files saved before it
+        existed load with ``()``.
     threshold : float, dict or "auto", default="auto"
         Least probability of a keyword for :meth:`spot` to report it: one for
         every keyword, or a dict ``{keyword: probability}`` that gives each
@@ -345,6 +376,7 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         "background_share": [Interval(Real, 0, None, closed="left")],
         "background_label": [str],
         "detector": [StrOptions({"posteriors", "segments"})],
+        "test_speeds": [tuple, list],
         "threshold": [Interval(Real, 0, 1, closed="both"), StrOptions({"auto"}), dict],
         "segment_params": [dict, None],
         "device": [str],
@@ -370,6 +402,7 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         background_share=0.1,
         background_label="_background_",
         detector="posteriors",
+        test_speeds=(0.95, 1.05),
         threshold="auto",
         segment_params=None,
         device="cpu",
@@ -391,12 +424,21 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         self.background_share = background_share
         self.background_label = background_label
         self.detector = detector
+        self.test_speeds = test_speeds
         self.threshold = threshold
         self.segment_params = segment_params
         self.device = device
         self.random_state = random_state
         self.callbacks = callbacks
         self.verbose = verbose
+
+    # A file written before a parameter existed means its former behaviour.
+    _PARAMS_BEFORE_0_2 = {"test_speeds": ()}
+
+    def __setstate__(self, state):
+        for name, value in self._PARAMS_BEFORE_0_2.items():
+            state.setdefault(name, value)
+        super().__setstate__(state)
 
     def _waveforms(self, X):
         return check_clips(X, sr=self.sr)
@@ -448,6 +490,7 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         waves = self._waveforms(X)
         y = check_keywords(y, n_clips=len(waves), background_label=self.background_label)
         check_threshold_keywords(self.threshold, y, self.background_label)
+        self._test_speeds()  # checked before any training
         noises = [] if noises is None else [np.asarray(n, dtype=np.float32) for n in noises]
         seed = self.random_state
         if not isinstance(seed, Integral):
@@ -520,7 +563,7 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
             Columns in the order of ``classes_``.
         """
         check_is_fitted(self)
-        return self.pipeline_.predict_proba(self._waveforms(X))
+        return self._classifier(self.pipeline_).predict_proba(self._waveforms(X))
 
     def predict(self, X):
         """The keyword (or ``background_label``) of each clip.
@@ -563,9 +606,12 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         threshold = self._threshold(threshold)
         common = dict(sr=self.sr, background_label=self.background_label, threshold=threshold)
         if self.detector == "posteriors":
-            return scan_keywords(self.pipeline_, recording, **common)
+            return scan_keywords(self._classifier(self.pipeline_), recording, **common)
         return spot_keywords(
-            self.pipeline_, recording, segment_params=self.segment_params or {}, **common
+            self._classifier(self.pipeline_),
+            recording,
+            segment_params=self.segment_params or {},
+            **common,
         )
 
     def stream(self, *, threshold=None):
@@ -610,7 +656,7 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
                 "of the whole recording. Use set_params(detector='posteriors')."
             )
         return KeywordStream(
-            copy.deepcopy(self.pipeline_),
+            self._classifier(copy.deepcopy(self.pipeline_)),
             sr=self.sr,
             background_label=self.background_label,
             threshold=self._threshold(threshold),
@@ -637,6 +683,21 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         return {
             str(c): float(t) for c, t in zip(self.classes_, resolved) if c != self.background_label
         }
+
+    def _test_speeds(self):
+        speeds = self.test_speeds
+        if not isinstance(speeds, (tuple, list)) or not all(
+            isinstance(r, Real) and not isinstance(r, bool) and 0.5 <= r <= 2 for r in speeds
+        ):
+            raise ValueError(
+                f"test_speeds must be a tuple of speed factors within [0.5, 2], got {speeds!r}."
+            )
+        return tuple(float(r) for r in speeds)
+
+    def _classifier(self, pipeline):
+        """``pipeline`` also read at ``test_speeds``, as predictions read it."""
+        speeds = self._test_speeds()
+        return _SpeedAveraged(pipeline, speeds) if speeds else pipeline
 
     def _threshold(self, threshold):
         """``threshold`` (None: this spotter's), ``"auto"`` resolved for its detector.
