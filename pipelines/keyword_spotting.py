@@ -87,10 +87,7 @@ def train(args):
                 "spotter fires frame by frame (leave --detector out)."
             )
         if args.test_speeds is not None:
-            raise SystemExit(
-                "error: --test-speeds sets the speeds a KeywordSpotter also reads each clip "
-                "at; the causal spotter reads the audio once (leave --test-speeds out)."
-            )
+            raise SystemExit(_CAUSAL_READS_ONCE)
         detection = {} if args.threshold is None else {"threshold": args.threshold}
     else:
         detection = {
@@ -206,7 +203,7 @@ def evaluate(args):
 
     if args.plots:
         _plots.require()
-    spotter = load_spotter(args.model)
+    spotter = _with_test_speeds(load_spotter(args.model), args)
     bad = BadFiles()
     paths, labels, _, _ = find_clips(args.data)
     waves, kept = load_clips(paths, spotter.sr, bad, progress=not args.json)
@@ -257,7 +254,7 @@ def evaluate(args):
 
 
 def predict(args):
-    spotter = load_spotter(args.model)
+    spotter = _with_test_speeds(load_spotter(args.model), args)
     bad = BadFiles()
     waves, kept = load_clips(args.clips, spotter.sr, bad, progress=False)
     results = []
@@ -292,7 +289,7 @@ def spot(args):
         args.rate is not None or args.chunk is not None or args.recording == "-"
     ):
         raise SystemExit("error: standard input ('-'), --rate and --chunk need --stream.")
-    spotter = load_spotter(args.model)
+    spotter = _with_test_speeds(load_spotter(args.model), args)
     causal = not hasattr(spotter, "detector")
     if causal and args.detector is not None:
         raise SystemExit(
@@ -350,6 +347,24 @@ def spot(args):
         )
         print(f"recording drawn in {path}", file=sys.stderr)
     return 0
+
+
+_CAUSAL_READS_ONCE = (
+    "error: --test-speeds sets the speeds a KeywordSpotter also reads each clip at; the "
+    "causal spotter reads the audio once (leave --test-speeds out)."
+)
+
+
+def _with_test_speeds(spotter, args):
+    """The spotter with ``--test-speeds`` (if given) in place of the model's."""
+    if args.test_speeds is None:
+        return spotter
+    if not hasattr(spotter, "test_speeds"):
+        raise SystemExit(
+            f"error: {args.model} is a causal spotter, which reads the audio once: "
+            "--test-speeds applies to the KeywordSpotter's models."
+        )
+    return spotter.set_params(test_speeds=args.test_speeds)
 
 
 def _speeds_option(text):
@@ -413,6 +428,9 @@ def crossval(args):
         torch.set_num_threads(args.threads)
     if args.causal:
         make_spotter(sr=args.sr, copies=args.copies, causal=True)  # refuses --copies now
+        if args.test_speeds is not None:
+            raise SystemExit(_CAUSAL_READS_ONCE)
+    speeds = {} if args.test_speeds is None else {"test_speeds": args.test_speeds}
     low, _, high = args.test_indices.partition("-")
     test_indices = set(range(int(low), int(high or low) + 1))
     bad = BadFiles()
@@ -435,6 +453,7 @@ def crossval(args):
         copies=args.copies,
         seed=args.seed,
         causal=args.causal,
+        **speeds,
     )
     print(json.dumps(results, indent=None if args.json else 2))
     return bad.exit_code()
@@ -516,12 +535,26 @@ def main(argv=None):
     p.add_argument("--data", required=True)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.add_argument("--plots", metavar="DIR", help="save the confusion matrix there (PNG)")
+    p.add_argument(
+        "--test-speeds",
+        type=_speeds_option,
+        default=None,
+        metavar="R,R,...|none",
+        help="override the speeds the model also reads each clip at (none: the clip alone)",
+    )
     p.set_defaults(run=evaluate)
 
     p = commands.add_parser("predict", help="the keyword of each clip")
     p.add_argument("--model", required=True)
     p.add_argument("clips", nargs="+", metavar="CLIP")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--test-speeds",
+        type=_speeds_option,
+        default=None,
+        metavar="R,R,...|none",
+        help="override the speeds the model also reads each clip at (none: the clip alone)",
+    )
     p.set_defaults(run=predict)
 
     p = commands.add_parser("spot", help="keywords said in a long recording")
@@ -553,6 +586,13 @@ def main(argv=None):
     )
     p.add_argument("--detector", choices=["posteriors", "segments"], help="override the model's")
     p.add_argument(
+        "--test-speeds",
+        type=_speeds_option,
+        default=None,
+        metavar="R,R,...|none",
+        help="override the speeds the model also reads each clip at (none: the clip alone)",
+    )
+    p.add_argument(
         "--plots", metavar="DIR", help="save the waveform and spectrogram with the words there"
     )
     p.add_argument(
@@ -579,6 +619,13 @@ def main(argv=None):
     p.add_argument("--causal", action="store_true", help="a CausalKeywordSpotter, as for train")
     p.add_argument(
         "--copies", type=int, default=None, help=f"augmented copies per clip ({N_COPIES})"
+    )
+    p.add_argument(
+        "--test-speeds",
+        type=_speeds_option,
+        default=None,
+        metavar="R,R,...|none",
+        help="as for train",
     )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)

@@ -1,6 +1,7 @@
 """The keyword-spotting application, end to end on real FSDD clips, and its pieces."""
 
 import argparse
+import copy
 import json
 import os
 import signal
@@ -143,6 +144,7 @@ def test_model_files_of_the_former_layout_still_work(trained, tmp_path, capsys):
     converted = _kws_models.load_spotter(old)
     assert converted.get_params()["hidden_size"] == 64 and converted.detector == "segments"
     assert converted.get_params()["max_iter"] == 15
+    assert converted.test_speeds == ()  # read once, as it was measured
     # Its segments as they were made: total energy, 6 dB above the floor.
     assert converted.segment_params == {"bands": None, "margin_db": 6.0}
     clips = [str(RECORDINGS / f"{k}_theo_40.wav") for k in KEYWORDS]
@@ -150,7 +152,22 @@ def test_model_files_of_the_former_layout_still_work(trained, tmp_path, capsys):
     for path in (model, old):
         assert kws.main(["predict", "--model", str(path), *clips, "--json"]) == 0
         outputs.append(json.loads(capsys.readouterr().out))
-    assert outputs[0] == outputs[1] and len(outputs[0]) == 4
+    assert [o["label"] for o in outputs[0]] == [o["label"] for o in outputs[1]]
+    once = copy.deepcopy(spotter).set_params(test_speeds=())
+    np.testing.assert_allclose(
+        [o["score"] for o in outputs[1]], once.predict_proba(clips).max(axis=1), rtol=1e-6
+    )
+    assert len(outputs[0]) == 4
+    # --test-speeds overrides the model's for predict (and evaluate, spot).
+    assert (
+        kws.main(["predict", "--model", str(model), *clips, "--json", "--test-speeds", "none"])
+        == 0
+    )
+    np.testing.assert_allclose(
+        [o["score"] for o in json.loads(capsys.readouterr().out)],
+        once.predict_proba(clips).max(axis=1),
+        rtol=1e-6,
+    )
     # Its energy segments have no streaming form: --stream asks for the posteriors.
     recording = tmp_path / "words.wav"
     sf.write(recording, np.concatenate([sf.read(c, dtype="float32")[0] for c in clips]), 8000)
@@ -344,6 +361,11 @@ def test_train_causal_then_spot_offline_and_live_give_the_same_events(tmp_path, 
         (["spot", "--model", str(model), "--detector", "segments", str(path)], "causal spotter"),
         ([*argv, "--copies", "1"], "leave --copies out"),
         ([*argv, "--detector", "posteriors"], "leave --detector out"),
+        ([*argv, "--test-speeds", "none"], "leave --test-speeds out"),
+        (
+            ["spot", "--model", str(model), "--test-speeds", "none", str(path)],
+            "reads the audio once",
+        ),
     ]:
         with pytest.raises(SystemExit, match=message):
             kws.main(command)

@@ -37,7 +37,8 @@ class KeywordStream:
     ----------
     classifier : fitted classifier with ``predict_proba`` and ``classes_``
         Takes a list of waveforms at ``sr``, trained with a background class
-        (a :class:`~sklstm.audio.KeywordSpotter`'s ``pipeline_``, for one).
+        (a fitted :class:`~sklstm.audio.KeywordSpotter` itself, for one, which
+        reads each window as its ``spot`` does).
     sr : int
         Rate of the audio, in Hz.
     background_label : object

@@ -24,6 +24,9 @@ from ._io import _check_rate, _check_waveform
 
 __all__ = ["event_scores", "make_stream", "scan_keywords", "speech_segments", "spot_keywords"]
 
+# Windows a scan classifies at a time (100 s of audio at the default hop).
+_SCAN_BLOCK = 1000
+
 
 def _frame_energy_db(y, frame, hop):
     """Mean power of each frame, in dB, from a cumulative sum (any recording length)."""
@@ -353,7 +356,12 @@ def _scan_posteriors(classifier, y, *, width, step, smooth):
         return np.zeros(0, dtype=np.int64), np.zeros((0, n_classes))
     starts = np.arange(0, max(1, len(y) - width + step), step)
     starts = starts[(starts == 0) | (starts + width <= len(y))]
-    proba = np.asarray(classifier.predict_proba([y[s : s + width] for s in starts]))
+    # Windows are views of the recording, but a classifier may copy them (features,
+    # resampled copies): a block at a time bounds that for hours of audio.
+    proba = np.concatenate([
+        np.asarray(classifier.predict_proba([y[s : s + width] for s in block]))
+        for block in np.split(starts, range(_SCAN_BLOCK, len(starts), _SCAN_BLOCK))
+    ])  # fmt: skip
     return starts, _moving_average(proba, smooth)
 
 

@@ -61,8 +61,9 @@ def tune_thresholds(
     Parameters
     ----------
     classifier : fitted classifier with ``predict_proba`` and ``classes_``
-        As for :func:`scan_keywords` (a :class:`KeywordSpotter`'s
-        ``pipeline_``, for one).
+        As for :func:`scan_keywords`: a fitted :class:`KeywordSpotter` itself,
+        for one, whose ``predict_proba`` reads each window as its
+        :meth:`~KeywordSpotter.spot` does (at its ``test_speeds`` too).
     recordings : list of ndarray [shape=(n_i,)]
         Recordings at ``sr``.
     words : list of list of dict
@@ -101,7 +102,7 @@ def tune_thresholds(
     >>> streams = [make_stream(clips, labels, sr=8000, snr_db=10)  # doctest: +SKIP
     ...            for clips, labels in held_out]
     >>> thresholds = tune_thresholds(  # doctest: +SKIP
-    ...     spotter.pipeline_, [y for y, _ in streams], [w for _, w in streams],
+    ...     spotter, [y for y, _ in streams], [w for _, w in streams],
     ...     sr=spotter.sr, background_label=spotter.background_label)
     >>> spotter.set_params(threshold=thresholds).spot(recording)  # doctest: +SKIP
     """
