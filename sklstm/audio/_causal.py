@@ -30,7 +30,7 @@ from ._augment import WaveformAugmenter
 from ._causal_stream import CausalKeywordStream, trailing_mean
 from ._io import load_audio
 from ._mfcc import MFCC
-from ._spot import _class_thresholds, make_stream
+from ._spot import _keyword_thresholds, make_stream
 from ._spotter import _check_same_settings, check_clips, check_keywords, check_threshold_keywords
 
 __all__ = ["CausalKeywordSpotter"]
@@ -496,14 +496,8 @@ class CausalKeywordSpotter(ClassifierMixin, BaseEstimator):
             ``classes_``.
         """
         check_is_fitted(self)
-        resolved = _class_thresholds(
-            self.threshold if threshold is None else threshold,
-            self.classes_,
-            self.background_label,
-        )
-        return {
-            str(c): float(t) for c, t in zip(self.classes_, resolved) if c != self.background_label
-        }
+        threshold = self.threshold if threshold is None else threshold
+        return _keyword_thresholds(threshold, self.classes_, self.background_label)
 
     def stream(self, *, threshold=None):
         """A :class:`CausalKeywordStream` that spots keywords while the audio arrives.

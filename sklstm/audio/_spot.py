@@ -396,6 +396,12 @@ def _pick_events(
     ]
 
 
+def _keyword_thresholds(threshold, classes, background_label):
+    """``{keyword: threshold}`` for every keyword, in the order of ``classes``."""
+    resolved = _class_thresholds(threshold, classes, background_label)
+    return {str(c): float(t) for c, t in zip(classes, resolved) if c != background_label}
+
+
 def _class_thresholds(threshold, classes, background_label):
     """Each class's least probability for an event, from one threshold or a dict of them.
 

@@ -29,7 +29,7 @@ from ._augment import AugmentedClassifier, SpecAugment, WaveformAugmenter, chang
 from ._io import load_audio
 from ._live import KeywordStream
 from ._mfcc import MFCC
-from ._spot import _class_thresholds, scan_keywords, spot_keywords
+from ._spot import _class_thresholds, _keyword_thresholds, scan_keywords, spot_keywords
 
 __all__ = ["KeywordSpotter", "make_babble", "make_background"]
 
@@ -686,12 +686,9 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
             ``classes_``.
         """
         check_is_fitted(self)
-        resolved = _class_thresholds(
+        return _keyword_thresholds(
             self._threshold(threshold), self.classes_, self.background_label
         )
-        return {
-            str(c): float(t) for c, t in zip(self.classes_, resolved) if c != self.background_label
-        }
 
     def _test_speeds(self):
         speeds = self.test_speeds
