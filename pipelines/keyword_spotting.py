@@ -49,6 +49,13 @@ from ._kws_models import (
     resumed,
     search,
 )
+from ._kws_options import (
+    CAUSAL_READS_ONCE,
+    add_test_speeds,
+    merged_threshold,
+    threshold_option,
+    with_test_speeds,
+)
 from ._kws_stream import spot_stream
 
 
@@ -87,7 +94,7 @@ def train(args):
                 "spotter fires frame by frame (leave --detector out)."
             )
         if args.test_speeds is not None:
-            raise SystemExit(_CAUSAL_READS_ONCE)
+            raise SystemExit(CAUSAL_READS_ONCE)
         detection = {} if args.threshold is None else {"threshold": args.threshold}
     else:
         detection = {
@@ -203,7 +210,7 @@ def evaluate(args):
 
     if args.plots:
         _plots.require()
-    spotter = _with_test_speeds(load_spotter(args.model), args)
+    spotter = with_test_speeds(load_spotter(args.model), args)
     bad = BadFiles()
     paths, labels, _, _ = find_clips(args.data)
     waves, kept = load_clips(paths, spotter.sr, bad, progress=not args.json)
@@ -254,7 +261,7 @@ def evaluate(args):
 
 
 def predict(args):
-    spotter = _with_test_speeds(load_spotter(args.model), args)
+    spotter = with_test_speeds(load_spotter(args.model), args)
     bad = BadFiles()
     waves, kept = load_clips(args.clips, spotter.sr, bad, progress=False)
     results = []
@@ -289,7 +296,7 @@ def spot(args):
         args.rate is not None or args.chunk is not None or args.recording == "-"
     ):
         raise SystemExit("error: standard input ('-'), --rate and --chunk need --stream.")
-    spotter = _with_test_speeds(load_spotter(args.model), args)
+    spotter = with_test_speeds(load_spotter(args.model), args)
     causal = not hasattr(spotter, "detector")
     if causal and args.detector is not None:
         raise SystemExit(
@@ -304,17 +311,7 @@ def spot(args):
     if not causal and args.detector is not None and args.detector != spotter.detector:
         # The stored threshold belongs to the stored detector.
         spotter.set_params(detector=args.detector, threshold="auto")
-    if isinstance(args.threshold, dict):
-        # Keywords not named keep the model's threshold.
-        current = spotter.keyword_thresholds()
-        unknown = [k for k in args.threshold if k not in current]
-        if unknown:
-            raise SystemExit(
-                f"error: --threshold names {', '.join(map(repr, unknown))}, which "
-                f"{'is' if len(unknown) == 1 else 'are'} not among the keywords of "
-                f"{args.model}: {', '.join(map(repr, current))}."
-            )
-        args.threshold = {**current, **args.threshold}
+    args.threshold = merged_threshold(spotter, args)
     if args.stream:
         if not causal and spotter.detector != "posteriors":
             raise SystemExit(
@@ -349,61 +346,6 @@ def spot(args):
     return 0
 
 
-_CAUSAL_READS_ONCE = (
-    "error: --test-speeds sets the speeds a KeywordSpotter also reads each clip at; the "
-    "causal spotter reads the audio once (leave --test-speeds out)."
-)
-
-
-def _with_test_speeds(spotter, args):
-    """The spotter with ``--test-speeds`` (if given) in place of the model's."""
-    if args.test_speeds is None:
-        return spotter
-    if not hasattr(spotter, "test_speeds"):
-        raise SystemExit(
-            f"error: {args.model} is a causal spotter, which reads the audio once: "
-            "--test-speeds applies to the KeywordSpotter's models."
-        )
-    return spotter.set_params(test_speeds=args.test_speeds)
-
-
-def _speeds_option(text):
-    """``--test-speeds``: speed factors separated by commas, or ``none``."""
-    if text.strip().lower() == "none":
-        return ()
-    try:
-        speeds = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is neither speed factors separated by commas (e.g. 0.95,1.05) nor none"
-        ) from None
-    if not all(0.5 <= r <= 2 for r in speeds):
-        raise argparse.ArgumentTypeError(f"{text!r}: speed factors are within [0.5, 2]")
-    return speeds
-
-
-def _threshold_option(text):
-    """``--threshold``: one probability, or ``KEYWORD=P`` pairs separated by commas."""
-    try:
-        if "=" not in text:
-            threshold = float(text)
-            values = [threshold]
-        else:
-            pairs = [part.split("=", 1) for part in text.split(",")]
-            threshold = {name.strip(): float(value) for name, value in pairs}
-            values = list(threshold.values())
-            if "" in threshold or len(threshold) != len(pairs):
-                raise ValueError
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is neither a probability nor KEYWORD=P pairs separated by commas "
-            "(e.g. 0.8, or 6=0.9,8=0.85)"
-        ) from None
-    if not all(0 <= v <= 1 for v in values):
-        raise argparse.ArgumentTypeError(f"{text!r}: thresholds are probabilities, in [0, 1]")
-    return threshold
-
-
 def _read_reference(path):
     """Words said in a recording, from a JSON list of ``{"start", "end", "label"}``."""
     try:
@@ -429,7 +371,7 @@ def crossval(args):
     if args.causal:
         make_spotter(sr=args.sr, copies=args.copies, causal=True)  # refuses --copies now
         if args.test_speeds is not None:
-            raise SystemExit(_CAUSAL_READS_ONCE)
+            raise SystemExit(CAUSAL_READS_ONCE)
     speeds = {} if args.test_speeds is None else {"test_speeds": args.test_speeds}
     low, _, high = args.test_indices.partition("-")
     test_indices = set(range(int(low), int(high or low) + 1))
@@ -496,12 +438,9 @@ def main(argv=None):
         help="spotting threshold stored (default: 0.8 for posteriors and causal, 0.5 for "
         "segments)",
     )
-    p.add_argument(
-        "--test-speeds",
-        type=_speeds_option,
-        default=None,
-        metavar="R,R,...|none",
-        help="speeds each clip and window is also read at, the probabilities averaged "
+    add_test_speeds(
+        p,
+        "speeds each clip and window is also read at, the probabilities averaged "
         "(default 0.95,1.05; none: the clip alone)",
     )
     p.add_argument(
@@ -535,26 +474,14 @@ def main(argv=None):
     p.add_argument("--data", required=True)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.add_argument("--plots", metavar="DIR", help="save the confusion matrix there (PNG)")
-    p.add_argument(
-        "--test-speeds",
-        type=_speeds_option,
-        default=None,
-        metavar="R,R,...|none",
-        help="override the speeds the model also reads each clip at (none: the clip alone)",
-    )
+    add_test_speeds(p, "override the speeds the model also reads each clip at (none: once)")
     p.set_defaults(run=evaluate)
 
     p = commands.add_parser("predict", help="the keyword of each clip")
     p.add_argument("--model", required=True)
     p.add_argument("clips", nargs="+", metavar="CLIP")
     p.add_argument("--json", action="store_true")
-    p.add_argument(
-        "--test-speeds",
-        type=_speeds_option,
-        default=None,
-        metavar="R,R,...|none",
-        help="override the speeds the model also reads each clip at (none: the clip alone)",
-    )
+    add_test_speeds(p, "override the speeds the model also reads each clip at (none: once)")
     p.set_defaults(run=predict)
 
     p = commands.add_parser("spot", help="keywords said in a long recording")
@@ -578,20 +505,14 @@ def main(argv=None):
     )
     p.add_argument(
         "--threshold",
-        type=_threshold_option,
+        type=threshold_option,
         default=None,
         metavar="P|KEYWORD=P,...",
         help="override the model's threshold: one for every keyword, or some keywords' own "
         "(e.g. 6=0.9,8=0.85; the others keep the model's)",
     )
     p.add_argument("--detector", choices=["posteriors", "segments"], help="override the model's")
-    p.add_argument(
-        "--test-speeds",
-        type=_speeds_option,
-        default=None,
-        metavar="R,R,...|none",
-        help="override the speeds the model also reads each clip at (none: the clip alone)",
-    )
+    add_test_speeds(p, "override the speeds the model also reads each clip at (none: once)")
     p.add_argument(
         "--plots", metavar="DIR", help="save the waveform and spectrogram with the words there"
     )
@@ -620,13 +541,7 @@ def main(argv=None):
     p.add_argument(
         "--copies", type=int, default=None, help=f"augmented copies per clip ({N_COPIES})"
     )
-    p.add_argument(
-        "--test-speeds",
-        type=_speeds_option,
-        default=None,
-        metavar="R,R,...|none",
-        help="as for train",
-    )
+    add_test_speeds(p, "as for train")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="one JSON object, no progress")
