@@ -314,8 +314,9 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1, help="torch and OpenMP threads")
     args = parser.parse_args(argv)
     dataset = DATASETS[args.dataset]
-    horizon = args.horizon or dataset.horizon
-    n_origins = args.origins or dataset.origins
+    # `is None`, not `or`: an explicit 0 is refused below, not read as the default.
+    horizon = dataset.horizon if args.horizon is None else args.horizon
+    n_origins = dataset.origins if args.origins is None else args.origins
     if horizon < 1 or n_origins < 1 or args.threads < 1:
         parser.error("--horizon, --origins and --threads must be positive")
     if args.plot:

@@ -55,3 +55,13 @@ def test_text_table(capsys):
     out = capsys.readouterr().out
     assert "MASE scale: in-sample MAE of the annual (4 quarters) seasonal naive" in out
     assert out.count("\n") == 3 + 7
+
+
+@pytest.mark.parametrize("option", ["--horizon", "--origins", "--threads"])
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_non_positive_settings_are_refused(capsys, option, value):
+    # 0 once fell through to the dataset's default instead of being refused.
+    with pytest.raises(SystemExit) as excinfo:
+        forecasting.main(["--dataset", "inflation", option, value])
+    assert excinfo.value.code == 2
+    assert "--horizon, --origins and --threads must be positive" in capsys.readouterr().err
