@@ -6,8 +6,9 @@
   other patients (the inter-patient way: no patient on both sides).
 
 Both run through the applications' command lines, as a user would, with the
-data from ``$SKLSTM_DATA`` (``../shared/data`` by default) linked, not copied,
-into a temporary folder.
+data from ``$SKLSTM_DATA`` linked, not copied, into a temporary folder. ``make demo``
+sets ``SKLSTM_DATA`` to ``../shared/data`` unless it is set; run directly, the demo
+reads :func:`~sklstm.datasets.get_data_home` (``~/sklstm_data`` without the variable).
 """
 
 from ._startup import quiet_ctrl_c_while_starting, run_program

@@ -447,8 +447,8 @@ def main(argv=None):
         "--noise",
         action="append",
         metavar="DIR",
-        help="folder of background-noise recordings (any audio files, searched recursively) "
-        "for the background class and the noisy copies; repeat for more folders",
+        help="folder of background-noise recordings (.wav, .flac or .ogg, searched "
+        "recursively) for the background class and the noisy copies; repeat for more folders",
     )
     p.add_argument(
         "--checkpoint",
@@ -544,7 +544,11 @@ def main(argv=None):
     add_test_speeds(p, "as for train")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="one JSON object, no progress")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object on stdout (a line per fold stays on stderr)",
+    )
     p.set_defaults(run=crossval)
 
     args = parser.parse_args(argv)

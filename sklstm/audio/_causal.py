@@ -264,7 +264,8 @@ class CausalKeywordSpotter(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     def _pipeline(self, seed):
-        # 20 ms hop and a 32 ms window (a power of two) at any rate, as KeywordSpotter.
+        # The hop and window of KeywordSpotter: 20 ms, and the fewest samples, a power
+        # of two, that span 32 ms.
         n_fft = 1 << int(np.ceil(np.log2(0.032 * self.sr)))
         # 2 s of 20-ms frames, starting from the training mean weighed as 1 s of them:
         # a word heard right after a silence is not measured against itself alone

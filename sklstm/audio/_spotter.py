@@ -259,13 +259,14 @@ def _training_callbacks(*, epochs, random_state):
 class KeywordSpotter(ClassifierMixin, BaseEstimator):
     """Name short spoken words, and find them in long recordings.
 
-    MFCCs of each clip (20 ms hop, 32 ms window at any rate), standardized,
-    then an LSTM whose states are max-pooled over time. Training adds a
-    background class of silence and noise (``background_share`` of the
-    clips, see :func:`make_background`), ``n_copies`` perturbed copies of
-    every clip (speed, shift, noise: :class:`WaveformAugmenter`) and
-    SpecAugment masks, and decays the learning rate on a cosine over
-    ``max_iter`` epochs.
+    MFCCs of each clip (a hop of ``sr // 50`` samples, 20 ms; a window of the
+    fewest samples, a power of two, that span 32 ms: 256 at 8 kHz, 2,048 at
+    44.1 kHz), standardized, then an LSTM whose states are max-pooled over
+    time. Training adds a background class of silence and noise
+    (``background_share`` of the clips, see :func:`make_background`),
+    ``n_copies`` perturbed copies of every clip (speed, shift, noise:
+    :class:`WaveformAugmenter`) and SpecAugment masks, and decays the
+    learning rate on a cosine over ``max_iter`` epochs.
 
     Parameters
     ----------
@@ -280,7 +281,11 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
     pooling : {"max", "mean", "last", "attention"}, default="max"
         How the LSTM's states over a clip become one vector.
     max_iter : int, default=45
-        Epochs; the schedule runs all of them (no ConvergenceWarning).
+        Epochs, over which the cosine schedule is planned. As with any
+        schedule of one's own in :class:`~sklstm.LSTMClassifier`, the fit
+        ends earlier only if the training loss improves by less than 1e-4
+        for 11 epochs in a row (``tol`` and ``n_iter_no_change`` at their
+        defaults); no ConvergenceWarning either way.
     batch_size : int, default=64
         Clips per mini-batch.
     learning_rate_init : float, default=3e-3
@@ -448,7 +453,8 @@ class KeywordSpotter(ClassifierMixin, BaseEstimator):
         return check_clips(X, sr=self.sr)
 
     def _pipeline(self, seed):
-        # 20 ms hop and a 32 ms window (a power of two) at any rate.
+        # A 20 ms hop; a window of the fewest samples, a power of two, that span 32 ms
+        # (32 ms at 8 and 16 kHz, 46 ms at 44.1 kHz).
         n_fft = 1 << int(np.ceil(np.log2(0.032 * self.sr)))
         return make_pipeline(
             MFCC(

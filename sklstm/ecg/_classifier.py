@@ -92,8 +92,11 @@ class ArrhythmiaClassifier(ClassifierMixin, _BaseArrhythmia):
     pooling : {"last", "mean", "max", "attention"}, default="last"
         How the LSTM's states over a beat become one vector.
     max_iter : int, default=20
-        Epochs over the training beats kept; the budget is fixed (chosen by
-        record-grouped cross-validation), so no ConvergenceWarning is raised.
+        Epochs over the training beats kept, at a constant rate (the budget
+        chosen by record-grouped cross-validation). As in
+        :class:`~sklstm.LSTMClassifier` with ``learning_rate="constant"``,
+        the fit ends earlier if the training loss improves by less than 1e-4
+        for 11 epochs in a row; no ConvergenceWarning is raised either way.
     batch_size : int, default=128
         Beats per mini-batch.
     learning_rate_init : float, default=3e-3
