@@ -92,6 +92,41 @@ def test_tsc_benchmark_reads_the_sets_bundled_with_aeon(tmp_path):
     assert all(row["task"] == "classification" for row in results["sets"].values())
 
 
+def test_tsc_benchmark_reads_the_ragged_sets_and_pads_them_for_fixed_length_contenders(tmp_path):
+    pytest.importorskip("aeon")
+    from benchmarks.tsc import RAGGED_SETS, _EqualLength, load_set
+    from benchmarks.tsc import main as tsc_main
+
+    X_train, y_train, X_test, _, classification = load_set("PickupGestureWiimoteZ")
+    assert classification and isinstance(X_train, list) and len(X_train) == len(y_train) == 50
+    lengths = {len(x) for x in X_train + X_test}
+    assert len(lengths) > 10 and all(x.shape[1] == 1 for x in X_train)
+    assert load_set("JapaneseVowels")[0][0].shape[1] == 12  # channels last
+
+    class Recorder:
+        def fit(self, X, y):
+            self.seen = X
+            return self
+
+        def predict(self, X):
+            self.seen = X
+            return np.zeros(len(X))
+
+    rec = Recorder()
+    model = _EqualLength(rec).fit(
+        [np.array([[1.0], [2.0]]), np.array([[3.0], [4.0], [5.0]])], [0, 1]
+    )
+    np.testing.assert_array_equal(rec.seen[:, :, 0], [[1, 2, 2], [3, 4, 5]])  # last value
+    model.predict([np.arange(5.0)[:, None], np.array([[7.0]])])
+    np.testing.assert_array_equal(rec.seen[:, :, 0], [[0, 1, 2], [7, 7, 7]])  # cut, padded
+    out = tmp_path / "tsc.json"
+    argv = ["--quick", "--sets", "ragged", "--only", "default,ridge", "--json", str(out)]
+    results = tsc_main(argv)
+    assert list(results["sets"]) == list(RAGGED_SETS)
+    for row in results["sets"].values():
+        assert row["min_steps"] < row["steps"] and set(row["contenders"]) == {"default", "ridge"}
+
+
 @pytest.mark.parametrize("causal", [False, True])
 def test_keyword_spotting_noise_script_runs_at_tiny_sizes(tmp_path, causal):
     import sklstm
