@@ -87,7 +87,11 @@ def _load_aeon_set(name):
 
     arrays = []
     for split in ("train", "test"):
-        X, y = load_classification(name, split=split)
+        # Explicit: some aeon versions default to the '_eq' files, series stretched to
+        # one length, which would quietly turn the ragged sets into equal-length ones.
+        X, y = load_classification(
+            name, split=split, load_equal_length=False, load_no_missing=False
+        )
         if isinstance(X, list):
             X = [np.asarray(x, dtype=np.float64).T for x in X]
         else:
