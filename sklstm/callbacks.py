@@ -13,10 +13,12 @@ can be passed in an estimator's ``callbacks``. Batch hooks (``on_batch_begin``,
 - ``sample_weight`` ``[shape=(B,)]`` the weights, class weights included.
 
 A callback may change ``inputs.x`` in place before the forward pass, which is
-how :class:`sklstm.audio.SpecAugment` masks training batches.
+how :class:`GaussianNoise` jitters and :class:`sklstm.audio.SpecAugment` masks
+training batches.
 """
 
+from ._noise import GaussianNoise
 from ._training import PaddedBatch
 from .checkpoint import ResumableCheckpoint
 
-__all__ = ["PaddedBatch", "ResumableCheckpoint"]
+__all__ = ["GaussianNoise", "PaddedBatch", "ResumableCheckpoint"]
