@@ -69,9 +69,14 @@ RAGGED_SETS = ("PickupGestureWiimoteZ", "JapaneseVowels")
 CONTENDERS = ("default", "tuned", "vote3", "minirocket", "ridge", "plain", "v0.1")
 #: The setting the user guide suggests trying after the defaults.
 BEST_SETTING = dict(learning_rate_init=3e-3)
-#: The defaults of sklstm 0.1, before the front end and the one-cycle budget.
+#: The defaults of sklstm 0.1, before the front end, the one-cycle budget and noise.
 SETTINGS_0_1 = dict(
-    frontend=None, pooling="last", learning_rate="constant", max_iter=200, batch_size=64
+    frontend=None,
+    pooling="last",
+    learning_rate="constant",
+    max_iter=200,
+    batch_size=64,
+    input_noise=0.0,
 )
 QUICK = dict(n_train=12, n_test=8, steps=40, max_iter=2)
 

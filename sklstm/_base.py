@@ -15,6 +15,7 @@ from sklearn.utils.validation import _check_sample_weight, check_consistent_leng
 from skorch.callbacks import GradientNormClipping, LRScheduler, ProgressBar
 
 from . import _distributed
+from ._noise import GaussianNoise
 from ._resume import check_same_data, data_fingerprint, restore_training
 from ._sequences import validate_sequences
 from ._training import (
@@ -100,6 +101,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         "n_static_features": [Interval(Integral, 0, None, closed="left")],
         "solver": [StrOptions(set(_SOLVERS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "input_noise": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate": [StrOptions({"constant", "one_cycle"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
@@ -131,6 +133,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         n_static_features,
         solver,
         alpha,
+        input_noise,
         batch_size,
         learning_rate,
         learning_rate_init,
@@ -157,6 +160,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         self.n_static_features = n_static_features
         self.solver = solver
         self.alpha = alpha
+        self.input_noise = input_noise
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
@@ -174,8 +178,8 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         self.verbose = verbose
 
     #: What the parameters added in 0.2 meant before: models pickled or saved
-    #: by 0.1 have no front end and trained at a constant rate.
-    _PARAMS_BEFORE_0_2 = {"frontend": None, "learning_rate": "constant"}
+    #: by 0.1 have no front end, trained at a constant rate and without noise.
+    _PARAMS_BEFORE_0_2 = {"frontend": None, "learning_rate": "constant", "input_noise": 0.0}
 
     def __setstate__(self, state):
         for name, value in self._PARAMS_BEFORE_0_2.items():
@@ -342,6 +346,9 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             callbacks = dict(net.callbacks_)
             callbacks["seeding"].start(seed, self.n_iter_ + done)
             self._plan_schedule(callbacks, incremental, done, epochs, batches_per_epoch)
+            if "input_noise" in callbacks:  # (nets built before input_noise existed lack it)
+                callbacks["input_noise"].std = self._noise_std(train.sequences)
+                callbacks["input_noise"].random_state = epoch_seed(seed, 0, 3)
             for _, callback in net.callbacks_:
                 if hasattr(callback, "bind_fit"):
                     fingerprint = data_fingerprint(sequences, y_encoded, sample_weight)
@@ -364,6 +371,14 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         if self.solver == "lbfgs":
             return 200  # one full-batch quasi-Newton iteration per epoch
         return auto_epochs(batches_per_epoch)
+
+    def _noise_std(self, sequences):
+        """Per-feature standard deviation of the training noise: ``input_noise`` times
+        each feature's over the training steps; 0 for ``"lbfgs"``, whose
+        line search and curvature estimates need one deterministic objective."""
+        if self.input_noise == 0 or self.solver == "lbfgs":
+            return 0.0
+        return self.input_noise * sequences.data.std(axis=0, dtype=np.float64)
 
     def _rate_mode(self, incremental):
         """How this fit's learning rate is set: ``"cycle"``, ``"constant"`` or ``"off"``."""
@@ -423,6 +438,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         monitor = "valid_score" if self.early_stopping else "train_loss"
         callbacks = [
             ("seeding", EpochSeeding(np.random.RandomState())),
+            ("input_noise", GaussianNoise(0.0)),
             ("valid_score", ValidationScore(self._score_outputs)),
             (
                 "monitor",
@@ -725,6 +741,14 @@ _TRAINING_PARAMETERS = """\
         :class:`~sklearn.neural_network.MLPClassifier`: ``0.5 * alpha *
         ||W||^2`` divided by the (weighted) number of samples in the batch.
 
+    input_noise : float, default={input_noise_default}
+        Standard deviation of Gaussian noise added to the inputs of every
+        training batch, as a fraction of each feature's standard deviation over
+        the training steps (jittering: a regularizer for small sets, which the
+        networks otherwise fit exactly). Drawn afresh for every batch from
+        ``random_state``; padding, validation data and predictions are never
+        touched. 0 disables it, and ``"lbfgs"`` does not use it.{input_noise_note}
+
     batch_size : int or "auto", default="auto"
         Sequences per mini-batch; ``"auto"`` is ``n_samples // 16`` within
         ``[16, 64]`` (and at most ``n_samples``): small sets get small batches,
@@ -876,13 +900,19 @@ _FITTED_ATTRIBUTES = """\
 _NETWORK_PARAMETERS = _RECURRENT_PARAMETERS + _POOLING_PARAMETERS + _STATIC_PARAMETERS
 
 
-def compose_docstring(template):
-    """Fill the shared parameter and attribute sections into a class docstring."""
+def compose_docstring(template, *, input_noise=0.1, input_noise_note=""):
+    """Fill the shared parameter and attribute sections into a class docstring.
+
+    ``input_noise`` is the class's default of that parameter, and
+    ``input_noise_note`` sentences appended to its description.
+    """
+    training = _TRAINING_PARAMETERS.replace("{input_noise_default}", repr(input_noise))
+    training = training.replace("{input_noise_note}", input_noise_note)
     return template.format(
         network_parameters=_NETWORK_PARAMETERS,
         recurrent_parameters=_RECURRENT_PARAMETERS,
         static_parameters=_STATIC_PARAMETERS,
-        training_parameters=_TRAINING_PARAMETERS,
+        training_parameters=training,
         runtime_parameters=_RUNTIME_PARAMETERS,
         fitted_attributes=_FITTED_ATTRIBUTES,
     )

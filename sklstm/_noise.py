@@ -1,12 +1,27 @@
 """Gaussian noise on the training batches: a regularizer for small sequence sets."""
 
-from numbers import Real
-
 import numpy as np
 import torch
 from skorch.callbacks import Callback
 
 __all__ = ["GaussianNoise"]
+
+
+def _check_std(std):
+    """``std`` as a float32 tensor (0-D, or one value per feature), or a clear error."""
+    what = "a finite number >= 0 or a 1-D array of them"
+    message = f"GaussianNoise: std must be {what}, got {std!r:.80}."
+    if isinstance(std, (bool, str)):
+        raise ValueError(message)
+    try:
+        values = np.asarray(std, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(message) from None
+    if values.ndim > 1 or not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise ValueError(message)
+    if values.ndim == 1 and (len(values) == 0 or any(isinstance(v, bool) for v in std)):
+        raise ValueError(message)
+    return torch.as_tensor(values, dtype=torch.float32)
 
 
 class GaussianNoise(Callback):
@@ -16,15 +31,19 @@ class GaussianNoise(Callback):
     the shape sets of the benchmarks) and generalize from there; noise drawn
     afresh for every batch keeps them from learning the exact values of each
     training series. Validation batches and predictions are never touched, and
-    padding steps stay zero. Pass it in an estimator's ``callbacks``, after a
-    :class:`~sklstm.SequenceScaler`, so that ``std`` is in units of each
-    feature's standard deviation.
+    padding steps stay zero. :class:`~sklstm.LSTMClassifier` and
+    :class:`~sklstm.LSTMRegressor` run it by default (their ``input_noise``,
+    relative to each feature's spread); pass it yourself in ``callbacks`` for
+    noise in the units the network reads, e.g. on top of the built-in noise or
+    in an estimator built with ``input_noise=0``.
 
     Parameters
     ----------
-    std : float, default=0.1
+    std : float or array-like of shape (n_features,), default=0.1
         Standard deviation of the noise, in the units of the inputs the network
-        reads (every feature, static features included).
+        reads (every feature, static features included); an array gives each
+        feature its own. The estimators' ``input_noise`` uses this callback
+        with each feature's standard deviation times ``input_noise``.
     random_state : int or None, default=None
         Seed of the noise. The noise of each epoch depends only on it and on
         the epoch's number, so a resumed fit draws the same noise as the
@@ -47,7 +66,7 @@ class GaussianNoise(Callback):
     >>> from sklstm.callbacks import GaussianNoise
     >>> model = make_pipeline(
     ...     SequenceScaler(),
-    ...     LSTMClassifier(callbacks=[GaussianNoise(0.1, random_state=0)]),
+    ...     LSTMClassifier(input_noise=0, callbacks=[GaussianNoise(0.1, random_state=0)]),
     ... )
     """
 
@@ -65,9 +84,7 @@ class GaussianNoise(Callback):
         **kwargs : dict
             skorch's other arguments, unused.
         """
-        std = self.std
-        if isinstance(std, bool) or not (isinstance(std, Real) and np.isfinite(std) and std >= 0):
-            raise ValueError(f"GaussianNoise: std must be a finite number >= 0, got {std!r}.")
+        self._std = _check_std(self.std)
         if self.random_state is None:
             self._entropy = np.random.SeedSequence().entropy
         else:
@@ -102,10 +119,15 @@ class GaussianNoise(Callback):
         **kwargs : dict
             skorch's other arguments, unused.
         """
-        if not training or self.std == 0:
+        if not training or not bool((self._std > 0).any()):
             return
         x, lengths = batch[0].x, batch[0].lengths
+        if self._std.ndim and len(self._std) != x.shape[2]:
+            raise ValueError(
+                f"GaussianNoise: std has {len(self._std)} values, one per feature, "
+                f"but the batches have {x.shape[2]} features."
+            )
         noise = torch.randn(x.shape, generator=self.generator_, dtype=torch.float32)
         valid = torch.arange(x.shape[0])[:, None] < lengths.cpu()[None, :]
-        noise *= self.std * valid[:, :, None]
+        noise *= valid[:, :, None] * self._std
         x += noise.to(device=x.device, dtype=x.dtype)

@@ -80,7 +80,12 @@ class LSTMTagger(_BaseLSTM):
     >>> tagger = LSTMTagger(hidden_size=16, max_iter=20, random_state=0).fit(X, y)
     >>> [labels.shape for labels in tagger.predict(X[:2])]
     [(10,), (8,)]
-"""
+""",
+        input_noise=0.0,
+        input_noise_note=(
+            "\n        Off by default here: the noise was measured on sequence\n"
+            "        classification and regression, not on tagging."
+        ),
     )
 
     _parameter_constraints: dict = {
@@ -102,6 +107,7 @@ class LSTMTagger(_BaseLSTM):
         n_static_features=0,
         solver="adam",
         alpha=1e-4,
+        input_noise=0.0,
         batch_size="auto",
         learning_rate="one_cycle",
         learning_rate_init=1e-3,
@@ -130,6 +136,7 @@ class LSTMTagger(_BaseLSTM):
             n_static_features=n_static_features,
             solver=solver,
             alpha=alpha,
+            input_noise=input_noise,
             batch_size=batch_size,
             learning_rate=learning_rate,
             learning_rate_init=learning_rate_init,

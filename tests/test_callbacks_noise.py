@@ -61,7 +61,27 @@ def test_noise_depends_on_seed_and_epoch_only():
     assert not torch.equal(noisy(unseeded, 1, lengths=(30, 20)), by_epoch[0])
 
 
-@pytest.mark.parametrize("std", [-0.1, float("nan"), float("inf"), "0.1", True])
+def test_an_array_gives_each_feature_its_own_std():
+    callback = GaussianNoise(np.array([0.0, 0.1, 1.0, 3.0]), random_state=0)
+    callback.on_train_begin(None)
+    x = noisy(callback, 1, lengths=(3000, 2000))
+    valid = torch.cat([x[:3000, 0], x[:2000, 1]])  # [shape=(5000, 4)]
+    assert torch.count_nonzero(valid[:, 0]) == 0
+    np.testing.assert_allclose(valid[:, 1:].std(dim=0).numpy(), [0.1, 1.0, 3.0], rtol=0.04)
+    assert torch.count_nonzero(x[2000:, 1]) == 0  # padding stays zero
+
+
+def test_an_array_of_the_wrong_length_is_refused_at_the_first_batch():
+    callback = GaussianNoise([0.1, 0.2], random_state=0)
+    callback.on_train_begin(None)
+    with pytest.raises(ValueError, match="std has 2 values, one per feature, but the batches"):
+        noisy(callback, 1)
+
+
+@pytest.mark.parametrize(
+    "std",
+    [-0.1, float("nan"), float("inf"), "0.1", True, [0.1, -0.1], [[0.1]], [], [True, 0.1]],
+)
 def test_bad_std_is_refused_when_training_begins(std):
     with pytest.raises(ValueError, match="GaussianNoise: std must be a finite number >= 0"):
         GaussianNoise(std).on_train_begin(None)

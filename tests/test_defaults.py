@@ -96,10 +96,13 @@ def test_model_files_from_before_the_front_end_load_as_they_were_trained(tmp_pat
     ).fit(X, y.astype(float))
     path = tmp_path / "old.sklstm"
     sklstm.save(old, path)
-    rewrite_without(path, {"frontend", "learning_rate", "frontend_", "frontend_stride_"})
+    rewrite_without(
+        path, {"frontend", "learning_rate", "input_noise", "frontend_", "frontend_stride_"}
+    )
     loaded = sklstm.load(path)
     assert loaded.get_params()["frontend"] is None
     assert loaded.get_params()["learning_rate"] == "constant"
+    assert loaded.get_params()["input_noise"] == 0.0
     np.testing.assert_array_equal(loaded.predict(X), old.predict(X))
 
 
@@ -107,10 +110,14 @@ def test_pickles_from_before_the_front_end_still_predict():
     X, y = _problem()
     clf = LSTMClassifier(hidden_size=4, max_iter=2, frontend=None, random_state=0).fit(X, y)
     expected = clf.predict_proba(X)
-    for name in ("frontend", "learning_rate", "frontend_", "frontend_stride_"):
+    for name in ("frontend", "learning_rate", "input_noise", "frontend_", "frontend_stride_"):
         del clf.__dict__[name]
     del clf.module_.__dict__["frontend"]  # as a 0.1 network was pickled
+    clf.net_.callbacks_ = [c for c in clf.net_.callbacks_ if c[0] != "input_noise"]
     restored = pickle.loads(pickle.dumps(clf))
     assert restored.get_params()["frontend"] is None
     assert restored.get_params()["learning_rate"] == "constant"
+    assert restored.get_params()["input_noise"] == 0.0
     np.testing.assert_array_equal(restored.predict_proba(X), expected)
+    restored.set_params(warm_start=True).fit(X, y)  # its net has no noise to set
+    assert restored.n_iter_ == 4

@@ -1,0 +1,75 @@
+"""input_noise: the estimators' built-in training noise, relative to each feature's spread."""
+
+import numpy as np
+import pytest
+from skorch.callbacks import Callback
+
+from sklstm import LSTMClassifier, LSTMRegressor, LSTMTagger
+
+
+class BatchSpy(Callback):
+    """Keep a copy of every batch's inputs as the network reads them (after the noise)."""
+
+    def __init__(self):
+        self.training, self.validation = [], []
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        x = batch[0].x.numpy().copy()  # [shape=(T, B, F)]
+        (self.training if training else self.validation).append(x)
+
+
+def identical_sequences(n=64, steps=50):
+    """``n`` copies of one 3-feature sequence: the clean value of every batch step is known."""
+    t = np.linspace(0, 6 * np.pi, steps)
+    one = np.stack([np.sin(t), 100 * np.cos(t), np.full(steps, 5.0)], axis=1)
+    one = one.astype(np.float32)
+    return np.repeat(one[None], n, axis=0), one
+
+
+@pytest.mark.parametrize("estimator", [LSTMClassifier, LSTMRegressor])
+def test_noise_is_input_noise_times_each_features_std_on_training_batches_only(estimator):
+    X, one = identical_sequences()
+    y = np.arange(len(X)) % 2
+    spy = BatchSpy()
+    model = estimator(hidden_size=4, max_iter=2, early_stopping=True, random_state=0)
+    model.set_params(input_noise=0.2, callbacks=[spy]).fit(X, y)
+    noise = np.concatenate([x - one[:, None, :] for x in spy.training], axis=1)
+    noise = noise.reshape(-1, 3)
+    # std over the training steps (sin: 0.70, 100 cos: 70.7, a constant: 0) times 0.2
+    expected = 0.2 * one.std(axis=0)
+    np.testing.assert_allclose(noise.std(axis=0)[:2], expected[:2], rtol=0.04)
+    assert np.count_nonzero(noise[:, 2]) == 0  # a constant feature stays constant
+    assert spy.validation
+    for x in spy.validation:
+        np.testing.assert_array_equal(x, np.broadcast_to(one[:, None, :], x.shape))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 3 iterations
+def test_the_tagger_and_lbfgs_train_on_clean_inputs():
+    X, one = identical_sequences(n=16, steps=20)
+    spy = BatchSpy()
+    y = [np.arange(20) % 2 for _ in X]
+    assert LSTMTagger().input_noise == 0.0  # measured on whole-sequence targets only
+    LSTMTagger(hidden_size=4, max_iter=1, callbacks=[spy], random_state=0).fit(X, y)
+    for x in spy.training:
+        np.testing.assert_array_equal(x, np.broadcast_to(one[:, None, :], x.shape))
+    targets = np.arange(len(X)) % 3
+    settings = dict(hidden_size=4, max_iter=3, solver="lbfgs", random_state=0)
+    quiet = LSTMRegressor(**settings, input_noise=0.0).fit(X, targets)
+    loud = LSTMRegressor(**settings, input_noise=0.5).fit(X, targets)
+    np.testing.assert_array_equal(loud.predict(X), quiet.predict(X))
+
+
+def test_input_noise_changes_training_reproducibly_and_zero_turns_it_off():
+    rng = np.random.RandomState(0)
+    X = [rng.randn(rng.randint(8, 30), 2).astype(np.float32) for _ in range(48)]
+    y = np.array([int(x[:, 0].mean() > 0) for x in X])
+    settings = dict(hidden_size=8, max_iter=5, random_state=0)
+    default = LSTMClassifier(**settings).fit(X, y)
+    assert default.input_noise == 0.1
+    again = LSTMClassifier(**settings).fit(X, y)
+    np.testing.assert_array_equal(again.predict_proba(X), default.predict_proba(X))
+    off = LSTMClassifier(**settings, input_noise=0.0).fit(X, y)
+    assert not np.allclose(off.predict_proba(X), default.predict_proba(X))
+    with pytest.raises(ValueError, match="input_noise"):
+        LSTMClassifier(input_noise=-0.1).fit(X, y)
