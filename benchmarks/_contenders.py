@@ -65,6 +65,7 @@ def sklstm_classifier(X, y, *, hidden, batch, epochs, backend, seed=0):
         frontend=None,
         pooling="last",
         learning_rate="constant",
+        input_noise=0.0,
     ).fit(X, y)
 
 
@@ -128,6 +129,7 @@ def bucketing_classifier(X, y, *, bucketing, hidden, epochs, seed=0):
         batch_size=64,
         frontend=None,
         pooling="last",
+        input_noise=0.0,
         random_state=seed,
     ).fit(X, y)
 

@@ -33,7 +33,12 @@ print(f"{len(X_train)} training series of {X_train.shape[1]} steps, {len(X_test)
 # %%
 # Three models: the defaults, the plain LSTM trained as an MLP is, and ridge.
 plain_settings = dict(
-    frontend=None, pooling="last", learning_rate="constant", max_iter=200, batch_size=64
+    frontend=None,
+    pooling="last",
+    learning_rate="constant",
+    max_iter=200,
+    batch_size=64,
+    input_noise=0.0,
 )
 models = {
     "sklstm defaults": make_pipeline(SequenceScaler(), LSTMClassifier(random_state=0)),

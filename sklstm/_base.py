@@ -15,12 +15,12 @@ from sklearn.utils.validation import _check_sample_weight, check_consistent_leng
 from skorch.callbacks import GradientNormClipping, LRScheduler, ProgressBar
 
 from . import _distributed
-from ._noise import GaussianNoise
 from ._resume import check_same_data, data_fingerprint, restore_training
-from ._sequences import validate_sequences
+from ._sequences import feature_std, validate_sequences
 from ._training import (
     BucketIterator,
     EpochSeeding,
+    InputNoise,
     LastCompletedEpoch,
     OneCycleSchedule,
     SequenceDataset,
@@ -325,6 +325,9 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         # Seed torch for this fit only: the caller's global generators are restored.
         with torch.random.fork_rng(devices=_cuda_devices(self.device)):
             torch.manual_seed(seed)
+            if first_call or not hasattr(self, "feature_scale_"):
+                # (Models fitted before the attribute existed get it when training continues.)
+                self.feature_scale_ = feature_std(train.sequences, self.n_static_features)
             if first_call:
                 self.frontend_, self.frontend_stride_ = self._resolve_frontend(sequences)
                 self.frontend_kernels_ = None
@@ -346,9 +349,9 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             callbacks = dict(net.callbacks_)
             callbacks["seeding"].start(seed, self.n_iter_ + done)
             self._plan_schedule(callbacks, incremental, done, epochs, batches_per_epoch)
-            if "input_noise" in callbacks:  # (nets built before input_noise existed lack it)
-                callbacks["input_noise"].std = self._noise_std(train.sequences)
-                callbacks["input_noise"].random_state = epoch_seed(seed, 0, 3)
+            if "input_noise" not in callbacks:  # a net pickled before input_noise existed
+                net.callbacks_.insert(1, ("input_noise", InputNoise()))
+            dict(net.callbacks_)["input_noise"].start(self._noise_std(), seed, self.n_iter_ + done)
             for _, callback in net.callbacks_:
                 if hasattr(callback, "bind_fit"):
                     fingerprint = data_fingerprint(sequences, y_encoded, sample_weight)
@@ -372,13 +375,13 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             return 200  # one full-batch quasi-Newton iteration per epoch
         return auto_epochs(batches_per_epoch)
 
-    def _noise_std(self, sequences):
+    def _noise_std(self):
         """Per-feature standard deviation of the training noise: ``input_noise`` times
-        each feature's over the training steps; 0 for ``"lbfgs"``, whose
-        line search and curvature estimates need one deterministic objective."""
+        ``feature_scale_``; 0 for ``"lbfgs"``, whose line search and curvature
+        estimates need one deterministic objective."""
         if self.input_noise == 0 or self.solver == "lbfgs":
             return 0.0
-        return self.input_noise * sequences.data.std(axis=0, dtype=np.float64)
+        return self.input_noise * self.feature_scale_
 
     def _rate_mode(self, incremental):
         """How this fit's learning rate is set: ``"cycle"``, ``"constant"`` or ``"off"``."""
@@ -438,7 +441,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         monitor = "valid_score" if self.early_stopping else "train_loss"
         callbacks = [
             ("seeding", EpochSeeding(np.random.RandomState())),
-            ("input_noise", GaussianNoise(0.0)),
+            ("input_noise", InputNoise()),
             ("valid_score", ValidationScore(self._score_outputs)),
             (
                 "monitor",
@@ -743,11 +746,15 @@ _TRAINING_PARAMETERS = """\
 
     input_noise : float, default={input_noise_default}
         Standard deviation of Gaussian noise added to the inputs of every
-        training batch, as a fraction of each feature's standard deviation over
-        the training steps (jittering: a regularizer for small sets, which the
-        networks otherwise fit exactly). Drawn afresh for every batch from
-        ``random_state``; padding, validation data and predictions are never
-        touched. 0 disables it, and ``"lbfgs"`` does not use it.{input_noise_note}
+        training batch, as a fraction of each feature's standard deviation
+        (``feature_scale_``: over the training steps of the first fit, the
+        share held out by ``early_stopping`` excluded; ``warm_start`` fits and
+        ``partial_fit`` keep it). Jittering: a regularizer for small sets, which
+        the networks otherwise fit exactly. Drawn afresh for every batch from
+        ``random_state`` (under data-parallel training, by each process for its
+        share); static features get it too; padding, validation data and
+        predictions are never touched. 0 disables it, and ``"lbfgs"`` does not
+        use it.{input_noise_note}
 
     batch_size : int or "auto", default="auto"
         Sequences per mini-batch; ``"auto"`` is ``n_samples // 16`` within
@@ -860,6 +867,12 @@ _FITTED_ATTRIBUTES = """\
         without a front end. Models fitted before the four-block front end
         of long series existed lack the attribute and keep their three
         blocks at any stride (:func:`~sklstm.nn.frontend.three_block_kernels`).
+
+    feature_scale_ : ndarray of shape (n_step_features,)
+        Standard deviation of each feature the network reads (per step; for
+        2D input, the one feature of univariate series) over the training
+        steps of the first fit, static features over the sequences; it scales
+        ``input_noise``.
 
     loss_ : float
         Training loss of the last epoch.

@@ -25,6 +25,7 @@ __all__ = [
     "Sequences",
     "as_sequences",
     "bucketed_batches",
+    "feature_std",
     "is_ragged",
     "sorted_batches",
     "validate_sequences",
@@ -136,6 +137,30 @@ class Sequences:
         if self.ndim == 2:
             return self.data.reshape(n, -1)
         return self.data.reshape(n, -1, self.n_features)
+
+
+def feature_std(sequences, n_static=0, *, chunk_rows=1 << 20):
+    """Each feature's standard deviation over the steps of ``sequences`` (float64).
+
+    The ``n_static`` trailing features describe whole sequences and repeat at
+    every step: theirs is taken over the sequences' first steps. Two passes in
+    chunks, so that no float64 copy of the whole data is made.
+    """
+    data = sequences.data
+    n_step = data.shape[1] - n_static
+    steps = _chunked_std(data[:, :n_step], chunk_rows)
+    if not n_static:
+        return steps
+    firsts = data[sequences.offsets[:-1], n_step:]
+    return np.concatenate([steps, _chunked_std(firsts, chunk_rows)])
+
+
+def _chunked_std(a, chunk_rows):
+    n = len(a)
+    chunks = range(0, n, chunk_rows)
+    mean = sum(a[i : i + chunk_rows].sum(axis=0, dtype=np.float64) for i in chunks) / n
+    squares = sum(np.square(a[i : i + chunk_rows] - mean).sum(axis=0) for i in chunks)
+    return np.sqrt(squares / n)
 
 
 def _concatenated_ranges(starts, lengths):

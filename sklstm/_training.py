@@ -29,6 +29,7 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from . import _distributed
+from ._noise import GaussianNoise, _check_std
 from ._sequences import Sequences, _concatenated_ranges, bucketed_batches, sorted_batches
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "EpochSeeding",
     "HalfSquaredError",
     "IGNORED_STEP",
+    "InputNoise",
     "LastCompletedEpoch",
     "OneCycleSchedule",
     "PaddedBatch",
@@ -444,6 +446,34 @@ class EpochSeeding(Callback):
     def on_epoch_begin(self, net, **kwargs):
         self.random_state.seed(epoch_seed(self.seed, self.next_epoch, 0))
         torch.manual_seed(epoch_seed(self.seed, self.next_epoch, 1))
+        self.next_epoch += 1
+
+
+class InputNoise(GaussianNoise):
+    """The estimators' ``input_noise``: :class:`GaussianNoise` seeded as :class:`EpochSeeding`.
+
+    Each epoch's noise depends only on the fit's seed, the epoch's number as the
+    estimator counts epochs (a fit resumed from a checkpoint, warm-started or
+    not, draws what the uninterrupted fit drew) and the process's rank (under
+    data-parallel training each process draws the noise of its own share).
+    """
+
+    def __init__(self):
+        super().__init__(0.0)
+
+    def start(self, std, seed, next_epoch):
+        """This fit's per-feature ``std``, seed and next epoch's number."""
+        self.std = std
+        self.seed = seed
+        self.next_epoch = next_epoch
+
+    def on_train_begin(self, net, **kwargs):
+        self._std = _check_std(self.std)
+
+    def on_epoch_begin(self, net, **kwargs):
+        rank = (_distributed.world() or (0, 1))[0]
+        entropy = np.random.SeedSequence([self.seed, self.next_epoch, 3, rank])
+        self.generator_ = torch.Generator().manual_seed(int(entropy.generate_state(1)[0]))
         self.next_epoch += 1
 
 

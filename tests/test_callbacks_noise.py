@@ -96,7 +96,7 @@ def ragged_problem(seed=0):
 def test_noise_changes_training_only_and_zero_noise_changes_nothing():
     X, _ = ragged_problem()
     y = np.array([int(x[:, 0].mean() > 0) for x in X])
-    settings = dict(hidden_size=8, max_iter=5, random_state=0)
+    settings = dict(hidden_size=8, max_iter=5, input_noise=0.0, random_state=0)
     plain = LSTMClassifier(**settings).fit(X, y)
     silent = LSTMClassifier(**settings, callbacks=[GaussianNoise(0.0, random_state=0)]).fit(X, y)
     np.testing.assert_array_equal(silent.predict_proba(X), plain.predict_proba(X))
@@ -115,7 +115,9 @@ def test_noise_in_a_regression_pipeline():
     y = np.array([x[:, 1].sum() for x in X]) + 0.1 * rng.randn(len(X))
     model = make_pipeline(
         SequenceScaler(),
-        LSTMRegressor(hidden_size=8, max_iter=5, random_state=0, callbacks=[GaussianNoise()]),
+        LSTMRegressor(
+            hidden_size=8, max_iter=5, input_noise=0, random_state=0, callbacks=[GaussianNoise()]
+        ),
     ).fit(X, y)
     assert model.predict(X).shape == (len(X),)
     assert np.isfinite(model.predict(X)).all()

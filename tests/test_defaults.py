@@ -97,7 +97,15 @@ def test_model_files_from_before_the_front_end_load_as_they_were_trained(tmp_pat
     path = tmp_path / "old.sklstm"
     sklstm.save(old, path)
     rewrite_without(
-        path, {"frontend", "learning_rate", "input_noise", "frontend_", "frontend_stride_"}
+        path,
+        {
+            "frontend",
+            "learning_rate",
+            "input_noise",
+            "frontend_",
+            "frontend_stride_",
+            "feature_scale_",
+        },
     )
     loaded = sklstm.load(path)
     assert loaded.get_params()["frontend"] is None
@@ -112,6 +120,7 @@ def test_pickles_from_before_the_front_end_still_predict():
     expected = clf.predict_proba(X)
     for name in ("frontend", "learning_rate", "input_noise", "frontend_", "frontend_stride_"):
         del clf.__dict__[name]
+    del clf.__dict__["feature_scale_"]
     del clf.module_.__dict__["frontend"]  # as a 0.1 network was pickled
     clf.net_.callbacks_ = [c for c in clf.net_.callbacks_ if c[0] != "input_noise"]
     restored = pickle.loads(pickle.dumps(clf))
@@ -119,5 +128,7 @@ def test_pickles_from_before_the_front_end_still_predict():
     assert restored.get_params()["learning_rate"] == "constant"
     assert restored.get_params()["input_noise"] == 0.0
     np.testing.assert_array_equal(restored.predict_proba(X), expected)
-    restored.set_params(warm_start=True).fit(X, y)  # its net has no noise to set
-    assert restored.n_iter_ == 4
+    restored.set_params(warm_start=True, input_noise=0.1).fit(X, y)
+    assert restored.n_iter_ == 4  # its net gained the noise it lacked:
+    noise = dict(restored.net_.callbacks_)["input_noise"]
+    np.testing.assert_allclose(noise.std, 0.1 * restored.feature_scale_)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from skorch.callbacks import Callback
 
 from sklstm import LSTMClassifier, LSTMRegressor, LSTMTagger
@@ -71,5 +72,76 @@ def test_input_noise_changes_training_reproducibly_and_zero_turns_it_off():
     np.testing.assert_array_equal(again.predict_proba(X), default.predict_proba(X))
     off = LSTMClassifier(**settings, input_noise=0.0).fit(X, y)
     assert not np.allclose(off.predict_proba(X), default.predict_proba(X))
-    with pytest.raises(ValueError, match="input_noise"):
-        LSTMClassifier(input_noise=-0.1).fit(X, y)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_resumed_warm_start_fit_draws_the_noise_of_the_uninterrupted_one(tmp_path):
+    from sklstm.checkpoint import ResumableCheckpoint, load_checkpoint
+
+    class Crash(Exception):
+        pass
+
+    class CrashAt(Callback):
+        def on_epoch_begin(self, net, **kwargs):
+            if len(net.history) == 5:  # the third epoch of the second fit
+                raise Crash
+
+    rng = np.random.RandomState(0)
+    X = [rng.randn(rng.randint(3, 20), 2) for _ in range(60)]
+    y = np.array([int(x[:, 0].sum() > 0) for x in X])
+    params = dict(hidden_size=8, max_iter=3, input_noise=0.3, random_state=0)
+    uninterrupted = LSTMClassifier(**params).fit(X, y)
+    uninterrupted.set_params(warm_start=True, max_iter=6).fit(X, y)
+    path = tmp_path / "run.ckpt"
+    first = LSTMClassifier(**params, callbacks=[ResumableCheckpoint(path), CrashAt()]).fit(X, y)
+    with pytest.raises(Crash):
+        first.set_params(warm_start=True, max_iter=6).fit(X, y)
+    resumed = load_checkpoint(path)
+    resumed.fit(X, y)
+    assert resumed.n_iter_ == uninterrupted.n_iter_ == 9
+    assert resumed.loss_curve_ == uninterrupted.loss_curve_
+    np.testing.assert_array_equal(resumed.predict_proba(X), uninterrupted.predict_proba(X))
+
+
+def test_the_noise_scale_is_the_first_fits_and_static_features_count_per_sequence():
+    rng = np.random.RandomState(0)
+    X = [rng.randn(rng.randint(5, 40), 3).astype(np.float32) for _ in range(30)]
+    for x in X:
+        x[:, 2] = rng.randn()  # a static feature: one value per sequence
+    y = np.arange(len(X)) % 2
+    clf = LSTMClassifier(hidden_size=4, max_iter=1, n_static_features=1, random_state=0)
+    clf.partial_fit(X, y, classes=[0, 1])
+    steps = np.concatenate(X)
+    expected = [steps[:, 0].std(), steps[:, 1].std(), np.std([x[0, 2] for x in X])]
+    np.testing.assert_allclose(clf.feature_scale_, expected, rtol=1e-6)
+    spy = BatchSpy()
+    clf.set_params(callbacks=[spy]).partial_fit([10 * x for x in X], y)
+    np.testing.assert_allclose(clf.feature_scale_, expected, rtol=1e-6)  # kept
+    np.testing.assert_allclose(
+        dict(clf.net_.callbacks_)["input_noise"].std, 0.1 * np.array(expected), rtol=1e-6
+    )
+
+
+def test_each_process_draws_its_own_noise(monkeypatch):
+    from sklstm import _distributed
+    from sklstm._training import InputNoise
+
+    def draw(rank):
+        monkeypatch.setattr(_distributed, "world", lambda: (rank, 2))
+        noise = InputNoise()
+        noise.start(np.ones(2), seed=7, next_epoch=3)
+        noise.on_train_begin(None)
+        noise.on_epoch_begin(None)
+        return torch.randn(5, generator=noise.generator_)
+
+    assert torch.equal(draw(0), draw(0))
+    assert not torch.equal(draw(0), draw(1))
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), -0.1])
+def test_a_bad_input_noise_is_refused_before_anything_changes(bad):
+    X, _ = identical_sequences(n=8, steps=5)
+    clf = LSTMClassifier(input_noise=bad)
+    with pytest.raises(ValueError, match=r"'input_noise' parameter .* range \[0.0, inf\)"):
+        clf.fit(X, np.arange(8) % 2)
+    assert not hasattr(clf, "net_")
