@@ -341,6 +341,8 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             done = 0
             if resume is not None:
                 done = restore_training(net, resume, self._callbacks())
+            elif not first_call:
+                self._refresh_callbacks(net)
             rows_before = len(net.history) - done  # skorch's history spans earlier fits
             net.max_epochs = max(epochs - done, 0)
             net.batch_size = batch_size
@@ -366,6 +368,16 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
                 net.module_ = _distributed.unwrap(net.module_)
         self._record_history(net, rows_before, len(train), incremental, first_call, epochs)
         return self
+
+    def _refresh_callbacks(self, net):
+        """Continued training runs this call's callbacks: ``set_params`` may have
+        changed them (``callbacks``, ``clip_grad_norm``, ``tol``...). The stopping
+        monitor keeps its state, as MLPClassifier's does across ``partial_fit``."""
+        monitor = dict(net.callbacks_)["monitor"].get_state()
+        net.callbacks = self._callbacks()
+        net.initialize_callbacks()
+        net.iterator_train__random_state = dict(net.callbacks_)["seeding"].random_state
+        dict(net.callbacks_)["monitor"].set_state(monitor, net)
 
     def _planned_epochs(self, batches_per_epoch):
         """``max_iter``, or for ``"auto"`` enough epochs for about AUTO_UPDATES updates."""
@@ -833,7 +845,8 @@ _RUNTIME_PARAMETERS = """\
     callbacks : list of skorch callbacks, default=None
         Extra :mod:`skorch.callbacks` (``LRScheduler``, ``Checkpoint``, ...),
         as instances or ``(name, instance)`` pairs, run after the built-in
-        ones.
+        ones. Changed with ``set_params``, they run from the next ``fit`` or
+        ``partial_fit`` on, training continued or not.
 
     verbose : int, default=0
         ``1`` or more shows a progress bar per epoch and a table of the

@@ -145,3 +145,24 @@ def test_a_bad_input_noise_is_refused_before_anything_changes(bad):
     with pytest.raises(ValueError, match=r"'input_noise' parameter .* range \[0.0, inf\)"):
         clf.fit(X, np.arange(8) % 2)
     assert not hasattr(clf, "net_")
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_continued_training_runs_the_callbacks_set_since():
+    class Count(Callback):
+        def __init__(self):
+            self.epochs = 0
+
+        def on_epoch_begin(self, net, **kwargs):
+            self.epochs += 1
+
+    X, _ = identical_sequences(n=20, steps=5)
+    y = np.arange(20) % 2
+    clf = LSTMClassifier(hidden_size=4, max_iter=2, random_state=0).fit(X, y)
+    count = Count()
+    clf.set_params(callbacks=[count], warm_start=True, input_noise=0.3).fit(X, y)
+    clf.partial_fit(X, y)
+    assert count.epochs == 3 and clf.n_iter_ == 5
+    np.testing.assert_allclose(
+        dict(clf.net_.callbacks_)["input_noise"].std[:2], 0.3 * X.std(axis=(0, 1))[:2], rtol=1e-5
+    )
