@@ -83,8 +83,8 @@ class LSTMTagger(_BaseLSTM):
 """,
         input_noise=0.0,
         input_noise_note=(
-            "\n        Off by default here: the noise was measured on sequence\n"
-            "        classification and regression, not on tagging."
+            "\n        Off by default here: on the ECG application's tagger it did not\n"
+            "        gain (docs/ecg_arrhythmia.md)."
         ),
     )
 
