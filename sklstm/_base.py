@@ -55,6 +55,13 @@ FRONTEND_AUTO_MIN_LENGTH = 8
 FRONTEND_TARGET_STEPS = 64
 
 
+# The built-in callbacks whose state continued training keeps (the others only
+# hold settings, which set_params may have changed since).
+_STATEFUL_CALLBACKS = frozenset(
+    {"seeding", "input_noise", "valid_score", "monitor", "schedule", "last_completed_epoch"}
+)
+
+
 def auto_batch_size(n_train):
     """``batch_size="auto"``: small sets need small batches (many updates, some
     gradient noise); larger ones get up to 64 sequences per update."""
@@ -350,6 +357,11 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             net.validation_data = valid
             callbacks = dict(net.callbacks_)
             callbacks["seeding"].start(seed, self.n_iter_ + done)
+            # partial_fit holds nothing out, whatever early_stopping says (as MLPClassifier).
+            callbacks["monitor"].watch(
+                "valid_score" if valid is not None else "train_loss",
+                restore_best=valid is not None,
+            )
             self._plan_schedule(callbacks, incremental, done, epochs, batches_per_epoch)
             if "input_noise" not in callbacks:  # a net pickled before input_noise existed
                 net.callbacks_.insert(1, ("input_noise", InputNoise()))
@@ -370,14 +382,25 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         return self
 
     def _refresh_callbacks(self, net):
-        """Continued training runs this call's callbacks: ``set_params`` may have
-        changed them (``callbacks``, ``clip_grad_norm``, ``tol``...). The stopping
-        monitor keeps its state, as MLPClassifier's does across ``partial_fit``."""
-        monitor = dict(net.callbacks_)["monitor"].get_state()
-        net.callbacks = self._callbacks()
-        net.initialize_callbacks()
-        net.iterator_train__random_state = dict(net.callbacks_)["seeding"].random_state
-        dict(net.callbacks_)["monitor"].set_state(monitor, net)
+        """Continued training runs the callbacks set since the net was built
+        (``set_params`` of ``callbacks``, ``clip_grad_norm``, ``verbose``). The
+        built-in callbacks that carry the training's state, and skorch's own
+        (the best losses so far), stay as they are: the stopping monitor keeps
+        its count, as MLPClassifier's does across ``partial_fit``."""
+        kept = dict(net.callbacks_)
+        keep = _STATEFUL_CALLBACKS | {name for name, _ in net.get_default_callbacks()}
+        before = net.callbacks, net.callbacks_
+        try:
+            net.callbacks = self._callbacks()
+            net.initialize_callbacks()
+            net.callbacks_ = [
+                (name, kept[name] if name in keep and name in kept else callback)
+                for name, callback in net.callbacks_
+            ]
+        except BaseException:  # Ctrl-C included: the net stays as it was
+            net.callbacks, net.callbacks_ = before
+            raise
+        net.verbose = self.verbose
 
     def _planned_epochs(self, batches_per_epoch):
         """``max_iter``, or for ``"auto"`` enough epochs for about AUTO_UPDATES updates."""

@@ -139,15 +139,17 @@ class Sequences:
         return self.data.reshape(n, -1, self.n_features)
 
 
-def feature_std(sequences, n_static=0, *, chunk_rows=1 << 20):
+def feature_std(sequences, n_static=0, *, chunk_values=1 << 23):
     """Each feature's standard deviation over the steps of ``sequences`` (float64).
 
     The ``n_static`` trailing features describe whole sequences and repeat at
     every step: theirs is taken over the sequences' first steps. Two passes in
-    chunks, so that no float64 copy of the whole data is made.
+    chunks of about ``chunk_values`` values, so that no float64 copy of the
+    whole data is made.
     """
     data = sequences.data
     n_step = data.shape[1] - n_static
+    chunk_rows = max(1, chunk_values // data.shape[1])
     steps = _chunked_std(data[:, :n_step], chunk_rows)
     if not n_static:
         return steps
@@ -159,7 +161,10 @@ def _chunked_std(a, chunk_rows):
     n = len(a)
     chunks = range(0, n, chunk_rows)
     mean = sum(a[i : i + chunk_rows].sum(axis=0, dtype=np.float64) for i in chunks) / n
-    squares = sum(np.square(a[i : i + chunk_rows] - mean).sum(axis=0) for i in chunks)
+    squares = 0.0
+    for i in chunks:
+        deviation = a[i : i + chunk_rows] - mean  # float64, chunk_rows rows at most
+        squares = squares + np.square(deviation, out=deviation).sum(axis=0)
     return np.sqrt(squares / n)
 
 

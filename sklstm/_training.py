@@ -572,6 +572,13 @@ class TrainingMonitor(Callback):
         self.completed_epochs_ = 0
         return self
 
+    def watch(self, monitor, *, restore_best):
+        """Monitor ``monitor`` from now on; another quantity than before starts afresh."""
+        if monitor != self.monitor:
+            self.best_, self.best_state_, self.no_improvement_ = None, None, 0
+        self.monitor = monitor
+        self.restore_best = restore_best
+
     def on_train_begin(self, net, **kwargs):
         self.converged_ = self.diverged_ = False
         self.completed_epochs_ = 0

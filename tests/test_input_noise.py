@@ -166,3 +166,34 @@ def test_continued_training_runs_the_callbacks_set_since():
     np.testing.assert_allclose(
         dict(clf.net_.callbacks_)["input_noise"].std[:2], 0.3 * X.std(axis=(0, 1))[:2], rtol=1e-5
     )
+
+
+def test_feature_std_in_chunks_equals_numpys():
+    from sklstm._sequences import Sequences, feature_std
+
+    rng = np.random.RandomState(0)
+    X = [
+        (rng.randn(rng.randint(1, 30), 4) * [1, 10, 100, 0] + 5).astype(np.float32)
+        for _ in range(50)
+    ]
+    seqs = Sequences.from_list(X)
+    steps = np.concatenate(X).astype(np.float64)
+    np.testing.assert_allclose(feature_std(seqs, chunk_values=7), steps.std(axis=0), rtol=1e-10)
+    firsts = np.array([x[0, 3:] for x in X], dtype=np.float64)
+    expected = np.concatenate([steps[:, :3].std(axis=0), firsts.std(axis=0)])
+    np.testing.assert_allclose(feature_std(seqs, 1, chunk_values=5), expected, rtol=1e-10)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_partial_fit_with_early_stopping_monitors_the_training_loss():
+    # partial_fit holds nothing out (as MLPClassifier's): it used to fail looking
+    # for a validation score.
+    X, _ = identical_sequences(n=20, steps=5)
+    y = np.arange(20) % 2
+    clf = LSTMClassifier(hidden_size=4, early_stopping=True, random_state=0)
+    clf.partial_fit(X, y, classes=[0, 1]).partial_fit(X, y)
+    assert clf.n_iter_ == 2 and clf.validation_scores_ is None
+    # A fit afterwards validates, its monitor started afresh on the new quantity.
+    clf.set_params(warm_start=True, max_iter=3).fit(X, y)
+    assert len(clf.validation_scores_) == 3
+    assert dict(clf.net_.callbacks_)["monitor"].monitor == "valid_score"
