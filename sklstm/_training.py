@@ -531,6 +531,16 @@ class OneCycleSchedule(Callback):
         self._step += 1
 
 
+def _weights(net):
+    """A copy of the network's weights, keyed as the bare module names them.
+
+    Under data-parallel training the module is wrapped (keys ``module.*``);
+    the bare keys stay valid across the fits, checkpoints and resumes that
+    wrap it or not.
+    """
+    return copy.deepcopy(_distributed.unwrap(net.module_).state_dict())
+
+
 class TrainingMonitor(Callback):
     """MLPClassifier's stopping rule, best-weights restoring, and divergence guard.
 
@@ -582,7 +592,7 @@ class TrainingMonitor(Callback):
     def on_train_begin(self, net, **kwargs):
         self.converged_ = self.diverged_ = False
         self.completed_epochs_ = 0
-        self._good_state = copy.deepcopy(net.module_.state_dict())
+        self._good_state = _weights(net)
 
     def on_epoch_begin(self, net, **kwargs):
         if self.converged_:
@@ -602,7 +612,7 @@ class TrainingMonitor(Callback):
             shared = net.history[-1, "train_loss"]
             seen = sum(net.history[-1, "batches", :, "train_batch_size"])
             net.history.record("train_loss", _distributed.mean_over_processes(shared, seen))
-        self._good_state = copy.deepcopy(net.module_.state_dict())
+        self._good_state = _weights(net)
         value = net.history[-1, self.monitor]
         sign = -1.0 if self.monitor == "valid_score" else 1.0
         if self.best_ is not None and sign * value > sign * self.best_ - self.tol:
@@ -618,31 +628,23 @@ class TrainingMonitor(Callback):
 
     def on_train_end(self, net, **kwargs):
         if self.restore_best and self.best_state_ is not None:
-            net.module_.load_state_dict(self.best_state_)
+            _distributed.unwrap(net.module_).load_state_dict(self.best_state_)
         elif self.diverged_:
-            net.module_.load_state_dict(self._good_state)
+            _distributed.unwrap(net.module_).load_state_dict(self._good_state)
         self._good_state = None
 
     def get_state(self):
         """What a resumed fit needs to take the same stopping decisions."""
-        best_state = self.best_state_
-        if best_state is not None:
-            best_state = {k.removeprefix("module."): v for k, v in best_state.items()}
         return {
             "best": self.best_,
             "no_improvement": self.no_improvement_,
-            "best_state": best_state,
+            "best_state": self.best_state_,
         }
 
     def set_state(self, state, net):
         self.best_ = state["best"]
         self.no_improvement_ = state["no_improvement"]
-        best_state = state["best_state"]
-        if best_state is not None:
-            # Keys as the (possibly DistributedDataParallel-wrapped) module names them.
-            prefix = "module." if hasattr(net.module_, "module") else ""
-            best_state = {prefix + k: v for k, v in best_state.items()}
-        self.best_state_ = best_state
+        self.best_state_ = state["best_state"]
 
 
 class LastCompletedEpoch(Callback):
@@ -670,7 +672,7 @@ class LastCompletedEpoch(Callback):
         monitor = dict(net.callbacks_)["monitor"]
         self.snapshot_ = {
             "rows": len(net.history),
-            "weights": copy.deepcopy(net.module_.state_dict()),
+            "weights": _weights(net),
             "optimizer": copy.deepcopy(net.optimizer_.state_dict()),
             "monitor": (monitor.best_, monitor.no_improvement_, monitor.best_state_),
         }
@@ -685,7 +687,7 @@ class LastCompletedEpoch(Callback):
         weights = self.snapshot_["weights"]
         if monitor.restore_best and monitor.best_state_ is not None:
             weights = monitor.best_state_
-        net.module_.load_state_dict(weights)
+        _distributed.unwrap(net.module_).load_state_dict(weights)
         net.optimizer_.load_state_dict(self.snapshot_["optimizer"])
 
 
