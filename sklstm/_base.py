@@ -363,9 +363,8 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
                 restore_best=valid is not None,
             )
             self._plan_schedule(callbacks, incremental, done, epochs, batches_per_epoch)
-            if "input_noise" not in callbacks:  # a net pickled before input_noise existed
-                net.callbacks_.insert(1, ("input_noise", InputNoise()))
-            dict(net.callbacks_)["input_noise"].start(self._noise_std(), seed, self.n_iter_ + done)
+            # (A net pickled before input_noise existed gained it in the refresh.)
+            callbacks["input_noise"].start(self._noise_std(), seed, self.n_iter_ + done)
             for _, callback in net.callbacks_:
                 if hasattr(callback, "bind_fit"):
                     fingerprint = data_fingerprint(sequences, y_encoded, sample_weight)
