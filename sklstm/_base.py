@@ -361,6 +361,8 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             callbacks["monitor"].watch(
                 "valid_score" if valid is not None else "train_loss",
                 restore_best=valid is not None,
+                tol=self.tol,
+                n_iter_no_change=self.n_iter_no_change,
             )
             self._plan_schedule(callbacks, incremental, done, epochs, batches_per_epoch)
             # (A net pickled before input_noise existed gained it in the refresh.)
@@ -382,7 +384,8 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
 
     def _refresh_callbacks(self, net):
         """Continued training runs the callbacks set since the net was built
-        (``set_params`` of ``callbacks``, ``clip_grad_norm``, ``verbose``). The
+        (``set_params`` of ``callbacks``, ``clip_grad_norm``, ``verbose``; the
+        monitor takes ``tol`` and ``n_iter_no_change`` in ``watch``). The
         built-in callbacks that carry the training's state, and skorch's own
         (the best losses so far), stay as they are: the stopping monitor keeps
         its count, as MLPClassifier's does across ``partial_fit``."""

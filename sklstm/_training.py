@@ -582,12 +582,15 @@ class TrainingMonitor(Callback):
         self.completed_epochs_ = 0
         return self
 
-    def watch(self, monitor, *, restore_best):
-        """Monitor ``monitor`` from now on; another quantity than before starts afresh."""
+    def watch(self, monitor, *, restore_best, tol, n_iter_no_change):
+        """Monitor ``monitor`` with these settings from now on; another quantity
+        than before starts afresh."""
         if monitor != self.monitor:
             self.best_, self.best_state_, self.no_improvement_ = None, None, 0
         self.monitor = monitor
         self.restore_best = restore_best
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
 
     def on_train_begin(self, net, **kwargs):
         self.converged_ = self.diverged_ = False

@@ -161,8 +161,10 @@ def test_continued_training_runs_the_callbacks_set_since():
     clf = LSTMClassifier(hidden_size=4, max_iter=2, random_state=0).fit(X, y)
     count = Count()
     clf.set_params(callbacks=[count], warm_start=True, input_noise=0.3).fit(X, y)
-    clf.partial_fit(X, y)
+    clf.set_params(tol=0.5, n_iter_no_change=3).partial_fit(X, y)
     assert count.epochs == 3 and clf.n_iter_ == 5
+    monitor = dict(clf.net_.callbacks_)["monitor"]
+    assert (monitor.tol, monitor.n_iter_no_change) == (0.5, 3)
     np.testing.assert_allclose(
         dict(clf.net_.callbacks_)["input_noise"].std[:2], 0.3 * X.std(axis=(0, 1))[:2], rtol=1e-5
     )
