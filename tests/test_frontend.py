@@ -1,5 +1,7 @@
 """The convolutional front end: lengths, masking, backends, estimators, export and files."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -269,6 +271,44 @@ def test_front_end_features_of_a_sequence_do_not_depend_on_its_batch(norm):
             alone, (n,) = frontend(*_padded([s]))
             assert n == out_lengths[b]
             torch.testing.assert_close(alone[:n, 0], batched[:n, b], atol=1e-6, rtol=1e-6)
+
+
+def test_unpadded_batches_skip_the_masks_but_exported_graphs_keep_them(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    torch.manual_seed(0)
+    frontend = ConvFrontEnd(2, channels=6, stride=4).eval()
+    rng = np.random.RandomState(0)
+    full = [rng.randn(30, 2).astype(np.float32) for _ in range(3)]
+    x, lengths = _padded(full)
+    ragged_x, ragged_lengths = _padded([full[0], full[1][:13], full[2][:5]])
+    ragged_x[13:, 1] = 7.0  # padding that the masks must hide
+    with torch.inference_mode():
+        # All sequences fill the batch: the masks are skipped, the outputs are the same.
+        batched, _ = frontend(x, lengths)
+        for b, s in enumerate(full):
+            alone, _ = frontend(*_padded([s]))
+            torch.testing.assert_close(alone[:, 0], batched[:, b], atol=1e-6, rtol=1e-6)
+        expected, expected_lengths = frontend(ragged_x, ragged_lengths)
+    # Exported from a batch without padding, the graph still masks the padding of others.
+    path = tmp_path / "frontend.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's narration
+        torch.onnx.export(
+            frontend,
+            (x, lengths),
+            str(path),
+            dynamo=False,
+            input_names=["x", "lengths"],
+            output_names=["features", "out_lengths"],
+            dynamic_axes={"x": {0: "time", 1: "batch"}, "lengths": {0: "batch"}},
+        )
+    session = ort.InferenceSession(str(path))
+    out, out_lengths = session.run(
+        None, {"x": ragged_x.numpy(), "lengths": ragged_lengths.numpy().astype(np.int64)}
+    )
+    np.testing.assert_array_equal(out_lengths, expected_lengths.numpy())
+    np.testing.assert_allclose(out, expected.numpy(), atol=1e-6, rtol=1e-6)
 
 
 def test_front_end_refuses_bad_settings_by_name():

@@ -117,6 +117,13 @@ class _NoNorm(nn.Module):
         return x
 
 
+def _exporting():
+    """Whether the module runs under a tracer or exporter, which fixes Python branches."""
+    return (
+        torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
+    )
+
+
 def frontend_lengths(lengths, stride):
     """Valid output steps of a sequence of ``lengths`` steps: ``ceil(lengths / stride)``."""
     return torch.div(lengths - 1, stride, rounding_mode="floor") + 1
@@ -289,17 +296,26 @@ class ConvFrontEnd(nn.Module):
         lengths : Tensor [shape=(B,)]
             Valid steps of each output sequence.
         """
+        # A batch of sequences that all fill it (series of one length, the common
+        # case) has no padding before or after any block (odd kernels padded by
+        # k // 2 give ceil(T / stride) steps), so its masks hold only ones and
+        # multiplying by them is skipped: the same outputs, about a tenth less
+        # time. Traced and exported graphs keep the products, whatever the example.
+        padded = _exporting() or int(lengths.min()) < x.shape[0]
         lengths = lengths.to(x.device)
         h = x.permute(1, 2, 0)
         mask = _step_mask(lengths, h.shape[2], h.dtype)
-        h = h * mask  # whatever the caller padded with, the convolutions see zeros
+        if padded:
+            h = h * mask  # whatever the caller padded with, the convolutions see zeros
         for conv, norm in zip(self.convs, self.norms):
             with full_precision_cudnn(h):
                 h = conv(h)
             if conv.stride[0] > 1:
                 lengths = frontend_lengths(lengths, conv.stride[0])
                 mask = _step_mask(lengths, h.shape[2], h.dtype)
-            h = torch.relu(norm(h, mask)) * mask
+            h = torch.relu(norm(h, mask))
+            if padded:
+                h = h * mask
         return h.permute(2, 0, 1), lengths
 
     def extra_repr(self):
