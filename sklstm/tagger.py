@@ -51,6 +51,11 @@ class LSTMTagger(_BaseLSTM):
         step), whose features of each step also join the output layer's input.
         Padding never changes a label.
 
+    frontend_channels : int, default=64
+        Channels of each of the front end's convolutions (ignored without a
+        front end). Narrower than the sequence estimators' 128: here the
+        convolutions run at every step of the sequence, not strided.
+
 {static_parameters}
 {training_parameters}
     class_weight : dict, "balanced" or None, default=None
@@ -104,6 +109,7 @@ class LSTMTagger(_BaseLSTM):
         cell="lstm",
         backend="fused",
         frontend=None,
+        frontend_channels=64,
         n_static_features=0,
         solver="adam",
         alpha=1e-4,
@@ -133,6 +139,7 @@ class LSTMTagger(_BaseLSTM):
             cell=cell,
             backend=backend,
             frontend=frontend,
+            frontend_channels=frontend_channels,
             n_static_features=n_static_features,
             solver=solver,
             alpha=alpha,

@@ -100,6 +100,7 @@ def test_model_files_from_before_the_front_end_load_as_they_were_trained(tmp_pat
         path,
         {
             "frontend",
+            "frontend_channels",
             "learning_rate",
             "input_noise",
             "frontend_",
@@ -118,7 +119,8 @@ def test_pickles_from_before_the_front_end_still_predict():
     X, y = _problem()
     clf = LSTMClassifier(hidden_size=4, max_iter=2, frontend=None, random_state=0).fit(X, y)
     expected = clf.predict_proba(X)
-    for name in ("frontend", "learning_rate", "input_noise", "frontend_", "frontend_stride_"):
+    old_names = ("frontend", "frontend_channels", "learning_rate", "input_noise")
+    for name in (*old_names, "frontend_", "frontend_stride_"):
         del clf.__dict__[name]
     del clf.__dict__["feature_scale_"]
     del clf.module_.__dict__["frontend"]  # as a 0.1 network was pickled

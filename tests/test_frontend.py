@@ -1,13 +1,15 @@
 """The convolutional front end: lengths, masking, backends, estimators, export and files."""
 
+import pickle
 import warnings
 
 import numpy as np
 import pytest
 import torch
+from _model_files import rewrite_without
 
 import sklstm
-from sklstm import LSTMClassifier, LSTMRegressor
+from sklstm import LSTMClassifier, LSTMRegressor, LSTMTagger
 from sklstm._base import FRONTEND_AUTO_MIN_LENGTH, FRONTEND_TARGET_STEPS
 from sklstm.nn import (
     ConvFrontEnd,
@@ -209,6 +211,41 @@ def test_models_fitted_with_the_three_block_front_end_keep_it(tmp_path, monkeypa
     assert len(refitted.module_.frontend.convs) == 4
 
 
+def test_the_front_ends_width_is_a_parameter_kept_by_model_files(tmp_path):
+    assert LSTMClassifier().frontend_channels == LSTMRegressor().frontend_channels == 128
+    assert LSTMTagger().frontend_channels == 64
+    X, y = _long_ragged()
+    clf = LSTMClassifier(hidden_size=4, frontend_channels=8, max_iter=2, random_state=0)
+    clf.fit(X, y)
+    assert clf.module_.frontend.channels == 8
+    assert all(conv.out_channels == 8 for conv in clf.module_.frontend.convs)
+    # The head reads the pooled recurrent output and the mean of the 8 channels.
+    assert clf.module_.head.in_features == 4 + 8
+    sklstm.save(clf, tmp_path / "clf.sklstm")
+    loaded = sklstm.load(tmp_path / "clf.sklstm")
+    assert loaded.frontend_channels == 8
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    with pytest.raises(ValueError, match="frontend_channels"):
+        LSTMClassifier(frontend_channels=0).fit(X, y)
+
+
+def test_models_fitted_before_the_width_was_a_parameter_keep_64_channels(tmp_path):
+    X, y = _long_ragged(n=12)
+    clf = LSTMClassifier(hidden_size=4, frontend_channels=64, max_iter=2, random_state=0)
+    clf.fit(X, y)
+    expected = clf.predict_proba(X)
+    sklstm.save(clf, tmp_path / "old.sklstm")
+    rewrite_without(tmp_path / "old.sklstm", {"frontend_channels"})
+    loaded = sklstm.load(tmp_path / "old.sklstm")
+    assert loaded.frontend_channels == 64 and loaded.module_.frontend.channels == 64
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+    del clf.__dict__["frontend_channels"]  # as such a model was pickled
+    restored = pickle.loads(pickle.dumps(clf))
+    assert restored.frontend_channels == 64
+    restored.set_params(warm_start=True).fit(X, y)  # training goes on at its width
+    assert restored.module_.frontend.channels == 64
+
+
 @pytest.mark.parametrize("kernels", [None, (7, 13, 3), (15, 13, 5, 3, 3)])
 def test_a_stream_through_any_layout_gives_the_whole_sequence_outputs(kernels):
     torch.manual_seed(0)
@@ -254,7 +291,7 @@ def test_static_features_bypass_the_front_end():
     clf = LSTMClassifier(hidden_size=4, max_iter=2, n_static_features=1, random_state=0)
     clf.fit(X, y)
     assert clf.module_.frontend.input_size == 2
-    assert clf.module_.head.in_features == 4 + 64 + 1
+    assert clf.module_.head.in_features == 4 + clf.frontend_channels + 1
 
 
 @pytest.mark.parametrize("norm", [None, "layer", "batch"])

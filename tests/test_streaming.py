@@ -214,7 +214,8 @@ def test_regressor_streams_side_by_side_keep_their_static_features(n_outputs):
     rows = _side_by_side(reg, xs, 6)
     assert rows.shape == (3, 20) + ((2,) if n_outputs == 2 else ())
     for x, row in zip(xs, rows):
-        np.testing.assert_allclose(row, _streamed(reg, x, 6), rtol=1e-6, atol=1e-6)
+        # In the target's units, through 128-channel convolutions batched otherwise.
+        np.testing.assert_allclose(row, _streamed(reg, x, 6), rtol=1e-6, atol=1e-5)
 
 
 def test_streams_side_by_side_refuse_chunks_of_another_layout():
