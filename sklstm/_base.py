@@ -346,9 +346,10 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
                 self.feature_scale_ = feature_std(train.sequences, self.n_static_features)
             if first_call:
                 self.frontend_, self.frontend_stride_ = self._resolve_frontend(sequences)
-                self.frontend_kernels_ = None
+                self.frontend_kernels_ = self.frontend_channels_ = None
                 if self.frontend_ is not None:
                     self.frontend_kernels_ = default_kernels(self.frontend_stride_)
+                    self.frontend_channels_ = self.frontend_channels
                 self.net_ = self._build_net(sequences.n_features, batch_size)
                 self.loss_curve_ = []
                 self.n_iter_ = 0
@@ -564,7 +565,8 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
             "frontend": frontend,
             "frontend_stride": stride,
             "frontend_kernels": kernels,
-            "frontend_channels": self.frontend_channels,
+            # Models fitted before the width was a parameter have 64 channels.
+            "frontend_channels": getattr(self, "frontend_channels_", None) or 64,
         }
 
     def _record_history(self, net, first_row, n_train, incremental, first_call, epochs):
@@ -777,9 +779,9 @@ _POOLING_PARAMETERS = """\
         Channels of each of the front end's convolutions (ignored without a
         front end). Wider front ends read more kinds of local shape; on the
         public sets of the user guide ("Getting good results"), 128 gained
-        over 64 on the long shape sets (2,000-step PigCVP, the contours of
-        ArrowHead and OSULeaf) and fits took about 1.5 to 3 times as long.
-        Models fitted before this parameter existed have 64.
+        over 64 on the shape sets (2,000-step PigCVP, the contours of
+        ArrowHead and OSULeaf), lost on ACSF1, and fits took 1.1 to 2.7 times
+        as long. Fixed at the first fit: see ``frontend_channels_``.
 
 """
 
@@ -920,6 +922,11 @@ _FITTED_ATTRIBUTES = """\
 
     frontend_stride_ : int
         Downsampling of the front end (1 without one).
+
+    frontend_channels_ : int or None
+        Channels of the front end's convolutions (``frontend_channels`` at
+        the first fit); None without a front end. Models fitted before the
+        parameter existed lack the attribute and have 64.
 
     frontend_kernels_ : tuple of int or None
         Kernel sizes of the front end's blocks

@@ -217,7 +217,7 @@ def test_the_front_ends_width_is_a_parameter_kept_by_model_files(tmp_path):
     X, y = _long_ragged()
     clf = LSTMClassifier(hidden_size=4, frontend_channels=8, max_iter=2, random_state=0)
     clf.fit(X, y)
-    assert clf.module_.frontend.channels == 8
+    assert clf.frontend_channels_ == clf.module_.frontend.channels == 8
     assert all(conv.out_channels == 8 for conv in clf.module_.frontend.convs)
     # The head reads the pooled recurrent output and the mean of the 8 channels.
     assert clf.module_.head.in_features == 4 + 8
@@ -225,6 +225,14 @@ def test_the_front_ends_width_is_a_parameter_kept_by_model_files(tmp_path):
     loaded = sklstm.load(tmp_path / "clf.sklstm")
     assert loaded.frontend_channels == 8
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    # Fixed at the first fit: a width set since changes neither files, export nor training.
+    clf.set_params(frontend_channels=16)
+    sklstm.save(clf, tmp_path / "later.sklstm")
+    np.testing.assert_array_equal(
+        sklstm.load(tmp_path / "later.sklstm").predict_proba(X), clf.predict_proba(X)
+    )
+    clf.set_params(warm_start=True).fit(X, y)
+    assert clf.frontend_channels_ == clf.module_.frontend.channels == 8
     with pytest.raises(ValueError, match="frontend_channels"):
         LSTMClassifier(frontend_channels=0).fit(X, y)
 
@@ -235,11 +243,12 @@ def test_models_fitted_before_the_width_was_a_parameter_keep_64_channels(tmp_pat
     clf.fit(X, y)
     expected = clf.predict_proba(X)
     sklstm.save(clf, tmp_path / "old.sklstm")
-    rewrite_without(tmp_path / "old.sklstm", {"frontend_channels"})
+    rewrite_without(tmp_path / "old.sklstm", {"frontend_channels", "frontend_channels_"})
     loaded = sklstm.load(tmp_path / "old.sklstm")
     assert loaded.frontend_channels == 64 and loaded.module_.frontend.channels == 64
     np.testing.assert_array_equal(loaded.predict_proba(X), expected)
     del clf.__dict__["frontend_channels"]  # as such a model was pickled
+    del clf.__dict__["frontend_channels_"]
     restored = pickle.loads(pickle.dumps(clf))
     assert restored.frontend_channels == 64
     restored.set_params(warm_start=True).fit(X, y)  # training goes on at its width

@@ -36,7 +36,8 @@ __all__ = ["KeywordSpotter", "make_babble", "make_background"]
 # Chosen on FSDD with indices 5-9 held out and leave-one-speaker-out
 # (docs/keyword_spotting.md), like the parameters' defaults.
 _FEATURES = dict(deltas=0, normalize="mean")
-_NETWORK = dict(frontend=None, learning_rate="constant", input_noise=0.0)
+# frontend_channels as checkpoints written before it was a parameter have it.
+_NETWORK = dict(frontend=None, frontend_channels=64, learning_rate="constant", input_noise=0.0)
 # White noise for half the noisy copies however many noise recordings there are:
 # with 46 recordings and an equal chance for each, white noise all but vanished and
 # the 10-dB white-noise accuracy fell from 97.0% to 94.3% (docs/keyword_spotting.md).

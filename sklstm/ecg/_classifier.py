@@ -37,7 +37,8 @@ _MEMBER_SEED_STEP = 7919
 # those the application's figures were measured with (a beat is 63 steps,
 # short enough for the recurrent layers to read without a front end, and no
 # input noise).
-_NETWORK = dict(frontend=None, learning_rate="constant", input_noise=0.0)
+# frontend_channels as checkpoints written before it was a parameter have it.
+_NETWORK = dict(frontend=None, frontend_channels=64, learning_rate="constant", input_noise=0.0)
 
 
 def _class_weights(y, *, power, unweighted):
