@@ -11,6 +11,8 @@ A command line over :class:`sklstm.ecg.ArrhythmiaClassifier` (one beat at a time
         [--detect] [--json] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia annotate --model FILE --data-dir DIR [--records R ...]
         --out-dir OUT [--ext pred] [--detect] [--plots PLOTS]
+    python -m pipelines.ecg_arrhythmia monitor --model FILE --data-dir DIR [--records R ...]
+        [--chunk-ms 100] [--lookahead 10] [--history 1800] [--interval 2] [--realtime]
     python -m pipelines.ecg_arrhythmia crossval --data-dir DIR [--records R ...] [--folds 5]
         [--kind beat|rhythm|both] [--rr-model logistic|none] [--rr-context N|none]
         [--rr-s-weight W|none] [--af-irregularity T|none] [--json]
@@ -51,7 +53,7 @@ from sklstm.ecg._metrics import classification_statistics, detection_statistics
 from sklstm.ecg._plot import busiest_window
 from sklstm.io import ModelFileError
 
-from . import _plots
+from . import _ecg_monitor, _plots
 from ._cli import (
     INTERRUPTED,
     BadFiles,
@@ -308,6 +310,22 @@ def cmd_annotate(args):
     return bad.exit_code()
 
 
+def cmd_monitor(args):
+    """Each record's beats as JSON lines, decided as its signal arrives (see _ecg_monitor)."""
+    _ecg_monitor.settings(args)
+    model = load_trained_model(args)
+    bad = BadFiles()
+    for name in _record_names(args):
+        path = Path(args.data_dir) / name
+        try:
+            summary = _ecg_monitor.monitor_record(model, path, args)
+        except (RecordError, OSError, ValueError) as exc:
+            bad.add(path, exc)
+            continue
+        print(_ecg_monitor.format_summary(summary), file=sys.stderr)
+    return bad.exit_code()
+
+
 # -- plots (--plots DIR) ------------------------------------------------------------
 
 
@@ -516,6 +534,12 @@ def parse_args(argv):
     p.add_argument("--detect", action="store_true", help="detect the beats instead")
     plots(p)
     chunks(p)
+    p = sub.add_parser(
+        "monitor", help="classify each beat as the signal arrives, one JSON line per beat"
+    )
+    common(p)
+    lead_of_the_model(p)
+    _ecg_monitor.add_arguments(p)
     p = sub.add_parser("crossval", help="record-grouped cross-validation")
     common(p, model=False)
     training(p)
@@ -534,6 +558,7 @@ def main(argv=None):
         "train": cmd_train,
         "evaluate": cmd_evaluate,
         "annotate": cmd_annotate,
+        "monitor": cmd_monitor,
         "crossval": cmd_crossval,
     }
     try:

@@ -21,6 +21,7 @@ from sklstm.ecg import (
     ArrhythmiaTagger,
     detect_r_peaks,
     filter_ecg,
+    match_beats,
     read_beats,
     read_record,
 )
@@ -209,6 +210,34 @@ def test_bad_records_are_listed_and_fail_at_the_end(model, tmp_path, capsys):
     assert "301.atr: annotation file not found. Without annotations, use --detect" in err
     assert main(argv + ["--records", "301", "--detect"]) == 0
     assert len(wfdb.rdann(str(out / "301"), "pred").sample) > 1900
+
+
+def test_monitor_prints_each_beat_as_annotate_classifies_it_after_the_lookahead(
+    model, tmp_path, capsys
+):
+    # Two minutes of record 209 (atrial premature beats) at 250 Hz, as a recorder
+    # would deliver them: the monitor reads the file in 100-ms chunks.
+    path = resample_record("209", 250, tmp_path)
+    signal = wfdb.rdrecord(str(path)).p_signal[: 250 * 120]
+    wfdb.wrsamp("short", fs=250, units=["mV", "mV"], sig_name=["MLII", "V1"],
+                p_signal=signal, fmt=["16", "16"], write_dir=str(tmp_path))  # fmt: skip
+    argv = ["monitor", "--model", str(model), "--data-dir", str(tmp_path), "--records", "short"]
+    assert main(argv + ["--lookahead", "5", "--history", "60", "--interval", "2"]) == 0
+    captured = capsys.readouterr()
+    lines = [json.loads(line) for line in captured.out.splitlines()]
+    assert set(lines[0]) == {"record", "sample", "time_s", "class", "probability", "latency_s"}
+    offline = _classifier(model).annotate(tmp_path / "short", detect=True)
+    samples = np.array([line["sample"] for line in lines])
+    ref, det = match_beats(offline.samples, samples, tolerance=0.15 * 250)
+    assert len(ref) >= 0.99 * len(offline.samples) and len(samples) <= len(offline.samples) + 2
+    classes = np.array([line["class"] for line in lines])
+    assert np.mean(classes[det] == offline.pred[ref]) >= 0.95
+    live = [line["latency_s"] for line in lines if line["sample"] < 250 * 110]
+    assert min(live) > 5 and max(live) <= 7  # the lookahead, plus up to the interval
+    assert f"short: {len(lines)} beats (" in captured.err and "latency p50" in captured.err
+    # Settings the monitor cannot run with are refused before any record is read.
+    with pytest.raises(SystemExit, match="lookahead must be at least 0.5 s"):
+        main(argv + ["--lookahead", "0.4"])
 
 
 def test_summary_figures():

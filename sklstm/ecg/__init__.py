@@ -8,6 +8,7 @@ from ._collection import load_beats, read_beats
 from ._detect import detect_r_peaks, match_beats
 from ._fibrillation import fibrillation_evidence
 from ._filters import ECGFilter, filter_ecg
+from ._monitor import ArrhythmiaMonitor
 from ._plot import plot_ecg_strip
 from ._records import (
     AAMI_CLASSES,
@@ -33,6 +34,7 @@ __all__ = [
     "RR_FEATURES",
     "RR_RATIOS",
     "ArrhythmiaClassifier",
+    "ArrhythmiaMonitor",
     "ArrhythmiaTagger",
     "BeatSequences",
     "ECGFilter",

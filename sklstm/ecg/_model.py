@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._beats import RR_FEATURES, _window_offsets
 from ._collection import load_beats, read_beats
+from ._monitor import ArrhythmiaMonitor
 from ._records import AAMI_CLASSES, RecordError
 
 #: Constraints of the beat settings, which every arrhythmia model has.
@@ -195,6 +196,34 @@ class _BaseArrhythmia(BaseEstimator):
             raise RecordError(f"{exc} Without annotations, use detect=True.") from None
         beats.pred = self.predict(beats.X)
         return beats
+
+    def monitor(self, *, fs, lookahead=10.0, history=1800.0, interval=2.0):
+        """A monitor that detects and classifies the beats of a lead as its samples arrive.
+
+        Feed it the samples with ``monitor.update(chunk)``; each call returns
+        the beats decided meanwhile, each ``lookahead`` seconds after its R
+        peak, read as :meth:`annotate` reads a record (see
+        :class:`~sklstm.ecg.ArrhythmiaMonitor`).
+
+        Parameters
+        ----------
+        fs : float
+            Sampling frequency of the signal in Hz (above 30).
+        lookahead : float, default=10.0
+            Seconds of signal after a beat before it is decided (at least 0.5).
+        history : float, default=1800.0
+            Seconds of signal each decision reads (at least ``lookahead + 30``).
+        interval : float, default=2.0
+            Seconds of signal between decisions (at most ``lookahead``).
+
+        Returns
+        -------
+        monitor : :class:`~sklstm.ecg.ArrhythmiaMonitor`
+        """
+        check_is_fitted(self)
+        return ArrhythmiaMonitor(
+            self, fs=fs, lookahead=lookahead, history=history, interval=interval
+        )
 
     def predict(self, X):
         """AAMI class of each beat: the class of highest probability.

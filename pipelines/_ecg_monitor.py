@@ -1,0 +1,157 @@
+"""``monitor``: classify the beats of records as if their signal arrived live.
+
+Each record's lead is fed to :class:`sklstm.ecg.ArrhythmiaMonitor` a chunk at a
+time (``--chunk-ms``), read from its file a block at a time (a 24-hour Holter
+record takes the memory of a few minutes of it); every beat is printed as one
+JSON line as soon as the monitor decides it, and a summary per record (beats,
+latency, processing time against signal time) goes to standard error.
+``--realtime`` paces the chunks to the wall clock, as a recorder would deliver
+them.
+"""
+
+import json
+import sys
+import time
+
+import numpy as np
+
+from sklstm.ecg import ArrhythmiaMonitor, RecordError, read_signal
+
+#: Seconds of signal read from the file at once, then fed chunk by chunk.
+_BLOCK_SECONDS = 60.0
+
+
+def add_arguments(p):
+    p.add_argument(
+        "--chunk-ms",
+        type=_positive_float,
+        default=100.0,
+        help="milliseconds of signal fed at a time (default 100)",
+    )
+    p.add_argument(
+        "--lookahead",
+        type=_positive_float,
+        default=10.0,
+        help="seconds of signal after a beat before it is classified (default 10, at least 0.5)",
+    )
+    p.add_argument(
+        "--history",
+        type=_positive_float,
+        default=1800.0,
+        help="seconds of signal each decision reads (default 1800)",
+    )
+    p.add_argument(
+        "--interval",
+        type=_positive_float,
+        default=2.0,
+        help="seconds of signal between decisions (default 2)",
+    )
+    p.add_argument(
+        "--realtime", action="store_true", help="feed the chunks at the pace of the recording"
+    )
+
+
+def settings(args):
+    """The monitor's settings, checked before any record is read."""
+    given = dict(lookahead=args.lookahead, history=args.history, interval=args.interval)
+    try:
+        # The checks do not depend on the record's rate, any valid one will do.
+        ArrhythmiaMonitor.check_settings(fs=360.0, **given)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    return given
+
+
+def _positive_float(text):
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+def monitor_record(model, path, args, out=None):
+    """Stream one record through a monitor, print its beats; returns the summary dict."""
+    out = sys.stdout if out is None else out
+    _, fs = read_signal(path, lead=model.lead, start=0, stop=1)
+    monitor = model.monitor(fs=fs, **settings(args))
+    n_total = _n_samples(path, model.lead)
+    chunk = max(1, round(args.chunk_ms / 1000 * fs))
+    block = max(chunk, round(_BLOCK_SECONDS * fs) // chunk * chunk)
+    name = path.name
+    busy = 0.0
+    latencies = []
+    counts = {}
+    started = time.perf_counter()
+
+    def emit(beats):
+        for sample, cls, proba, decided in zip(
+            beats.samples, beats.pred, beats.proba, beats.decided
+        ):
+            latency = (decided - sample) / fs
+            latencies.append(latency)
+            counts[str(cls)] = counts.get(str(cls), 0) + 1
+            line = {
+                "record": name,
+                "sample": int(sample),
+                "time_s": round(sample / fs, 3),
+                "class": str(cls),
+                "probability": round(float(proba.max()), 4),
+                "latency_s": round(latency, 3),
+            }
+            out.write(json.dumps(line) + "\n")
+        out.flush()
+
+    for start in range(0, n_total, block):
+        signal, _ = read_signal(
+            path, lead=model.lead, start=start, stop=min(start + block, n_total)
+        )
+        for k in range(0, len(signal), chunk):
+            piece = signal[k : k + chunk]
+            if args.realtime:
+                due = started + (start + k + len(piece)) / fs
+                time.sleep(max(0.0, due - time.perf_counter()))
+            t0 = time.perf_counter()
+            beats = monitor.update(piece)
+            busy += time.perf_counter() - t0
+            emit(beats)
+    t0 = time.perf_counter()
+    beats = monitor.flush()
+    busy += time.perf_counter() - t0
+    emit(beats)
+    # The beats of the flush were decided at the end of the recording, not after
+    # the lookahead: the latency figures are those of the beats decided live.
+    live = np.asarray(latencies[: len(latencies) - len(beats.samples)])
+    return {
+        "record": name,
+        "fs": fs,
+        "n_beats": len(latencies),
+        "beats_per_class": dict(sorted(counts.items())),
+        "latency_s_p50": float(np.median(live)) if len(live) else None,
+        "latency_s_max": float(live.max()) if len(live) else None,
+        "processing_per_signal_second": busy / (n_total / fs),
+    }
+
+
+def _n_samples(path, lead):
+    from sklstm.ecg._records import _open_lead
+
+    head, _, _ = _open_lead(path, lead)
+    if not head.sig_len:
+        raise RecordError(f"{path}.hea: the header gives no signal length.")
+    return int(head.sig_len)
+
+
+def format_summary(s):
+    classes = ", ".join(f"{k} {v}" for k, v in s["beats_per_class"].items())
+    latency = "" if s["latency_s_p50"] is None else (
+        f"latency p50 {s['latency_s_p50']:.2f} s (max {s['latency_s_max']:.2f} s), "
+    )  # fmt: skip
+    return (
+        f"{s['record']}: {s['n_beats']} beats ({classes}), {latency}"
+        f"processing {s['processing_per_signal_second']:.3f} s per second of signal"
+    )

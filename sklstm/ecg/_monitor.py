@@ -1,0 +1,269 @@
+"""Classify the beats of an ECG lead while it is being recorded, a chunk at a time.
+
+The arrhythmia models read each beat in the context of its record: the signal
+filters run forwards and backwards, the R-peak detector compares a candidate
+with what follows it, the beats are normalized by the record's median beat and
+amplitude, and the tagger and the RR model read the beats on both sides. A
+monitor therefore cannot decide a beat when its R peak arrives. It decides it
+``lookahead`` seconds later, with the same functions the offline
+:meth:`~sklstm.ecg.ArrhythmiaTagger.annotate` runs, over the last ``history``
+seconds of signal: every ``interval`` seconds it detects and classifies the beats
+of that window, and reports those whose R peak has become at least
+``lookahead`` seconds old. Longer lookahead and history give classes closer to
+the offline ones (which read the whole record, both ways); the docs
+(``docs/user_guide/streaming.md``) give the agreement measured on MIT-BIH.
+"""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.utils import Bunch
+from sklearn.utils.validation import check_is_fitted
+
+from ._beats import extract_beats
+from ._records import Record
+
+__all__ = ["ArrhythmiaMonitor"]
+
+#: Signal before the oldest undecided beat that the filters and the detector
+#: need to settle (the offline reader's stretches overlap by as much).
+_SETTLE_SECONDS = 30.0
+#: The beat window reaches 0.45 s past the R peak, and the detector compares a
+#: candidate with the peaks of the next 300 ms: no beat is decided sooner.
+_MIN_LOOKAHEAD_SECONDS = 0.5
+#: Beats closer than this to the last one reported are the same beat found again
+#: a few samples off (the detector's refractory period is 200 ms).
+_SAME_BEAT_SECONDS = 0.2
+
+
+def _positive(name, value, minimum=0.0):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, Real)
+        or not minimum < value < float("inf")
+    ):
+        raise ValueError(f"{name} must be a finite number above {minimum:g}, got {value!r}.")
+
+
+class ArrhythmiaMonitor:
+    """The beats of one ECG lead, detected and classified as its samples arrive.
+
+    Built by the arrhythmia models' ``monitor()`` method. Feed the samples
+    with :meth:`update` as they come; each call returns the beats decided
+    since the last one. :meth:`flush` decides the rest when the recording
+    ends; :meth:`reset` starts a new one.
+
+    Every ``interval`` seconds of signal, the model detects and classifies the
+    beats of the last ``history`` seconds, exactly as its offline ``annotate``
+    does a record, and the beats whose R peak is at least ``lookahead``
+    seconds old are reported (each once). The decisions fall at fixed points
+    of the signal, so the beats and classes do not depend on how the samples
+    are chunked.
+
+    Parameters
+    ----------
+    model : ArrhythmiaTagger or ArrhythmiaClassifier
+        A fitted model. Its beat settings (filters, windows, RR features)
+        apply; the signal is its lead, in physical units (mV).
+    fs : float
+        Sampling frequency of the signal in Hz (above 30).
+    lookahead : float, default=10.0
+        Seconds of signal after a beat's R peak before it can be decided, at
+        least 0.5 (the beat's window reaches 0.45 s past its R peak, and the
+        detector compares a candidate with the next 300 ms). Each beat is
+        decided between ``lookahead`` and ``lookahead + interval`` seconds
+        after its R peak. A beat decided sooner misses the beats after it
+        (the interval to the next beat, the tagger's and the RR model's
+        context) and more often differs from the offline class.
+    history : float, default=1800.0
+        Seconds of signal each decision reads, at least ``lookahead + 30``
+        (the filters and the detector settle over the first 30 s): the
+        record-level normalization (median beat, median R amplitude, mean RR)
+        and the tagger's context come from it. The default is the length of
+        the MIT-BIH records the default model was trained on; shorter
+        histories cost less per decision and agree less with ``annotate``
+        on records whose rhythm changes.
+    interval : float, default=2.0
+        Seconds of signal between decisions, at most ``lookahead``. Each
+        decision reads ``history`` seconds, so a larger interval costs less
+        computation and adds up to ``interval`` seconds to the latency.
+
+    Attributes
+    ----------
+    n_samples_seen_ : int
+        Samples fed since the start or the last :meth:`reset`.
+    n_beats_ : int
+        Beats reported so far.
+
+    Examples
+    --------
+    >>> monitor = model.monitor(fs=360)  # doctest: +SKIP
+    >>> for chunk in chunks_of_the_lead:  # doctest: +SKIP
+    ...     beats = monitor.update(chunk)
+    ...     for sample, cls in zip(beats.samples, beats.pred):
+    ...         print(sample / 360, cls)
+    >>> beats = monitor.flush()  # doctest: +SKIP
+    """
+
+    def __init__(self, model, *, fs, lookahead=10.0, history=1800.0, interval=2.0):
+        check_is_fitted(model)
+        self.check_settings(fs=fs, lookahead=lookahead, history=history, interval=interval)
+        self.model = model
+        self.fs, self.lookahead = float(fs), float(lookahead)
+        self.history, self.interval = float(history), float(interval)
+        self._step = max(1, round(self.interval * self.fs))
+        self._delay = round(self.lookahead * self.fs)
+        self._keep = round(self.history * self.fs)
+        self._same = round(_SAME_BEAT_SECONDS * self.fs)
+        self.reset()
+
+    @staticmethod
+    def check_settings(*, fs, lookahead, history, interval):
+        """Raise ValueError, naming the setting, unless a monitor can run with these.
+
+        Parameters
+        ----------
+        fs, lookahead, history, interval : float
+            As the monitor takes them.
+        """
+        _positive("fs", fs, 30.0)
+        for name, value in [
+            ("lookahead", lookahead),
+            ("history", history),
+            ("interval", interval),
+        ]:
+            _positive(name, value)
+        if lookahead < _MIN_LOOKAHEAD_SECONDS:
+            raise ValueError(
+                f"lookahead must be at least {_MIN_LOOKAHEAD_SECONDS:g} s, got {lookahead!r}."
+            )
+        if history < lookahead + _SETTLE_SECONDS:
+            raise ValueError(
+                f"history must be at least lookahead + {_SETTLE_SECONDS:g} s "
+                f"({lookahead + _SETTLE_SECONDS:g}), got {history!r}."
+            )
+        if interval > lookahead:
+            raise ValueError(
+                f"interval must be at most lookahead ({lookahead:g} s), got {interval!r}."
+            )
+
+    def reset(self):
+        """Forget the signal so far: the next samples start a new recording.
+
+        Returns
+        -------
+        self : ArrhythmiaMonitor
+        """
+        self._buffer = np.zeros(0)
+        self._first = 0  # absolute index of the buffer's first sample
+        self._reported = 0  # beats before this sample are decided
+        self._last_beat = None
+        self.n_samples_seen_ = 0
+        self.n_beats_ = 0
+        return self
+
+    def update(self, chunk):
+        """Feed the next samples; get the beats decided meanwhile.
+
+        Parameters
+        ----------
+        chunk : array-like of shape (n_samples,)
+            The next samples of the lead (any number, zero included).
+
+        Returns
+        -------
+        beats : :class:`~sklearn.utils.Bunch`
+            ``samples`` (ndarray of int64 of shape (n_beats,), the R peaks,
+            counted from the first sample fed), ``pred`` (ndarray of str, the
+            class of each), ``proba`` (ndarray of shape (n_beats,
+            n_classes), columns in the order of the model's ``classes_``) and
+            ``decided`` (ndarray of int64, the number of samples fed when each
+            was decided: its latency is ``(decided - samples) / fs``).
+        """
+        chunk = np.asarray(chunk, dtype=np.float64)
+        if chunk.ndim != 1:
+            raise ValueError(
+                f"chunk must be 1D, the next samples of one lead; got shape {chunk.shape}."
+            )
+        if not np.all(np.isfinite(chunk)):
+            raise ValueError("chunk holds NaN or infinity; the monitor needs finite samples.")
+        parts = []
+        while len(chunk):
+            # Up to the next decision point (a multiple of the interval), then decide.
+            room = self._step - self.n_samples_seen_ % self._step
+            head, chunk = chunk[:room], chunk[room:]
+            self._append(head)
+            if self.n_samples_seen_ % self._step == 0:
+                parts.append(self._decide(self.n_samples_seen_ - self._delay))
+        return self._join(parts)
+
+    def flush(self):
+        """Decide every beat not yet reported, with the signal there is: the recording ended.
+
+        Returns
+        -------
+        beats : :class:`~sklearn.utils.Bunch`
+            As :meth:`update`.
+        """
+        return self._join([self._decide(self.n_samples_seen_ + 1)])
+
+    def _append(self, samples):
+        self._buffer = np.concatenate([self._buffer, samples])
+        self.n_samples_seen_ += len(samples)
+        excess = len(self._buffer) - self._keep
+        if excess > 0:
+            self._buffer = self._buffer[excess:]
+            self._first += excess
+
+    def _decide(self, until):
+        """Classify the buffer's beats; report those before sample ``until`` not yet reported."""
+        if until <= self._reported:
+            return None
+        try:
+            beats = self._classify()
+        except ValueError:  # too little signal or too few beats for a beat table yet
+            beats = None
+        start, self._reported = self._reported, until
+        if beats is None:
+            return None
+        samples = beats.samples + self._first
+        new = np.flatnonzero((samples >= start) & (samples < until))
+        keep = []
+        for i in new:
+            if self._last_beat is not None and samples[i] - self._last_beat < self._same:
+                continue
+            keep.append(i)
+            self._last_beat = samples[i]
+        keep = np.asarray(keep, dtype=np.int64)
+        self.n_beats_ += len(keep)
+        return Bunch(
+            samples=samples[keep],
+            pred=beats.pred[keep],
+            proba=beats.proba[keep],
+            decided=np.full(len(keep), self.n_samples_seen_, dtype=np.int64),
+        )
+
+    def _classify(self):
+        """The beats of the buffer, read and classified as ``annotate`` reads a record."""
+        model = self.model
+        none = np.zeros(0, dtype=np.int64)
+        record = Record(
+            "monitor", self._buffer, self.fs, str(model.lead), none, none.astype("<U1"),
+            np.zeros((0, 2), dtype=np.int64),
+        )  # fmt: skip
+        beats = model._table(extract_beats(record, r_peaks="detect", **model.extract_params()))
+        beats.proba = model.predict_proba(beats.X)
+        beats.pred = model.classes_[np.argmax(beats.proba, axis=1)]
+        return beats
+
+    def _join(self, parts):
+        parts = [p for p in parts if p is not None]
+        if not parts:
+            n_classes = len(self.model.classes_)
+            return Bunch(
+                samples=np.zeros(0, dtype=np.int64),
+                pred=np.zeros(0, dtype=self.model.classes_.dtype),
+                proba=np.zeros((0, n_classes)),
+                decided=np.zeros(0, dtype=np.int64),
+            )
+        return Bunch(**{key: np.concatenate([p[key] for p in parts]) for key in parts[0]})
