@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from sklstm.ecg import ArrhythmiaMonitor, RecordError, read_signal
+from sklstm.ecg._records import _open_lead
 
 #: Seconds of signal read from the file at once, then fed chunk by chunk.
 _BLOCK_SECONDS = 60.0
@@ -77,9 +78,12 @@ def _positive_float(text):
 def monitor_record(model, path, args, out=None):
     """Stream one record through a monitor, print its beats; returns the summary dict."""
     out = sys.stdout if out is None else out
-    _, fs = read_signal(path, lead=model.lead, start=0, stop=1)
+    head, _, _ = _open_lead(path, model.lead)
+    fs = float(head.fs)
+    # A header without the signal's length: the lead is read whole to learn it.
+    whole = None if head.sig_len else read_signal(path, lead=model.lead)[0]
+    n_total = int(head.sig_len) if whole is None else len(whole)
     monitor = model.monitor(fs=fs, **settings(args))
-    n_total = _n_samples(path, model.lead)
     chunk = max(1, round(args.chunk_ms / 1000 * fs))
     block = max(chunk, round(_BLOCK_SECONDS * fs) // chunk * chunk)
     name = path.name
@@ -107,9 +111,11 @@ def monitor_record(model, path, args, out=None):
         out.flush()
 
     for start in range(0, n_total, block):
-        signal, _ = read_signal(
-            path, lead=model.lead, start=start, stop=min(start + block, n_total)
-        )
+        stop = min(start + block, n_total)
+        if whole is None:
+            signal, _ = read_signal(path, lead=model.lead, start=start, stop=stop)
+        else:
+            signal = whole[start:stop]
         for k in range(0, len(signal), chunk):
             piece = signal[k : k + chunk]
             if args.realtime:
@@ -123,6 +129,8 @@ def monitor_record(model, path, args, out=None):
     beats = monitor.flush()
     busy += time.perf_counter() - t0
     emit(beats)
+    if len(latencies) < 2:
+        raise RecordError(f"{path}: fewer than two beats detected in {n_total / fs:.1f} s.")
     # The beats of the flush were decided at the end of the recording, not after
     # the lookahead: the latency figures are those of the beats decided live.
     live = np.asarray(latencies[: len(latencies) - len(beats.samples)])
@@ -135,15 +143,6 @@ def monitor_record(model, path, args, out=None):
         "latency_s_max": float(live.max()) if len(live) else None,
         "processing_per_signal_second": busy / (n_total / fs),
     }
-
-
-def _n_samples(path, lead):
-    from sklstm.ecg._records import _open_lead
-
-    head, _, _ = _open_lead(path, lead)
-    if not head.sig_len:
-        raise RecordError(f"{path}.hea: the header gives no signal length.")
-    return int(head.sig_len)
 
 
 def format_summary(s):

@@ -238,6 +238,22 @@ def test_monitor_prints_each_beat_as_annotate_classifies_it_after_the_lookahead(
     # Settings the monitor cannot run with are refused before any record is read.
     with pytest.raises(SystemExit, match="lookahead must be at least 0.5 s"):
         main(argv + ["--lookahead", "0.4"])
+    # A header that gives no signal length (allowed by WFDB): the lead is read
+    # whole, with the same beats. A record with too little signal for any beat is
+    # listed as bad, and the others still processed.
+    header = (tmp_path / "short.hea").read_text().splitlines()
+    assert header[0] == "short 2 250 30000"
+    (tmp_path / "nolength.hea").write_text("\n".join(["nolength 2 250", *header[1:]]) + "\n")
+    (tmp_path / "nolength.dat").write_bytes((tmp_path / "short.dat").read_bytes())
+    wfdb.wrsamp("tiny", fs=250, units=["mV", "mV"], sig_name=["MLII", "V1"],
+                p_signal=signal[:100], fmt=["16", "16"], write_dir=str(tmp_path))  # fmt: skip
+    argv[-1] = "tiny"
+    assert main([*argv, "nolength", "--lookahead", "5", "--history", "60", "--interval", "2"]) == 1
+    captured = capsys.readouterr()
+    assert "tiny: fewer than two beats detected in 0.4 s" in captured.err
+    again = [json.loads(line) for line in captured.out.splitlines()]
+    assert [line["sample"] for line in again] == [line["sample"] for line in lines]
+    assert [line["class"] for line in again] == [line["class"] for line in lines]
 
 
 def test_summary_figures():

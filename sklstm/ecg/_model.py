@@ -201,8 +201,9 @@ class _BaseArrhythmia(BaseEstimator):
         """A monitor that detects and classifies the beats of a lead as its samples arrive.
 
         Feed it the samples with ``monitor.update(chunk)``; each call returns
-        the beats decided meanwhile, each ``lookahead`` seconds after its R
-        peak, read as :meth:`annotate` reads a record (see
+        the beats decided meanwhile, each between ``lookahead`` and
+        ``lookahead + interval`` seconds after its R peak, read as
+        :meth:`annotate` reads a record, over the last ``history`` seconds (see
         :class:`~sklstm.ecg.ArrhythmiaMonitor`).
 
         Parameters
@@ -212,7 +213,8 @@ class _BaseArrhythmia(BaseEstimator):
         lookahead : float, default=10.0
             Seconds of signal after a beat before it is decided (at least 0.5).
         history : float, default=1800.0
-            Seconds of signal each decision reads (at least ``lookahead + 30``).
+            Seconds of signal each decision reads (at least ``lookahead +
+            interval + 30``).
         interval : float, default=2.0
             Seconds of signal between decisions (at most ``lookahead``).
 

@@ -5,7 +5,7 @@ filters run forwards and backwards, the R-peak detector compares a candidate
 with what follows it, the beats are normalized by the record's median beat and
 amplitude, and the tagger and the RR model read the beats on both sides. A
 monitor therefore cannot decide a beat when its R peak arrives. It decides it
-``lookahead`` seconds later, with the same functions the offline
+``lookahead`` seconds later or a little more, with the same functions the offline
 :meth:`~sklstm.ecg.ArrhythmiaTagger.annotate` runs, over the last ``history``
 seconds of signal: every ``interval`` seconds it detects and classifies the beats
 of that window, and reports those whose R peak has become at least
@@ -31,9 +31,11 @@ _SETTLE_SECONDS = 30.0
 #: The beat window reaches 0.45 s past the R peak, and the detector compares a
 #: candidate with the peaks of the next 300 ms: no beat is decided sooner.
 _MIN_LOOKAHEAD_SECONDS = 0.5
-#: Beats closer than this to the last one reported are the same beat found again
-#: a few samples off (the detector's refractory period is 200 ms).
-_SAME_BEAT_SECONDS = 0.2
+#: A beat this close to the last one reported is that beat found again, a few
+#: samples off, by a later decision. Two R peaks the detector reports lie at least
+#: about 90 ms apart (QRS energy peaks 250 ms apart, each R peak within 80 ms of
+#: its own).
+_SAME_BEAT_SECONDS = 0.05
 
 
 def _positive(name, value, minimum=0.0):
@@ -54,11 +56,11 @@ class ArrhythmiaMonitor:
     ends; :meth:`reset` starts a new one.
 
     Every ``interval`` seconds of signal, the model detects and classifies the
-    beats of the last ``history`` seconds, exactly as its offline ``annotate``
-    does a record, and the beats whose R peak is at least ``lookahead``
-    seconds old are reported (each once). The decisions fall at fixed points
-    of the signal, so the beats and classes do not depend on how the samples
-    are chunked.
+    beats of the last ``history`` seconds as its offline ``annotate`` reads a
+    record (the window standing for the record), and the beats whose R peak
+    is at least ``lookahead`` seconds old are reported, each once. The
+    decisions fall at fixed points of the signal, so the beats and classes do
+    not depend on how the samples are chunked.
 
     Parameters
     ----------
@@ -76,8 +78,8 @@ class ArrhythmiaMonitor:
         (the interval to the next beat, the tagger's and the RR model's
         context) and more often differs from the offline class.
     history : float, default=1800.0
-        Seconds of signal each decision reads, at least ``lookahead + 30``
-        (the filters and the detector settle over the first 30 s): the
+        Seconds of signal each decision reads, at least ``lookahead + interval
+        + 30`` (the filters and the detector settle over the first 30 s): the
         record-level normalization (median beat, median R amplitude, mean RR)
         and the tagger's context come from it. The default is the length of
         the MIT-BIH records the default model was trained on; shorter
@@ -137,10 +139,12 @@ class ArrhythmiaMonitor:
             raise ValueError(
                 f"lookahead must be at least {_MIN_LOOKAHEAD_SECONDS:g} s, got {lookahead!r}."
             )
-        if history < lookahead + _SETTLE_SECONDS:
+        if history < lookahead + interval + _SETTLE_SECONDS:
+            # The oldest beat a decision may report is lookahead + interval old,
+            # and needs the filters and the detector settled before it.
             raise ValueError(
-                f"history must be at least lookahead + {_SETTLE_SECONDS:g} s "
-                f"({lookahead + _SETTLE_SECONDS:g}), got {history!r}."
+                f"history must be at least lookahead + interval + {_SETTLE_SECONDS:g} s "
+                f"({lookahead + interval + _SETTLE_SECONDS:g}), got {history!r}."
             )
         if interval > lookahead:
             raise ValueError(
@@ -156,8 +160,8 @@ class ArrhythmiaMonitor:
         """
         self._buffer = np.zeros(0)
         self._first = 0  # absolute index of the buffer's first sample
-        self._reported = 0  # beats before this sample are decided
-        self._last_beat = None
+        self._last_beat = None  # R peak of the last beat reported
+        self._pending = []  # decided, not yet returned (an update interrupted midway)
         self.n_samples_seen_ = 0
         self.n_beats_ = 0
         return self
@@ -179,6 +183,12 @@ class ArrhythmiaMonitor:
             n_classes), columns in the order of the model's ``classes_``) and
             ``decided`` (ndarray of int64, the number of samples fed when each
             was decided: its latency is ``(decided - samples) / fs``).
+
+        Notes
+        -----
+        A chunk with NaN, infinity or more than one dimension is refused
+        whole. If a decision raises midway (Ctrl-C), the samples before it
+        stay fed, and the beats decided before it come with the next call.
         """
         chunk = np.asarray(chunk, dtype=np.float64)
         if chunk.ndim != 1:
@@ -187,25 +197,28 @@ class ArrhythmiaMonitor:
             )
         if not np.all(np.isfinite(chunk)):
             raise ValueError("chunk holds NaN or infinity; the monitor needs finite samples.")
-        parts = []
         while len(chunk):
             # Up to the next decision point (a multiple of the interval), then decide.
             room = self._step - self.n_samples_seen_ % self._step
             head, chunk = chunk[:room], chunk[room:]
             self._append(head)
             if self.n_samples_seen_ % self._step == 0:
-                parts.append(self._decide(self.n_samples_seen_ - self._delay))
-        return self._join(parts)
+                self._pending.append(self._decide(self.n_samples_seen_ - self._delay))
+        return self._take_pending()
 
     def flush(self):
         """Decide every beat not yet reported, with the signal there is: the recording ended.
+
+        Samples fed after a flush continue the same recording (its beats are
+        those after the last one reported); :meth:`reset` starts a new one.
 
         Returns
         -------
         beats : :class:`~sklearn.utils.Bunch`
             As :meth:`update`.
         """
-        return self._join([self._decide(self.n_samples_seen_ + 1)])
+        self._pending.append(self._decide(self.n_samples_seen_ + 1))
+        return self._take_pending()
 
     def _append(self, samples):
         self._buffer = np.concatenate([self._buffer, samples])
@@ -216,25 +229,20 @@ class ArrhythmiaMonitor:
             self._first += excess
 
     def _decide(self, until):
-        """Classify the buffer's beats; report those before sample ``until`` not yet reported."""
-        if until <= self._reported:
+        """Classify the buffer's beats; report those after the last one reported and
+        before sample ``until``."""
+        if until <= 0:
             return None
-        try:
-            beats = self._classify()
-        except ValueError:  # too little signal or too few beats for a beat table yet
-            beats = None
-        start, self._reported = self._reported, until
+        beats = self._classify()
         if beats is None:
             return None
         samples = beats.samples + self._first
-        new = np.flatnonzero((samples >= start) & (samples < until))
-        keep = []
-        for i in new:
-            if self._last_beat is not None and samples[i] - self._last_beat < self._same:
-                continue
-            keep.append(i)
-            self._last_beat = samples[i]
-        keep = np.asarray(keep, dtype=np.int64)
+        new = samples < until
+        if self._last_beat is not None:
+            new &= samples > self._last_beat + self._same
+        keep = np.flatnonzero(new)
+        if len(keep):
+            self._last_beat = samples[keep[-1]]
         self.n_beats_ += len(keep)
         return Bunch(
             samples=samples[keep],
@@ -244,17 +252,26 @@ class ArrhythmiaMonitor:
         )
 
     def _classify(self):
-        """The beats of the buffer, read and classified as ``annotate`` reads a record."""
+        """The beats of the buffer, read and classified as ``annotate`` reads a record;
+        None while the buffer holds too little signal or too few beats for that."""
         model = self.model
         none = np.zeros(0, dtype=np.int64)
         record = Record(
             "monitor", self._buffer, self.fs, str(model.lead), none, none.astype("<U1"),
             np.zeros((0, 2), dtype=np.int64),
         )  # fmt: skip
-        beats = model._table(extract_beats(record, r_peaks="detect", **model.extract_params()))
+        try:
+            beats = extract_beats(record, r_peaks="detect", **model.extract_params())
+        except ValueError:  # shorter than a beat's window, or fewer than two beats
+            return None
+        beats = model._table(beats)
         beats.proba = model.predict_proba(beats.X)
         beats.pred = model.classes_[np.argmax(beats.proba, axis=1)]
         return beats
+
+    def _take_pending(self):
+        parts, self._pending = self._pending, []
+        return self._join(parts)
 
     def _join(self, parts):
         parts = [p for p in parts if p is not None]

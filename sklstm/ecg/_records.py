@@ -237,12 +237,18 @@ def read_signal(path, *, lead="MLII", start=0, stop=None):
     path = Path(path)
     head, channel, dat = _open_lead(path, lead)
     n = head.sig_len
+    whole = None
+    if not n:  # the header gives no length: the lead is read whole to learn it
+        whole = _read_lead(path, head, channel, dat)
+        n = len(whole)
     stop = n if stop is None else stop
     if not (0 <= start < stop <= n):
         raise RecordError(
             f"{path.with_suffix('.hea')}: samples [{start}, {stop}) are not a stretch "
             f"of the record's {n} samples."
         )
+    if whole is not None:
+        return whole[start:stop], float(head.fs)
     return _read_lead(path, head, channel, dat, start, stop), float(head.fs)
 
 
