@@ -1,14 +1,16 @@
 """``monitor``: classify the beats of records as if their signal arrived live.
 
 Each record's lead is fed to :class:`sklstm.ecg.ArrhythmiaMonitor` a chunk at a
-time (``--chunk-ms``), read from its file a block at a time (a 24-hour Holter
-record takes the memory of a few minutes of it); every beat is printed as one
-JSON line as soon as the monitor decides it, and a summary per record (beats,
-latency, processing time against signal time) goes to standard error.
+time (``--chunk-ms``), read from its file a minute at a time (a 24-hour Holter
+record takes the memory of the monitor's history, 30 minutes by default). Every
+beat is printed as one JSON line as soon as the monitor decides it, and a summary
+per record (beats, latency, processing time against signal time) goes to
+standard error.
 ``--realtime`` paces the chunks to the wall clock, as a recorder would deliver
 them.
 """
 
+import argparse
 import json
 import sys
 import time
@@ -64,8 +66,6 @@ def settings(args):
 
 
 def _positive_float(text):
-    import argparse
-
     try:
         value = float(text)
     except ValueError:
