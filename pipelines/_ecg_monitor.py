@@ -34,8 +34,8 @@ def add_arguments(p):
     p.add_argument(
         "--lookahead",
         type=_positive_float,
-        default=10.0,
-        help="seconds of signal after a beat before it is classified (default 10, at least 0.5)",
+        default=20.0,
+        help="seconds of signal after a beat before it is classified (default 20, at least 0.5)",
     )
     p.add_argument(
         "--history",

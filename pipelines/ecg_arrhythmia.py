@@ -12,7 +12,7 @@ A command line over :class:`sklstm.ecg.ArrhythmiaClassifier` (one beat at a time
     python -m pipelines.ecg_arrhythmia annotate --model FILE --data-dir DIR [--records R ...]
         --out-dir OUT [--ext pred] [--detect] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia monitor --model FILE --data-dir DIR [--records R ...]
-        [--chunk-ms 100] [--lookahead 10] [--history 1800] [--interval 2] [--realtime]
+        [--chunk-ms 100] [--lookahead 20] [--history 1800] [--interval 2] [--realtime]
     python -m pipelines.ecg_arrhythmia crossval --data-dir DIR [--records R ...] [--folds 5]
         [--kind beat|rhythm|both] [--rr-model logistic|none] [--rr-context N|none]
         [--rr-s-weight W|none] [--af-irregularity T|none] [--json]

@@ -197,7 +197,7 @@ class _BaseArrhythmia(BaseEstimator):
         beats.pred = self.predict(beats.X)
         return beats
 
-    def monitor(self, *, fs, lookahead=10.0, history=1800.0, interval=2.0):
+    def monitor(self, *, fs, lookahead=20.0, history=1800.0, interval=2.0):
         """A monitor that detects and classifies the beats of a lead as its samples arrive.
 
         Feed it the samples with ``monitor.update(chunk)``; each call returns
@@ -210,7 +210,7 @@ class _BaseArrhythmia(BaseEstimator):
         ----------
         fs : float
             Sampling frequency of the signal in Hz (above 30).
-        lookahead : float, default=10.0
+        lookahead : float, default=20.0
             Seconds of signal after a beat before it is decided (at least 0.5).
         history : float, default=1800.0
             Seconds of signal each decision reads (at least ``lookahead +

@@ -69,14 +69,17 @@ class ArrhythmiaMonitor:
         apply; the signal is its lead, in physical units (mV).
     fs : float
         Sampling frequency of the signal in Hz (above 30).
-    lookahead : float, default=10.0
+    lookahead : float, default=20.0
         Seconds of signal after a beat's R peak before it can be decided, at
         least 0.5 (the beat's window reaches 0.45 s past its R peak, and the
         detector compares a candidate with the next 300 ms). Each beat is
         decided between ``lookahead`` and ``lookahead + interval`` seconds
         after its R peak. A beat decided sooner misses the beats after it
         (the interval to the next beat, the tagger's and the RR model's
-        context) and more often differs from the offline class.
+        context) and more often differs from the offline class. With the
+        default, the default model's classes of the 22 records of DS1 were the
+        offline ones for 99.5% of their beats (10 s: 99.45%; 0.5 s: see the
+        docs, "Monitoring an ECG live").
     history : float, default=1800.0
         Seconds of signal each decision reads, at least ``lookahead + interval
         + 30`` (the filters and the detector settle over the first 30 s): the
@@ -107,7 +110,7 @@ class ArrhythmiaMonitor:
     >>> beats = monitor.flush()  # doctest: +SKIP
     """
 
-    def __init__(self, model, *, fs, lookahead=10.0, history=1800.0, interval=2.0):
+    def __init__(self, model, *, fs, lookahead=20.0, history=1800.0, interval=2.0):
         check_is_fitted(model)
         self.check_settings(fs=fs, lookahead=lookahead, history=history, interval=interval)
         self.model = model
