@@ -221,6 +221,7 @@ class _BaseArrhythmia(BaseEstimator):
         Returns
         -------
         monitor : :class:`~sklstm.ecg.ArrhythmiaMonitor`
+            A monitor at the start of a recording, reading with this model.
         """
         check_is_fitted(self)
         return ArrhythmiaMonitor(

@@ -160,6 +160,7 @@ class ArrhythmiaMonitor:
         Returns
         -------
         self : ArrhythmiaMonitor
+            This monitor, at the start of a recording.
         """
         self._buffer = np.zeros(0)
         self._first = 0  # absolute index of the buffer's first sample
