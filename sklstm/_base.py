@@ -21,6 +21,7 @@ from ._training import (
     BucketIterator,
     EpochSeeding,
     InputNoise,
+    InputShift,
     LastCompletedEpoch,
     OneCycleSchedule,
     SequenceDataset,
@@ -31,7 +32,7 @@ from ._training import (
     predict_raw,
 )
 from .nn import CELLS, POOLINGS, SequenceNetwork, default_kernels
-from .nn.frontend import three_block_kernels
+from .nn.frontend import WIDE_STRIDE, three_block_kernels
 from .streaming import SequenceStream
 
 __all__ = ["_BaseLSTM"]
@@ -58,7 +59,15 @@ FRONTEND_TARGET_STEPS = 64
 # The built-in callbacks whose state continued training keeps (the others only
 # hold settings, which set_params may have changed since).
 _STATEFUL_CALLBACKS = frozenset(
-    {"seeding", "input_noise", "valid_score", "monitor", "schedule", "last_completed_epoch"}
+    {
+        "seeding",
+        "input_noise",
+        "input_shift",
+        "valid_score",
+        "monitor",
+        "schedule",
+        "last_completed_epoch",
+    }
 )
 
 
@@ -110,6 +119,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         "solver": [StrOptions(set(_SOLVERS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "input_noise": [Interval(Real, 0, None, closed="left")],
+        "input_shift": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate": [StrOptions({"constant", "one_cycle"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
@@ -375,8 +385,9 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
                 n_iter_no_change=self.n_iter_no_change,
             )
             self._plan_schedule(callbacks, incremental, done, epochs, batches_per_epoch)
-            # (A net pickled before input_noise existed gained it in the refresh.)
+            # (A net pickled before input_noise or input_shift existed gained it in the refresh.)
             callbacks["input_noise"].start(self._noise_std(), seed, self.n_iter_ + done)
+            callbacks["input_shift"].start(self._shift_steps(), seed, self.n_iter_ + done)
             for _, callback in net.callbacks_:
                 if hasattr(callback, "bind_fit"):
                     fingerprint = data_fingerprint(sequences, y_encoded, sample_weight)
@@ -429,6 +440,18 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         if self.input_noise == 0 or self.solver == "lbfgs":
             return 0.0
         return self.input_noise * self.feature_scale_
+
+    def _shift_steps(self):
+        """Largest delay of the training series (``input_shift`` resolved): for
+        ``"auto"``, the front end's stride minus one from stride 8 on, else 0; 0
+        for one output per step (the labels would shift) and for ``"lbfgs"``."""
+        if self._network_pooling() is None or self.solver == "lbfgs":
+            return 0
+        if self.input_shift != "auto":
+            return self.input_shift
+        if getattr(self, "frontend_", None) is None:
+            return 0
+        return self.frontend_stride_ - 1 if self.frontend_stride_ >= WIDE_STRIDE else 0
 
     def _rate_mode(self, incremental):
         """How this fit's learning rate is set: ``"cycle"``, ``"constant"`` or ``"off"``."""
@@ -489,6 +512,7 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         callbacks = [
             ("seeding", EpochSeeding(np.random.RandomState())),
             ("input_noise", InputNoise()),
+            ("input_shift", InputShift()),
             ("valid_score", ValidationScore(self._score_outputs)),
             (
                 "monitor",
@@ -782,6 +806,17 @@ _POOLING_PARAMETERS = """\
         over 64 on the shape sets (2,000-step PigCVP, the contours of
         ArrowHead and OSULeaf), lost on ACSF1, and fits took 1.1 to 2.7 times
         as long. Fixed at the first fit: see ``frontend_channels_``.
+
+    input_shift : int or "auto", default="auto"
+        Largest delay, in steps, of the training series: every training series
+        of every batch is delayed by a number of steps drawn uniformly from
+        ``0..input_shift`` (its first step repeated in front, its last steps
+        dropped, its length kept), so that the network does not learn where
+        the strided front end's grid happens to fall on each training series.
+        ``"auto"`` is the front end's stride minus one from stride 8 on (series
+        of more than 448 steps), and 0 otherwise; 0 disables it. Drawn afresh
+        for every batch from ``random_state``; validation data and predictions
+        are never shifted, and ``"lbfgs"`` does not use it.
 
 """
 

@@ -477,6 +477,49 @@ class InputNoise(GaussianNoise):
         self.next_epoch += 1
 
 
+class InputShift(Callback):
+    """The estimators' ``input_shift``: each training series delayed by 0 to ``max_shift`` steps.
+
+    A strided front end reads a series on a grid of every ``stride``-th step;
+    where the grid falls on a shape is an accident of where the series starts,
+    and a network fitted on a few series learns those accidents. Each training
+    series of each batch is delayed by a number of steps drawn uniformly from
+    ``0..max_shift``: its first step is repeated in front, and its last steps
+    drop out, so that its length is kept. Seeded as :class:`InputNoise`; padding
+    stays zero, and validation batches and predictions are never touched.
+    """
+
+    def __init__(self):
+        self.max_shift = 0
+
+    def start(self, max_shift, seed, next_epoch):
+        """This fit's largest delay, seed and next epoch's number."""
+        self.max_shift = int(max_shift)
+        self.seed = seed
+        self.next_epoch = next_epoch
+
+    def on_epoch_begin(self, net, **kwargs):
+        rank = (_distributed.world() or (0, 1))[0]
+        entropy = np.random.SeedSequence([self.seed, self.next_epoch, 4, rank])
+        self.generator_ = torch.Generator().manual_seed(int(entropy.generate_state(1)[0]))
+        self.next_epoch += 1
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if not training or self.max_shift <= 0:
+            return
+        x, lengths = batch[0].x, batch[0].lengths.cpu()
+        n_steps, n_sequences, n_features = x.shape
+        shift = torch.randint(0, self.max_shift + 1, (n_sequences,), generator=self.generator_)
+        steps = torch.arange(n_steps)[:, None]
+        # Step t of a delayed series is step t - shift of the series (its first
+        # step before that), never past its last valid step.
+        source = torch.minimum((steps - shift).clamp(min=0), (lengths - 1).clamp(min=0))
+        source = source.to(x.device)[:, :, None].expand(n_steps, n_sequences, n_features)
+        shifted = torch.gather(x, 0, source)
+        valid = (steps < lengths).to(device=x.device, dtype=x.dtype)[:, :, None]
+        x.copy_(shifted * valid)
+
+
 def one_cycle_rate(progress, peak):
     """The one-cycle learning rate at ``progress`` (0 to 1) of the training budget.
 

@@ -93,6 +93,9 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         "class_weight": [None, dict, StrOptions({"balanced"})],
     }
 
+    #: Files and pickles written before ``input_shift`` existed trained without it.
+    _PARAMS_BEFORE_0_2 = {**_BaseLSTM._PARAMS_BEFORE_0_2, "input_shift": 0}
+
     def __init__(
         self,
         *,
@@ -105,6 +108,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         pooling="mean",
         frontend="auto",
         frontend_channels=128,
+        input_shift="auto",
         n_static_features=0,
         solver="adam",
         alpha=1e-4,
@@ -156,6 +160,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             verbose=verbose,
         )
         self.pooling = pooling
+        self.input_shift = input_shift
         self.class_weight = class_weight
 
     def _encode_target(self, y, *, reset, classes, sample_weight, lengths):

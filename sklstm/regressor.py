@@ -57,6 +57,9 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
 """
     )
 
+    #: Files and pickles written before ``input_shift`` existed trained without it.
+    _PARAMS_BEFORE_0_2 = {**_BaseLSTM._PARAMS_BEFORE_0_2, "input_shift": 0}
+
     def __init__(
         self,
         *,
@@ -69,6 +72,7 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         pooling="mean",
         frontend="auto",
         frontend_channels=128,
+        input_shift="auto",
         n_static_features=0,
         solver="adam",
         alpha=1e-4,
@@ -119,6 +123,7 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
             verbose=verbose,
         )
         self.pooling = pooling
+        self.input_shift = input_shift
 
     def _encode_target(self, y, *, reset, classes, sample_weight, lengths):
         y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")

@@ -94,7 +94,11 @@ class LSTMTagger(_BaseLSTM):
     )
 
     _parameter_constraints: dict = {
-        **{k: v for k, v in _BaseLSTM._parameter_constraints.items() if k != "pooling"},
+        **{
+            k: v
+            for k, v in _BaseLSTM._parameter_constraints.items()
+            if k not in ("pooling", "input_shift")
+        },
         "frontend": [None, StrOptions({"conv"})],
         "class_weight": [None, dict, StrOptions({"balanced"})],
     }
