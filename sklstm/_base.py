@@ -511,8 +511,8 @@ class _BaseLSTM(BaseEstimator, metaclass=ABCMeta):
         monitor = "valid_score" if self.early_stopping else "train_loss"
         callbacks = [
             ("seeding", EpochSeeding(np.random.RandomState())),
-            ("input_noise", InputNoise()),
             ("input_shift", InputShift()),
+            ("input_noise", InputNoise()),
             ("valid_score", ValidationScore(self._score_outputs)),
             (
                 "monitor",
@@ -810,8 +810,8 @@ _POOLING_PARAMETERS = """\
     input_shift : int or "auto", default="auto"
         Largest delay, in steps, of the training series: every training series
         of every batch is delayed by a number of steps drawn uniformly from
-        ``0..input_shift`` (its first step repeated in front, its last steps
-        dropped, its length kept), so that the network does not learn where
+        ``0..input_shift`` (its first step repeated that many times in front of
+        it; nothing of it is dropped), so that the network does not learn where
         the strided front end's grid happens to fall on each training series.
         ``"auto"`` is the front end's stride minus one from stride 8 on (series
         of more than 448 steps), and 0 otherwise; 0 disables it. Drawn afresh

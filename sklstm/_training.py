@@ -38,6 +38,7 @@ __all__ = [
     "HalfSquaredError",
     "IGNORED_STEP",
     "InputNoise",
+    "InputShift",
     "LastCompletedEpoch",
     "OneCycleSchedule",
     "PaddedBatch",
@@ -484,9 +485,12 @@ class InputShift(Callback):
     where the grid falls on a shape is an accident of where the series starts,
     and a network fitted on a few series learns those accidents. Each training
     series of each batch is delayed by a number of steps drawn uniformly from
-    ``0..max_shift``: its first step is repeated in front, and its last steps
-    drop out, so that its length is kept. Seeded as :class:`InputNoise`; padding
-    stays zero, and validation batches and predictions are never touched.
+    ``0..max_shift``: its first step is repeated that many times in front of it,
+    and it grows by as many steps (the batch by up to ``max_shift``), so that
+    every step of it, its end above all, is still read. Seeded as
+    :class:`InputNoise`, before the noise (each repeated step gets noise of its
+    own); padding stays zero, and validation batches and predictions are never
+    touched.
     """
 
     def __init__(self):
@@ -507,17 +511,20 @@ class InputShift(Callback):
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         if not training or self.max_shift <= 0:
             return
-        x, lengths = batch[0].x, batch[0].lengths.cpu()
-        n_steps, n_sequences, n_features = x.shape
+        padded = batch[0]
+        x, lengths = padded.x, padded.lengths.cpu()
+        n_sequences, n_features = x.shape[1], x.shape[2]
         shift = torch.randint(0, self.max_shift + 1, (n_sequences,), generator=self.generator_)
+        delayed = lengths + shift
+        n_steps = max(int(delayed.max()), x.shape[0])
         steps = torch.arange(n_steps)[:, None]
         # Step t of a delayed series is step t - shift of the series (its first
-        # step before that), never past its last valid step.
+        # step before that); padding reads its last step and is zeroed below.
         source = torch.minimum((steps - shift).clamp(min=0), (lengths - 1).clamp(min=0))
         source = source.to(x.device)[:, :, None].expand(n_steps, n_sequences, n_features)
-        shifted = torch.gather(x, 0, source)
-        valid = (steps < lengths).to(device=x.device, dtype=x.dtype)[:, :, None]
-        x.copy_(shifted * valid)
+        valid = (steps < delayed).to(device=x.device, dtype=x.dtype)[:, :, None]
+        padded.x = torch.gather(x, 0, source) * valid
+        padded.lengths = delayed.to(padded.lengths.device)
 
 
 def one_cycle_rate(progress, peak):

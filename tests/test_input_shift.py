@@ -38,40 +38,38 @@ def _shifted_batch(max_shift, sequences, *, training=True, epoch=0):
     shift.on_epoch_begin(types.SimpleNamespace())
     batch = (types.SimpleNamespace(x=x, lengths=lengths), None)
     shift.on_batch_begin(None, batch=batch, training=training)
-    return x.numpy()
+    return batch[0].x.numpy(), batch[0].lengths.numpy()
 
 
 def _delay(of):
     """How many steps the values of a strictly increasing sequence were delayed."""
-    return int(np.argmax(of[:, 0] != of[0, 0]) - 1) if len(of) > 1 else 0
+    return int(np.argmax(of[:, 0] != of[0, 0]) - 1)
 
 
-def test_each_series_is_delayed_by_its_first_step_with_its_length_kept():
+def test_each_series_is_preceded_by_copies_of_its_first_step_and_kept_whole():
     rng = np.random.RandomState(0)
     lengths = [30, 7, 1, 18] * 50
     sequences = [np.cumsum(rng.rand(n, 2) + 0.1, axis=0).astype(np.float32) for n in lengths]
-    x = _shifted_batch(5, sequences)
-    delays = []
-    for b, s in enumerate(sequences):
-        n = len(s)
-        shifted = x[:n, b]
-        delay = _delay(shifted) if n > 1 else 0
-        delays.append(delay)
+    x, delayed = _shifted_batch(5, sequences)
+    delays = delayed - np.array(lengths)
+    assert x.shape[0] == delayed.max() == 30 + 5
+    for b, (s, delay) in enumerate(zip(sequences, delays)):
         assert 0 <= delay <= 5
-        expected = np.concatenate([np.repeat(s[:1], delay, axis=0), s[: n - delay]])
-        np.testing.assert_array_equal(shifted, expected[:n])
-        assert np.all(x[n:, b] == 0)  # padding stays zero
+        expected = np.concatenate([np.repeat(s[:1], delay, axis=0), s])
+        np.testing.assert_array_equal(x[: delayed[b], b], expected)  # every step, the end too
+        assert np.all(x[delayed[b] :, b] == 0)  # padding stays zero
     assert set(delays) == set(range(6))  # every delay from 0 to input_shift is drawn
 
 
 def test_validation_batches_and_zero_shift_are_left_alone():
     s = np.arange(20, dtype=np.float32).reshape(10, 2)
-    np.testing.assert_array_equal(_shifted_batch(4, [s], training=False)[:, 0], s)
-    np.testing.assert_array_equal(_shifted_batch(0, [s])[:, 0], s)
+    for x, lengths in (_shifted_batch(4, [s], training=False), _shifted_batch(0, [s])):
+        np.testing.assert_array_equal(x[:, 0], s)
+        assert lengths.tolist() == [10]
     # The delays depend on the fit's seed and the epoch, nothing else.
     many = [s] * 64
-    np.testing.assert_array_equal(_shifted_batch(4, many), _shifted_batch(4, many))
-    assert not np.array_equal(_shifted_batch(4, many), _shifted_batch(4, many, epoch=1))
+    np.testing.assert_array_equal(_shifted_batch(4, many)[0], _shifted_batch(4, many)[0])
+    assert not np.array_equal(_shifted_batch(4, many)[1], _shifted_batch(4, many, epoch=1)[1])
 
 
 def _long_series(n=16, steps=600, seed=0):
@@ -85,11 +83,13 @@ def test_auto_delays_by_up_to_the_stride_from_stride_8_on(estimator):
     X, y = _long_series()
     spy = BatchSpy()
     model = estimator(hidden_size=4, frontend_channels=4, max_iter=3, random_state=0)
-    model.set_params(early_stopping=True, callbacks=[spy]).fit(X, y)
+    model.set_params(input_noise=0.0, early_stopping=True, callbacks=[spy]).fit(X, y)
     assert model.input_shift == "auto"
     assert model.frontend_stride_ == 10 and model._shift_steps() == 9
-    delays = [_delay(x[:, b]) for x, _ in spy.training for b in range(x.shape[1])]
-    assert set(delays) == set(range(10))
+    delays = np.concatenate([lengths - 600 for _, lengths in spy.training])
+    assert delays.min() >= 0 and delays.max() <= 9 and len(set(delays)) >= 5
+    for x, lengths in spy.training:
+        assert all(_delay(x[:, b]) == d for b, d in enumerate(lengths - 600))
     for x, lengths in spy.validation:  # held-out series are read as they are
         assert all(_delay(x[:, b]) == 0 for b in range(x.shape[1]))
         assert np.all(lengths == 600)
@@ -111,9 +111,7 @@ def test_auto_is_off_below_stride_8_without_a_front_end_and_for_lbfgs():
     LSTMRegressor(
         hidden_size=4, solver="lbfgs", max_iter=1, input_shift=5, callbacks=[spy], random_state=0
     ).fit(X[:, :40], y.astype(float))
-    assert spy.training and all(
-        _delay(x[:, b]) == 0 for x, _ in spy.training for b in range(x.shape[1])
-    )
+    assert spy.training and all(np.all(lengths == 40) for _, lengths in spy.training)
 
 
 def test_the_tagger_never_shifts_its_labelled_steps():
@@ -123,8 +121,7 @@ def test_the_tagger_never_shifts_its_labelled_steps():
     spy = BatchSpy()
     tagger = LSTMTagger(hidden_size=4, max_iter=1, callbacks=[spy], random_state=0).fit(X, y)
     assert tagger._shift_steps() == 0
-    for x, _ in spy.training:
-        assert all(_delay(x[:, b]) == 0 for b in range(x.shape[1]))
+    assert spy.training and all(np.all(lengths == 40) for _, lengths in spy.training)
 
 
 def test_shifts_change_training_reproducibly_and_never_prediction():
@@ -149,12 +146,30 @@ def test_models_saved_before_input_shift_existed_keep_training_without_it(tmp_pa
     loaded = sklstm.load(tmp_path / "old.sklstm")
     assert loaded.input_shift == 0 and loaded._shift_steps() == 0
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
-    del clf.__dict__["input_shift"]  # as such a model was pickled
+    del clf.__dict__["input_shift"]  # as such a model was pickled, its net without the callback
+    clf.net_.callbacks_ = [c for c in clf.net_.callbacks_ if c[0] != "input_shift"]
     restored = pickle.loads(pickle.dumps(clf))
     assert restored.input_shift == 0
     spy = BatchSpy()
     restored.set_params(warm_start=True, callbacks=[spy]).fit(X, y)
-    assert all(_delay(x[:, b]) == 0 for x, _ in spy.training for b in range(x.shape[1]))
+    assert spy.training and all(np.all(lengths == 600) for _, lengths in spy.training)
+    # Its net gained the callback, and a shift set since is obeyed.
+    assert dict(restored.net_.callbacks_)["input_shift"].max_shift == 0
+    spy = BatchSpy()
+    restored.set_params(input_shift=3, callbacks=[spy]).fit(X, y)
+    assert max(int(lengths.max()) for _, lengths in spy.training) > 600
+
+
+@pytest.mark.parametrize("module", ["sklstm.ecg._classifier", "sklstm.audio._spotter"])
+def test_the_applications_networks_resume_checkpoints_written_before_input_shift(module):
+    # A checkpoint without a parameter loads with its value of before; resuming
+    # checks that the application's network has the same settings.
+    import importlib
+
+    network = importlib.import_module(module)._NETWORK
+    params = LSTMClassifier(**network).get_params()
+    for name, before in LSTMClassifier._PARAMS_BEFORE_0_2.items():
+        assert params[name] == before, name
 
 
 @pytest.mark.parametrize("bad", [-1, 2.5, "all", None])
@@ -172,7 +187,7 @@ def test_a_resumed_warm_start_fit_draws_the_delays_of_the_uninterrupted_one(tmp_
 
     class CrashAt(Callback):
         def on_epoch_begin(self, net, **kwargs):
-            if len(net.history) == 4:  # the third epoch of the second fit
+            if len(net.history) == 4:  # the second epoch of the second fit
                 raise Crash
 
     X, y = _long_series(n=12, steps=500)

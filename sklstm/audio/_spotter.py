@@ -37,7 +37,9 @@ __all__ = ["KeywordSpotter", "make_babble", "make_background"]
 # (docs/keyword_spotting.md), like the parameters' defaults.
 _FEATURES = dict(deltas=0, normalize="mean")
 # frontend_channels as checkpoints written before it was a parameter have it.
-_NETWORK = dict(frontend=None, frontend_channels=64, learning_rate="constant", input_noise=0.0)
+_NETWORK = dict(
+    frontend=None, frontend_channels=64, learning_rate="constant", input_noise=0.0, input_shift=0
+)
 # White noise for half the noisy copies however many noise recordings there are:
 # with 46 recordings and an equal chance for each, white noise all but vanished and
 # the 10-dB white-noise accuracy fell from 97.0% to 94.3% (docs/keyword_spotting.md).

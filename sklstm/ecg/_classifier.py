@@ -38,7 +38,9 @@ _MEMBER_SEED_STEP = 7919
 # short enough for the recurrent layers to read without a front end, and no
 # input noise).
 # frontend_channels as checkpoints written before it was a parameter have it.
-_NETWORK = dict(frontend=None, frontend_channels=64, learning_rate="constant", input_noise=0.0)
+_NETWORK = dict(
+    frontend=None, frontend_channels=64, learning_rate="constant", input_noise=0.0, input_shift=0
+)
 
 
 def _class_weights(y, *, power, unweighted):
