@@ -54,6 +54,14 @@ from sklearn.preprocessing import LabelEncoder, StandardScaler
 from sklstm import LSTMClassifier, LSTMRegressor, SequenceScaler
 from sklstm._base import auto_batch_size, auto_epochs
 
+# numba's default OpenMP threading layer (which aeon's MiniRocket runs on) leaves
+# threads that compete with torch's for the cores once MiniRocket has run: a default
+# fit of UnitTest after MiniRocket in the same process took 24 s where it took 9 s
+# before it, on two threads. Its "workqueue" layer leaves none (10.8 against 12.2 s).
+# Read when numba is first imported, so set here, before aeon ever is; a user's own
+# choice of layer wins.
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 SETS = ("Coffee", "PigCVP", "Trace", "UnitTest", "Covid3Month", "CardanoSentiment")
