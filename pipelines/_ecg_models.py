@@ -35,7 +35,11 @@ CLASSIFIER_OPTIONS = (
 )
 MODELS = (ArrhythmiaClassifier, ArrhythmiaTagger)
 # Options of the tagger's RR model: (flag, attribute and parameter).
-RR_OPTIONS = (("--rr-context", "rr_context"), ("--rr-s-weight", "rr_s_weight"))
+RR_OPTIONS = (
+    ("--rr-context", "rr_context"),
+    ("--rr-reference", "rr_reference"),
+    ("--rr-s-weight", "rr_s_weight"),
+)
 
 
 def _number_or_none(convert, low, high, what):

@@ -427,6 +427,12 @@ def parse_args(argv):
             "(default 32), or none",
         )
         p.add_argument(
+            "--rr-reference",
+            choices=["mean", "median"],
+            help="the RR model reads each beat against the mean (default) or the median RR of "
+            "the beats around it",
+        )
+        p.add_argument(
             "--rr-s-weight",
             type=rr_s_weight_option,
             help="the RR model's share in telling S from N (default 2/3), or none: the plain "

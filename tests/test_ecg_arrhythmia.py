@@ -343,6 +343,7 @@ def test_rhythm_and_both_kinds_train_evaluate_annotate_and_cross_validate(tmp_pa
     assert report["params"]["beat_model"]["pooling"] == "last"
     assert report["params"]["rr_model"] == "logistic"
     assert (report["params"]["rr_context"], report["params"]["rr_s_weight"]) == (32, 2 / 3)
+    assert report["params"]["rr_reference"] == "mean"
     assert (report["params"]["af_irregularity"], report["params"]["af_coherence"]) == (0.1, 0.2)
     assert main(cv + ["--kind", "rhythm", "--max-iter", "1", "--rr-model", "none"]) == 0
     assert json.loads(capsys.readouterr().out)["params"]["rr_model"] is None
@@ -355,6 +356,8 @@ def test_rhythm_and_both_kinds_train_evaluate_annotate_and_cross_validate(tmp_pa
     assert params["af_irregularity"] is None
     assert main(cv + ["--kind", "rhythm", "--max-iter", "1", "--af-irregularity", "0.15"]) == 0
     assert json.loads(capsys.readouterr().out)["params"]["af_irregularity"] == 0.15
+    assert main(cv + ["--kind", "rhythm", "--max-iter", "1", "--rr-reference", "median"]) == 0
+    assert json.loads(capsys.readouterr().out)["params"]["rr_reference"] == "median"
     assert report["n_beats"] == sum(len(tagger.read_beats(MITDB / r).y) for r in TRAIN)
 
 
@@ -367,6 +370,8 @@ def test_options_of_a_model_are_refused_with_a_kind_that_has_none():
         main(argv + ["--kind", "beat", "--rr-model", "none"])
     with pytest.raises(SystemExit, match="--rr-context sets the tagger's RR model, which --kind"):
         main(argv + ["--kind", "beat", "--rr-context", "16"])
+    with pytest.raises(SystemExit, match="--rr-reference sets .*, which --rr-model none leaves"):
+        main(argv + ["--rr-model", "none", "--rr-reference", "median"])
     with pytest.raises(SystemExit, match="--rr-s-weight sets .*, which --rr-model none leaves"):
         main(argv + ["--rr-model", "none", "--rr-s-weight", "0.5"])
     with pytest.raises(SystemExit, match="--af-irregularity sets the tagger's atrial fibril"):

@@ -347,22 +347,34 @@ def test_an_rr_model_is_fitted_by_default_and_averaged_with_the_networks(beats, 
     restored.__setstate__(state)
     assert restored.rr_model is None
     np.testing.assert_array_equal(restored.predict_proba(beats.X), alone.predict_proba(beats.X))
+    # A file saved with a context but before rr_reference existed reads it against
+    # its median, as the models of that time were trained to.
+    median = ArrhythmiaTagger(**{**TINY, "rr_model": "logistic", "rr_reference": "median"})
+    median.fit(beats.X, y)
+    median._rr_layout_ = median._rr_layout_[:3]
+    sklstm.save(median, path)
+    rewrite_without(path, {"rr_reference"})
+    old = sklstm.load(path)
+    assert old.rr_reference == "median"
+    np.testing.assert_array_equal(old.predict_proba(beats.X), median.predict_proba(beats.X))
+    mean = clone(median).set_params(rr_reference="mean").fit(beats.X, y)
+    assert not np.allclose(mean.predict_proba(beats.X), median.predict_proba(beats.X))
     # A file saved with an RR model but before rr_context and rr_s_weight existed
     # loads as it was trained: no context, the plain average.
     tagger._rr_layout_ = tagger._rr_layout_[:2]
     sklstm.save(tagger, path)
-    rewrite_without(path, {"rr_context", "rr_s_weight"})
+    rewrite_without(path, {"rr_context", "rr_reference", "rr_s_weight"})
     old = sklstm.load(path)
     assert old.rr_context is None and old.rr_s_weight is None
     np.testing.assert_array_equal(old.predict_proba(beats.X), proba)
 
 
-def _context_by_hand(pre, post, context):
+def _context_by_hand(pre, post, context, center):
     """run_context of one run, beat by beat: windows cut at the run's ends."""
     rows = []
     for i in range(len(pre)):
         lo, hi = max(i - context, 0), min(i + context + 1, len(pre))
-        reference = np.median(pre[lo:hi])
+        reference = center(pre[lo:hi])
         # Changes of the window's beats, from the run's second beat on.
         changes = np.abs(pre[max(lo, 1) : hi] - pre[max(lo, 1) - 1 : hi - 1])
         irregularity = np.median(changes) / reference if len(changes) else 0.0
@@ -379,25 +391,42 @@ def _context_by_hand(pre, post, context):
     return np.array(rows)
 
 
-def test_run_context_reads_each_beat_against_the_median_of_the_beats_around_it():
+@pytest.mark.parametrize("reference, center", [("mean", np.mean), ("median", np.median)])
+def test_run_context_reads_each_beat_against_the_beats_around_it(reference, center):
     rng = np.random.default_rng(0)
     pre = rng.uniform(0.6, 1.4, 203)
     post = np.append(pre[1:], pre[-1])
     runs = [slice(0, 120), slice(120, 200), slice(200, 202), slice(202, 203)]
-    features = run_context(pre, post, runs, context=5)
+    features = run_context(pre, post, runs, context=5, reference=reference)
     # Every beat, the ends of each run and runs of two beats and of one included;
     # a run is read alone: the beats of the other runs are not its context.
     for run in runs:
-        expected = _context_by_hand(pre[run], post[run], 5)
+        expected = _context_by_hand(pre[run], post[run], 5, center)
         np.testing.assert_allclose(features[run], expected, rtol=1e-12, atol=1e-12)
     assert features[202, 2] == np.log(1e-3)  # one beat: no change to measure
     # Inner beats see 11 beats, the first beat of a run 6, the third 8.
-    assert np.isclose(features[60, 0], np.log(pre[60] / np.median(pre[55:66])))
-    assert np.isclose(features[0, 0], np.log(pre[0] / np.median(pre[0:6])))
-    assert np.isclose(features[122, 0], np.log(pre[122] / np.median(pre[120:128])))
+    assert np.isclose(features[60, 0], np.log(pre[60] / center(pre[55:66])))
+    assert np.isclose(features[0, 0], np.log(pre[0] / center(pre[0:6])))
+    assert np.isclose(features[122, 0], np.log(pre[122] / center(pre[120:128])))
     # A perfectly regular rhythm: finite, the additions in place of zero spread.
-    flat = run_context(np.ones(50), np.ones(50), [slice(0, 50)], context=8)
+    flat = run_context(np.ones(50), np.ones(50), [slice(0, 50)], context=8, reference=reference)
     np.testing.assert_allclose(flat, np.tile([0, 0, np.log(1e-3), 0, 0], (50, 1)), atol=1e-12)
+
+
+def test_run_context_reads_premature_beats_as_early_even_where_they_are_the_majority():
+    # A pause, then three early beats, over and over: three beats in four are early.
+    pre = np.tile([1.8, 0.7, 0.75, 0.72], 40)
+    post = np.append(pre[1:], pre[-1])
+    run = [slice(0, len(pre))]
+    early = np.flatnonzero(pre < 1)[8:-8]  # away from the run's ends
+    by_mean = run_context(pre, post, run, context=32)
+    assert (by_mean[early, 0] < np.log(0.8)).all()  # ~25% earlier than the heart's rate
+    assert (by_mean[early, 3] < -0.5).all()  # and by more than half the spread
+    # The median of such a window is the early beats' own RR: they read as on time.
+    by_median = run_context(pre, post, run, context=32, reference="median")
+    assert (np.abs(by_median[early, 0]) < 0.05).all()
+    with pytest.raises(ValueError, match="reference must be 'mean' or 'median', got 'mode'"):
+        run_context(pre, post, run, context=32, reference="mode")
 
 
 @requires_mitdb
@@ -405,7 +434,7 @@ def test_the_rr_model_reads_the_context_and_has_the_larger_say_in_s_against_n(be
     from sklstm.ecg._rr_model import rr_model_features
 
     tagger = ArrhythmiaTagger(**{**TINY, "rr_model": "logistic"}).fit(beats.X, beats.y)
-    assert (tagger.rr_context, tagger.rr_s_weight) == (32, 2 / 3)
+    assert (tagger.rr_context, tagger.rr_reference, tagger.rr_s_weight) == (32, "mean", 2 / 3)
     # Its inputs: the five ratios, the irregularity and the five context features.
     assert tagger.rr_model_[-1].n_features_in_ == 11
     runs = _runs(beats.X[:, -1])
@@ -415,6 +444,10 @@ def test_the_rr_model_reads_the_context_and_has_the_larger_say_in_s_against_n(be
     np.testing.assert_array_equal(features, by_hand)
     pre, post = (beats.X[:, beats.feature_names.index(n)] for n in ("pre_record", "post_record"))
     np.testing.assert_array_equal(features[:, 6:], run_context(pre, post, runs, context=32))
+    # The reference is the one of the fit: set_params after it changes nothing.
+    tagger.set_params(rr_reference="median")
+    np.testing.assert_array_equal(tagger._rr_features(beats.X, runs), features)
+    tagger.set_params(rr_reference="mean")
     # Prediction: the plain average, then N + S split between N and S, 2/3 of the
     # split from the RR model's S / (N + S), 1/3 from the networks'.
     networks_only = copy.copy(tagger)

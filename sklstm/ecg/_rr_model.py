@@ -71,16 +71,19 @@ def run_irregularity(pre_record, pre_local, runs, *, local):
     return out
 
 
-def run_context(pre_record, post_record, runs, *, context):
+def run_context(pre_record, post_record, runs, *, context, reference="mean"):
     """How a beat's RR intervals stand against the rhythm of the beats around it.
 
     Within a run of consecutive beats, each beat's window is the beats of the
     run at most ``context`` beats away from it (``2 * context + 1``, fewer
     near the run's ends, where the window is cut short rather than padded).
-    The median previous RR over the window is the beat's reference: a median,
-    so that premature beats, even a third of them, and their pauses do not
-    move it, while it follows the heart rate as a mean over the whole record
-    cannot. Against it, per beat:
+    The mean previous RR over the window is the beat's reference (by
+    default): it follows the heart rate as a mean over the whole record
+    cannot, and it stays the heart's own rate even where premature beats are
+    most of the beats, because their pauses stay in it. A median, the
+    alternative, ignores premature beats and pauses while they are under half
+    of the window, but where they are the majority it *is* their RR, and they
+    read as on time. Against the reference, per beat:
 
     - ``log(previous RR / reference)`` and ``log(next RR / reference)``:
       how early the beat comes and how long its pause is;
@@ -106,6 +109,10 @@ def run_context(pre_record, post_record, runs, *, context):
         The runs of consecutive beats of a record.
     context : int
         Beats on either side of each beat.
+    reference : {"mean", "median"}, default="mean"
+        The statistic of the window's previous RR that each beat is read
+        against. ``"median"`` is the reference of models fitted before the
+        mean replaced it.
 
     Returns
     -------
@@ -120,26 +127,48 @@ def run_context(pre_record, post_record, runs, *, context):
     >>> features = run_context(pre, post, [slice(0, 12)], context=3)
     >>> features[6].round(2)  # the premature beat: early, steady rhythm around it
     array([ -0.51,   0.34,  -6.91, -20.  ,  20.  ])
+
+    Where early beats are the majority (a pause, then three early beats), the
+    median reads them as on time, the mean as early:
+
+    >>> pre = np.tile([1.6, 0.7, 0.7, 0.7], 8)
+    >>> post = np.append(pre[1:], pre[-1])
+    >>> early = [slice(0, 32)]
+    >>> run_context(pre, post, early, context=8, reference="median")[13, 0].round(2)
+    np.float64(0.0)
+    >>> run_context(pre, post, early, context=8)[13, 0].round(2)
+    np.float64(-0.26)
     """
+    if reference not in _REFERENCES:
+        raise ValueError(f"reference must be 'mean' or 'median', got {reference!r}.")
     out = np.zeros((len(pre_record), 5))
     for rows in runs:
         pre = np.asarray(pre_record[rows], dtype=np.float64)
         post = np.asarray(post_record[rows], dtype=np.float64)
-        reference = _window_medians(pre, context)
+        level = _REFERENCES[reference](pre, context)
         # The first beat's change is unknown (a run of one beat has none at all).
         change = np.concatenate([[np.nan], np.abs(np.diff(pre))]) if len(pre) > 1 else [0.0]
-        irregularity = _window_medians(np.asarray(change), context) / reference
-        spread = _window_medians(pre, context, around=reference) + _SPREAD_FLOOR * reference
+        irregularity = _window_medians(np.asarray(change), context) / level
+        spread = _window_medians(pre, context, around=level) + _SPREAD_FLOOR * level
         out[rows] = np.column_stack(
             [
-                np.log(pre / reference),
-                np.log(post / reference),
+                np.log(pre / level),
+                np.log(post / level),
                 np.log(irregularity + _IRREGULARITY_FLOOR),
-                (pre - reference) / spread,
-                (post - reference) / spread,
+                (pre - level) / spread,
+                (post - level) / spread,
             ]
         )
     return out
+
+
+def _window_means(values, context):
+    """Mean of each window ``values[i - context : i + context + 1]`` cut to the array."""
+    values = np.asarray(values, dtype=np.float64)
+    sums = np.concatenate([[0.0], np.cumsum(values)])
+    idx = np.arange(len(values))
+    lo, hi = np.maximum(idx - context, 0), np.minimum(idx + context + 1, len(values))
+    return (sums[hi] - sums[lo]) / (hi - lo)
 
 
 def _window_medians(values, context, *, around=None):
@@ -163,11 +192,15 @@ def _window_medians(values, context, *, around=None):
     return out
 
 
-def rr_model_features(rr_columns, names, runs, *, local, context=None):
+_REFERENCES = {"mean": _window_means, "median": _window_medians}
+
+
+def rr_model_features(rr_columns, names, runs, *, local, context=None, reference="mean"):
     """The RR model's inputs: the table's RR columns, the rhythm's irregularity and context.
 
     ``rr_columns`` holds the table's RR features, named ``names``; with
-    ``context``, the five columns of :func:`run_context` follow.
+    ``context``, the five columns of :func:`run_context` follow, read against
+    ``reference``.
     """
     names = list(names)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -180,7 +213,12 @@ def rr_model_features(rr_columns, names, runs, *, local, context=None):
         if context is not None:
             pre_record, post_record = (rr_columns[:, names.index(n)] for n in CONTEXT_FROM)
             features = np.column_stack(
-                [features, run_context(pre_record, post_record, runs, context=context)]
+                [
+                    features,
+                    run_context(
+                        pre_record, post_record, runs, context=context, reference=reference
+                    ),
+                ]
             )
     if not np.isfinite(features).all():
         raise ValueError(
