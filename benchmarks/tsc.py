@@ -39,6 +39,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -58,8 +59,11 @@ from sklstm._base import auto_batch_size, auto_epochs
 # threads that compete with torch's for the cores once MiniRocket has run: a default
 # fit of UnitTest after MiniRocket in the same process took 24 s where it took 9 s
 # before it, on two threads. Its "workqueue" layer leaves none (10.8 against 12.2 s).
-# Read when numba is first imported, so set here, before aeon ever is; a user's own
-# choice of layer wins.
+# numba reads its configuration from the environment when it is imported (and again
+# when it compiles), and picks the layer when it first starts threads: set here, before
+# aeon is imported, as `python -m benchmarks.tsc` does; a user's own choice wins. In a
+# process that imported numba earlier (a test session that imported librosa) the
+# layer may be numba's default, which only the timings show: the output says which.
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
@@ -336,6 +340,17 @@ def make_contender(name, classification, seed, quick):
     raise ValueError(f"unknown contender {name!r}; choose from {', '.join(CONTENDERS)}")
 
 
+def _numba_layer():
+    """numba's threading layer once it has started threads (MiniRocket), else None."""
+    numba = sys.modules.get("numba")
+    if numba is None:
+        return None
+    try:
+        return numba.threading_layer()
+    except ValueError:  # no thread started yet
+        return None
+
+
 def _aeon_available():
     try:
         import aeon  # noqa: F401
@@ -367,8 +382,9 @@ def run_set(name, contenders, seeds, quick):
                 y_pred = model.predict(X_test)
                 predicts.append(time.perf_counter() - fitted)
             finally:
-                # aeon's MiniRocket on multivariate series runs numba's OpenMP threads,
-                # which set OpenMP's thread count, and torch's with it, to every core:
+                # aeon's MiniRocket on multivariate series, on numba's OpenMP layer, runs
+                # OpenMP threads, which set OpenMP's thread count, and torch's with it, to
+                # every core:
                 # the contenders after it would train on other threads than asked
                 # (measured: 1 -> 2, and 50 times slower beside another job).
                 torch.set_num_threads(threads)
@@ -469,8 +485,15 @@ def main(argv=None):
     results = {name: run_set(name, contenders, args.seeds, args.quick) for name in sets}
     summary = summarize(results, contenders)
     print_table(results, summary, contenders)
+    layer = _numba_layer()
+    if layer is not None:
+        print(f"numba threading layer: {layer}")
     output = {
-        "machine": {"platform": platform.platform(), "threads": torch.get_num_threads()},
+        "machine": {
+            "platform": platform.platform(),
+            "threads": torch.get_num_threads(),
+            "numba_threading_layer": layer,
+        },
         "quick": args.quick,
         "seeds": args.seeds,
         "best_setting": BEST_SETTING,

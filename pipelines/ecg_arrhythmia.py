@@ -5,7 +5,8 @@ A command line over :class:`sklstm.ecg.ArrhythmiaClassifier` (one beat at a time
 
     python -m pipelines.ecg_arrhythmia train --data-dir DIR [--records R ...] --model FILE
         [--kind beat|rhythm|both] [--rr-model logistic|none] [--rr-context N|none]
-        [--rr-s-weight W|none] [--af-irregularity T|none] [--search]
+        [--rr-reference mean|median] [--rr-s-weight W|none] [--af-irregularity T|none]
+        [--search]
         [--checkpoint CKPT [--resume]] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia evaluate --model FILE --data-dir DIR [--records R ...]
         [--detect] [--json] [--plots PLOTS]
@@ -15,7 +16,8 @@ A command line over :class:`sklstm.ecg.ArrhythmiaClassifier` (one beat at a time
         [--chunk-ms 100] [--lookahead 20] [--history 1800] [--interval 2] [--realtime]
     python -m pipelines.ecg_arrhythmia crossval --data-dir DIR [--records R ...] [--folds 5]
         [--kind beat|rhythm|both] [--rr-model logistic|none] [--rr-context N|none]
-        [--rr-s-weight W|none] [--af-irregularity T|none] [--json]
+        [--rr-reference mean|median] [--rr-s-weight W|none] [--af-irregularity T|none]
+        [--json]
 
 Without ``--records``, every record of DIR (its RECORDS file, else every .hea);
 paced records are left out. Bad records are listed with the reason, the good

@@ -134,10 +134,10 @@ def run_context(pre_record, post_record, runs, *, context, reference="mean"):
     >>> pre = np.tile([1.6, 0.7, 0.7, 0.7], 8)
     >>> post = np.append(pre[1:], pre[-1])
     >>> early = [slice(0, 32)]
-    >>> run_context(pre, post, early, context=8, reference="median")[13, 0].round(2)
-    np.float64(0.0)
-    >>> run_context(pre, post, early, context=8)[13, 0].round(2)
-    np.float64(-0.26)
+    >>> float(run_context(pre, post, early, context=8, reference="median")[13, 0].round(2))
+    0.0
+    >>> float(run_context(pre, post, early, context=8)[13, 0].round(2))
+    -0.26
     """
     if reference not in _REFERENCES:
         raise ValueError(f"reference must be 'mean' or 'median', got {reference!r}.")

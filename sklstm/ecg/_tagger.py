@@ -158,9 +158,9 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
     rr_context : int or None, default=32
         Beats on either side of each beat whose rhythm the RR model reads the
         beat against (fewer at the ends of a run of beats), with five more
-        features: the previous and next RR against the median previous RR of
-        those beats (on a log scale, and in units of their median absolute
-        deviation) and the median absolute change between their successive
+        features: the previous and next RR against the mean previous RR of
+        those beats (``rr_reference``; on a log scale, and in units of their
+        median absolute deviation from it) and the median absolute change between their successive
         RR over it (high all along in atrial fibrillation, where earliness
         means little). The reference follows the heart rate as the record's
         mean RR cannot; see ``rr_reference``. Reads the RR features
