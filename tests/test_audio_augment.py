@@ -15,6 +15,7 @@ from sklstm.audio import (
     add_reverb,
     change_speed,
     change_tempo,
+    colored_noise,
     shift_pitch,
     time_shift,
 )
@@ -289,3 +290,59 @@ def test_reverberated_copies_only_when_asked_and_the_other_draws_unchanged():
         WaveformAugmenter(reverb_prob=1.0, rt60=(0.5, 0.2)).augment(clips, random_state=0)
     with pytest.raises(ValueError, match=r"rt60=\(0.001, 0.005\) must lie within 0.01 and 10"):
         WaveformAugmenter(reverb_prob=1.0, rt60=(0.001, 0.005)).augment(clips, random_state=0)
+
+
+def band_db(y, low, high, sr=8000):
+    power = np.abs(np.fft.rfft(y)) ** 2
+    freqs = np.fft.rfftfreq(len(y), 1 / sr)
+    return 10 * np.log10(power[(freqs >= low) & (freqs < high)].mean())
+
+
+@pytest.mark.parametrize("exponent", [0.0, 1.0, 2.0, -1.0])
+def test_colored_noise_falls_by_3_db_per_octave_per_unit_of_its_exponent(exponent):
+    noise = colored_noise(160_000, exponent=exponent, sr=8000, random_state=0)
+    assert noise.shape == (160_000,) and np.mean(noise**2) == pytest.approx(1.0)
+    # Octave bands well above the 50-Hz floor.
+    slope = [band_db(noise, f, 2 * f) - band_db(noise, 2 * f, 4 * f) for f in (200, 400, 800)]
+    np.testing.assert_allclose(slope, 10 * np.log10(2) * exponent, atol=0.3)
+    # Flat below the floor, not a drift that grows with the length.
+    assert abs(band_db(noise, 5, 25) - band_db(noise, 25, 45)) < 1.0
+    np.testing.assert_array_equal(
+        noise, colored_noise(160_000, exponent=exponent, sr=8000, random_state=0)
+    )
+    assert colored_noise(0, exponent=exponent, sr=8000).shape == (0,)
+
+
+def test_colored_noise_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="n must be a number of samples"):
+        colored_noise(-1, exponent=1.0, sr=8000)
+    with pytest.raises(ValueError, match="exponent must be a finite number"):
+        colored_noise(10, exponent=float("nan"), sr=8000)
+    with pytest.raises(ValueError, match="sr must be a finite positive number"):
+        colored_noise(10, exponent=1.0, sr=0)
+
+
+def test_augmenter_gives_coloured_noise_where_it_gave_white_noise():
+    y = tone(300, n=16_000)
+    settings = dict(speed=None, shift=0.0, snr_db=(10.0, 10.0), noise_prob=1.0)
+    white = WaveformAugmenter(**settings).augment([y] * 8, random_state=0)
+    brown = WaveformAugmenter(**settings, noise_exponent=(2.0, 2.0)).augment(
+        [y] * 8, random_state=0
+    )
+    for w, b in zip(white, brown):
+        # The same SNR, the noise's power moved from the high band to the low one.
+        assert snr_db(y, w) == pytest.approx(10.0, abs=1e-3)
+        assert snr_db(y, b) == pytest.approx(10.0, abs=1e-3)
+        high = band_db(w - y, 2000, 4000) - band_db(b - y, 2000, 4000)
+        low = band_db(b - y, 60, 200) - band_db(w - y, 60, 200)
+        assert high > 10 and low > 5
+    # Recordings keep their share: only the synthetic noise is coloured.
+    noise = np.random.RandomState(1).uniform(-1, 1, 20_000)
+    both = dict(settings, noises=[noise], white_prob=0.0)
+    np.testing.assert_array_equal(
+        WaveformAugmenter(**both).augment([y], random_state=0)[0],
+        WaveformAugmenter(**both, noise_exponent=(2.0, 2.0)).augment([y], random_state=0)[0],
+    )
+    for bad, message in [((2.0, 1.0), "low end"), ((0.0, 7.0), "within"), ((0, 1, 2), "pair")]:
+        with pytest.raises(ValueError, match=message):
+            WaveformAugmenter(noise_exponent=bad).augment([y], random_state=0)

@@ -9,6 +9,7 @@ from ._augment import (
     add_reverb,
     change_speed,
     change_tempo,
+    colored_noise,
     shift_pitch,
     time_shift,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "add_reverb",
     "change_speed",
     "change_tempo",
+    "colored_noise",
     "event_scores",
     "load_audio",
     "make_babble",

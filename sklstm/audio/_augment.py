@@ -44,12 +44,15 @@ __all__ = [
     "add_reverb",
     "change_speed",
     "change_tempo",
+    "colored_noise",
     "shift_pitch",
     "time_shift",
 ]
 
 # Largest pitch shift: ten octaves, a factor of 1024 in frequency and length.
 _MAX_SEMITONES = 120
+# Steepest slope of coloured noise: 60 dB per decade already leaves one band.
+_MAX_NOISE_EXPONENT = 6
 
 
 def add_noise(y, *, snr_db, noise=None, random_state=None, signal_power=None):
@@ -120,6 +123,63 @@ def add_noise(y, *, snr_db, noise=None, random_state=None, signal_power=None):
             f"snr_db={snr_db!r} asks for noise beyond the float32 range: raise the ratio."
         )
     return noisy
+
+
+#: Below this frequency coloured noise is flat: 1 / f^exponent would pour its
+#: power into the lowest bins (a slow drift, not a sound) as recordings grow longer.
+COLORED_NOISE_FLOOR_HZ = 50.0
+
+
+def colored_noise(n, *, exponent, sr, random_state=None):
+    """Gaussian noise whose power falls with frequency as ``1 / f ** exponent``.
+
+    ``exponent=0`` is white noise, 1 pink (equal power per octave), 2 brown
+    (red): the slopes of most real background noise (fans, engines, traffic,
+    rooms) lie between 1 and 2.5, with more power at low frequencies than
+    white noise has. The spectrum is flat below
+    :data:`COLORED_NOISE_FLOOR_HZ` (50 Hz).
+
+    Parameters
+    ----------
+    n : int
+        Samples.
+    exponent : float
+        Slope of the power spectrum: 10 * ``exponent`` dB per decade (about
+        3 dB per octave per unit); negative values tilt it upwards (blue).
+    sr : int
+        Sampling rate in Hz (the frequencies of the slope).
+    random_state : int, RandomState instance or None, default=None
+        Draws the noise.
+
+    Returns
+    -------
+    noise : ndarray of float64 [shape=(n,)]
+        The noise, scaled to a mean power of 1 (zeros when ``n`` is 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklstm.audio import colored_noise
+    >>> noise = colored_noise(80_000, exponent=2.0, sr=8000, random_state=0)
+    >>> power = np.abs(np.fft.rfft(noise)) ** 2
+    >>> freqs = np.fft.rfftfreq(len(noise), 1 / 8000)
+    >>> low = power[(freqs >= 200) & (freqs < 400)].mean()
+    >>> high = power[(freqs >= 1600) & (freqs < 3200)].mean()
+    >>> round(float(10 * np.log10(low / high)))  # 3 octaves of 6 dB
+    18
+    """
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 0:
+        raise ValueError(f"n must be a number of samples >= 0, got {n!r}.")
+    if isinstance(exponent, bool) or not isinstance(exponent, Real) or not np.isfinite(exponent):
+        raise ValueError(f"exponent must be a finite number, got {exponent!r}.")
+    _check_rate(sr, "sr")
+    rng = check_random_state(random_state)
+    if n == 0:
+        return np.zeros(0)
+    spectrum = scipy.fft.rfft(rng.standard_normal(n))
+    freqs = np.maximum(scipy.fft.rfftfreq(n, 1 / sr), COLORED_NOISE_FLOOR_HZ)
+    noise = scipy.fft.irfft(spectrum * freqs ** (-exponent / 2), n)
+    return noise / np.sqrt(np.mean(noise**2) + 1e-300)
 
 
 def add_reverb(y, *, sr, rt60, random_state=None):
@@ -425,6 +485,12 @@ class WaveformAugmenter(BaseEstimator):
         Probability that a noisy copy gets white noise rather than an excerpt
         of one of ``noises``; None makes white noise and each recording
         equally likely (``1 / (1 + len(noises))``).
+    noise_exponent : tuple of (float, float) or None, default=None
+        Range of the spectral slope (uniform) of the synthetic noise that
+        copies get instead of white noise: :func:`colored_noise` with an
+        exponent drawn for each copy (0 white, 1 pink, 2 brown). Real
+        background noise mostly has more power at low frequencies than
+        white noise. None: white noise.
     snr_of : {"copy", "clip"}, default="copy"
         The power that ``snr_db`` refers to: of the whole copy, with the
         silence the shift added (the longer that silence, the quieter the
@@ -453,6 +519,7 @@ class WaveformAugmenter(BaseEstimator):
         "rt60": [tuple],
         "noises": [None, list],
         "white_prob": [None, Interval(Real, 0, 1, closed="both")],
+        "noise_exponent": [None, tuple],
         "snr_of": [StrOptions({"copy", "clip"})],
     }
 
@@ -470,6 +537,7 @@ class WaveformAugmenter(BaseEstimator):
         rt60=(0.2, 0.8),
         noises=None,
         white_prob=None,
+        noise_exponent=None,
         snr_of="copy",
     ):
         self.sr = sr
@@ -483,6 +551,7 @@ class WaveformAugmenter(BaseEstimator):
         self.rt60 = rt60
         self.noises = noises
         self.white_prob = white_prob
+        self.noise_exponent = noise_exponent
         self.snr_of = snr_of
 
     def augment(self, X, *, random_state=None):
@@ -509,6 +578,14 @@ class WaveformAugmenter(BaseEstimator):
         if pitch is not None and max(map(abs, pitch)) > _MAX_SEMITONES:
             raise ValueError(f"pitch={self.pitch!r} must lie within +-{_MAX_SEMITONES} semitones.")
         snr = None if self.snr_db is None else _pair(self.snr_db, "snr_db")
+        exponent = self.noise_exponent
+        if exponent is not None:
+            exponent = _pair(exponent, "noise_exponent")
+            if max(map(abs, exponent)) > _MAX_NOISE_EXPONENT:
+                raise ValueError(
+                    f"noise_exponent={self.noise_exponent!r} must lie within "
+                    f"+-{_MAX_NOISE_EXPONENT}."
+                )
         rt60 = _pair(self.rt60, "rt60", positive=True)
         if self.reverb_prob > 0 and not 0.01 <= rt60[0] <= rt60[1] <= 10:
             raise ValueError(f"rt60={self.rt60!r} must lie within 0.01 and 10 seconds.")
@@ -544,6 +621,10 @@ class WaveformAugmenter(BaseEstimator):
                 else:
                     pick = 1 + rng.randint(len(noises))
                 noise = noises[pick - 1] if pick else None
+                if noise is None and exponent is not None:
+                    noise = colored_noise(
+                        len(y), exponent=rng.uniform(*exponent), sr=self.sr, random_state=rng
+                    )
                 y = add_noise(
                     y, snr_db=rng.uniform(*snr), noise=noise, random_state=rng,
                     signal_power=power,
