@@ -482,9 +482,10 @@ class WaveformAugmenter(BaseEstimator):
         picks one, or white noise, see ``white_prob``). None means white
         noise only.
     white_prob : float or None, default=None
-        Probability that a noisy copy gets white noise rather than an excerpt
-        of one of ``noises``; None makes white noise and each recording
-        equally likely (``1 / (1 + len(noises))``).
+        Probability that a noisy copy gets synthetic noise (white, or coloured
+        with ``noise_exponent``) rather than an excerpt of one of ``noises``;
+        None makes synthetic noise and each recording equally likely
+        (``1 / (1 + len(noises))``).
     noise_exponent : tuple of (float, float) or None, default=None
         Range of the spectral slope (uniform) of the synthetic noise that
         copies get instead of white noise: :func:`colored_noise` with an
