@@ -19,6 +19,7 @@ from sklstm.audio import (
     shift_pitch,
     time_shift,
 )
+from sklstm.audio import _augment as augment_module
 
 
 def tone(freq, n=8000, sr=8000):
@@ -301,31 +302,42 @@ def band_db(y, low, high, sr=8000):
 @pytest.mark.parametrize("exponent", [0.0, 1.0, 2.0, -1.0])
 def test_colored_noise_falls_by_3_db_per_octave_per_unit_of_its_exponent(exponent):
     noise = colored_noise(160_000, exponent=exponent, sr=8000, random_state=0)
-    assert noise.shape == (160_000,) and np.mean(noise**2) == pytest.approx(1.0)
-    # Octave bands well above the 50-Hz floor.
-    slope = [band_db(noise, f, 2 * f) - band_db(noise, 2 * f, 4 * f) for f in (200, 400, 800)]
+    assert noise.shape == (160_000,) and noise.dtype == np.float64
+    assert np.mean(noise**2) == pytest.approx(1.0)
+    # Octave bands from just above the 50-Hz floor up.
+    slope = [band_db(noise, f, 2 * f) - band_db(noise, 2 * f, 4 * f) for f in (60, 200, 800)]
     np.testing.assert_allclose(slope, 10 * np.log10(2) * exponent, atol=0.3)
     # Flat below the floor, not a drift that grows with the length.
     assert abs(band_db(noise, 5, 25) - band_db(noise, 25, 45)) < 1.0
     np.testing.assert_array_equal(
         noise, colored_noise(160_000, exponent=exponent, sr=8000, random_state=0)
     )
-    assert colored_noise(0, exponent=exponent, sr=8000).shape == (0,)
+    for n in (0, 1, 2):
+        short = colored_noise(n, exponent=exponent, sr=8000, random_state=0)
+        assert short.shape == (n,) and np.isfinite(short).all()
 
 
 def test_colored_noise_refuses_bad_arguments():
-    with pytest.raises(ValueError, match="n must be a number of samples"):
+    with pytest.raises(ValueError, match="n must be a number of samples >= 0"):
         colored_noise(-1, exponent=1.0, sr=8000)
-    with pytest.raises(ValueError, match="exponent must be a finite number"):
-        colored_noise(10, exponent=float("nan"), sr=8000)
+    with pytest.raises(TypeError, match="n must be a number of samples"):
+        colored_noise(10.0, exponent=1.0, sr=8000)
+    with pytest.raises(TypeError, match="exponent must be a number"):
+        colored_noise(10, exponent="pink", sr=8000)
+    for exponent in (float("nan"), 6.5, -200.0):
+        with pytest.raises(ValueError, match=r"exponent must be a finite number within \+-6"):
+            colored_noise(10, exponent=exponent, sr=8000)
     with pytest.raises(ValueError, match="sr must be a finite positive number"):
         colored_noise(10, exponent=1.0, sr=0)
 
 
-def test_augmenter_gives_coloured_noise_where_it_gave_white_noise():
+def test_augmenter_gives_coloured_noise_where_it_gave_white_noise(monkeypatch):
     y = tone(300, n=16_000)
     settings = dict(speed=None, shift=0.0, snr_db=(10.0, 10.0), noise_prob=1.0)
     white = WaveformAugmenter(**settings).augment([y] * 8, random_state=0)
+    again = WaveformAugmenter(**settings, noise_exponent=None).augment([y] * 8, random_state=0)
+    for a, b in zip(white, again):
+        np.testing.assert_array_equal(a, b)
     brown = WaveformAugmenter(**settings, noise_exponent=(2.0, 2.0)).augment(
         [y] * 8, random_state=0
     )
@@ -336,6 +348,24 @@ def test_augmenter_gives_coloured_noise_where_it_gave_white_noise():
         high = band_db(w - y, 2000, 4000) - band_db(b - y, 2000, 4000)
         low = band_db(b - y, 60, 200) - band_db(w - y, 60, 200)
         assert high > 10 and low > 5
+
+    # An exponent drawn for each copy, within the range.
+    drawn = []
+
+    def recording(n, *, exponent, sr, random_state):
+        drawn.append(exponent)
+        return colored_noise(n, exponent=exponent, sr=sr, random_state=random_state)
+
+    monkeypatch.setattr(augment_module, "colored_noise", recording)
+    WaveformAugmenter(**settings, noise_exponent=(0.0, 2.0)).augment([y] * 20, random_state=0)
+    assert len(drawn) == 20 and len(set(drawn)) == 20
+    assert 0.0 <= min(drawn) < 0.5 and 1.5 < max(drawn) <= 2.0
+    # Copies of no samples stay empty.
+    empty = WaveformAugmenter(**settings, noise_exponent=(0.0, 2.0)).augment(
+        [np.zeros(0, np.float32)], random_state=0
+    )
+    assert empty[0].shape == (0,)
+
     # Recordings keep their share: only the synthetic noise is coloured.
     noise = np.random.RandomState(1).uniform(-1, 1, 20_000)
     both = dict(settings, noises=[noise], white_prob=0.0)
@@ -346,3 +376,16 @@ def test_augmenter_gives_coloured_noise_where_it_gave_white_noise():
     for bad, message in [((2.0, 1.0), "low end"), ((0.0, 7.0), "within"), ((0, 1, 2), "pair")]:
         with pytest.raises(ValueError, match=message):
             WaveformAugmenter(noise_exponent=bad).augment([y], random_state=0)
+
+
+def test_augmenter_pickled_before_noise_exponent_draws_white_noise():
+    augmenter = WaveformAugmenter(shift=0.0, noise_prob=1.0)
+    state = augmenter.__getstate__()
+    del state["noise_exponent"]
+    old = WaveformAugmenter.__new__(WaveformAugmenter)
+    old.__setstate__(state)
+    assert old.get_params()["noise_exponent"] is None
+    clips = [tone(300)]
+    np.testing.assert_array_equal(
+        old.augment(clips, random_state=0)[0], augmenter.augment(clips, random_state=0)[0]
+    )

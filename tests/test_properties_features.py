@@ -432,6 +432,8 @@ AUGMENTER_PARAMS = [
     ({"speed": (0.8, 1.2), "pitch": (-3.0, 3.0)}, None),
     ({"speed": None, "tempo": (0.8, 1.25), "pitch": (-2.0, 2.0), "shift": 0.0}, None),
     ({"snr_db": (-10.0, 0.0), "noise_prob": 1.0, "noises": [np.ones(100)]}, None),
+    ({"noise_prob": 1.0, "noise_exponent": (-1.0, 2.0), "shift": 0.0}, None),
+    ({"noise_exponent": (0.0, 9.0)}, "noise_exponent"),
     ({"speed": (0.0, 1.0)}, "speed"),
     ({"speed": (1.2, 0.9)}, "speed"),
     ({"speed": (1.0,)}, "speed"),

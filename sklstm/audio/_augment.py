@@ -16,8 +16,8 @@ samples; augmentation does both. So it lives in the *fitting procedure*:
   drawn afresh every epoch; predictions never see it.
 
 The functions (:func:`add_noise`, :func:`add_reverb`, :func:`time_shift`,
-:func:`change_speed`, :func:`shift_pitch`) perturb one waveform each, for users
-building their own data sets.
+:func:`change_speed`, :func:`shift_pitch`) perturb one waveform each, and
+:func:`colored_noise` draws noise to add, for users building their own data sets.
 """
 
 from numbers import Integral, Real
@@ -51,8 +51,13 @@ __all__ = [
 
 # Largest pitch shift: ten octaves, a factor of 1024 in frequency and length.
 _MAX_SEMITONES = 120
-# Steepest slope of coloured noise: 60 dB per decade already leaves one band.
+# Steepest slope of coloured noise either way (60 dB per decade, 18 dB per octave):
+# steeper, nearly all the power sits in the lowest (or highest) few bins, and the
+# gains 1 / f^(exponent / 2) leave the float64 range for exponents of a few hundred.
 _MAX_NOISE_EXPONENT = 6
+# Below this frequency coloured noise is flat: 1 / f^exponent would pour its power
+# into the lowest bins (a slow drift, not a sound) as recordings grow longer.
+_COLORED_NOISE_FLOOR_HZ = 50.0
 
 
 def add_noise(y, *, snr_db, noise=None, random_state=None, signal_power=None):
@@ -125,28 +130,26 @@ def add_noise(y, *, snr_db, noise=None, random_state=None, signal_power=None):
     return noisy
 
 
-#: Below this frequency coloured noise is flat: 1 / f^exponent would pour its
-#: power into the lowest bins (a slow drift, not a sound) as recordings grow longer.
-COLORED_NOISE_FLOOR_HZ = 50.0
-
-
 def colored_noise(n, *, exponent, sr, random_state=None):
     """Gaussian noise whose power falls with frequency as ``1 / f ** exponent``.
 
     ``exponent=0`` is white noise, 1 pink (equal power per octave), 2 brown
-    (red): the slopes of most real background noise (fans, engines, traffic,
-    rooms) lie between 1 and 2.5, with more power at low frequencies than
-    white noise has. The spectrum is flat below
-    :data:`COLORED_NOISE_FLOOR_HZ` (50 Hz).
+    (red). Background noise of fans, engines, traffic and rooms has more power
+    at low frequencies than white noise (the noisiest speaker of
+    ``digits_en`` records over noise that falls by about 7 dB per octave, an
+    exponent near 2.3). The spectrum is flat below 50 Hz, so that the power
+    does not drift into the lowest frequencies as ``n`` grows (at ``sr`` of
+    100 Hz or less, the noise is white whatever the exponent).
 
     Parameters
     ----------
     n : int
         Samples.
     exponent : float
-        Slope of the power spectrum: 10 * ``exponent`` dB per decade (about
-        3 dB per octave per unit); negative values tilt it upwards (blue).
-    sr : int
+        Slope of the power spectrum, within +-6: 10 * ``exponent`` dB per
+        decade (about 3 dB per octave per unit); negative values tilt it
+        upwards (blue).
+    sr : float
         Sampling rate in Hz (the frequencies of the slope).
     random_state : int, RandomState instance or None, default=None
         Draws the noise.
@@ -154,7 +157,7 @@ def colored_noise(n, *, exponent, sr, random_state=None):
     Returns
     -------
     noise : ndarray of float64 [shape=(n,)]
-        The noise, scaled to a mean power of 1 (zeros when ``n`` is 0).
+        The noise, scaled to a mean power of 1 (an empty array when ``n`` is 0).
 
     Examples
     --------
@@ -168,17 +171,24 @@ def colored_noise(n, *, exponent, sr, random_state=None):
     >>> round(float(10 * np.log10(low / high)))  # 3 octaves of 6 dB
     18
     """
-    if isinstance(n, bool) or not isinstance(n, Integral) or n < 0:
+    if isinstance(n, bool) or not isinstance(n, Integral):
+        raise TypeError(f"n must be a number of samples, got {n!r}.")
+    if n < 0:
         raise ValueError(f"n must be a number of samples >= 0, got {n!r}.")
-    if isinstance(exponent, bool) or not isinstance(exponent, Real) or not np.isfinite(exponent):
-        raise ValueError(f"exponent must be a finite number, got {exponent!r}.")
-    _check_rate(sr, "sr")
+    if isinstance(exponent, bool) or not isinstance(exponent, Real):
+        raise TypeError(f"exponent must be a number, got {exponent!r}.")
+    if not (np.isfinite(exponent) and abs(exponent) <= _MAX_NOISE_EXPONENT):
+        raise ValueError(
+            f"exponent must be a finite number within +-{_MAX_NOISE_EXPONENT}, got {exponent!r}."
+        )
+    sr = _check_rate(sr, "sr")
+    _check_length(int(n), "The noise")
     rng = check_random_state(random_state)
     if n == 0:
         return np.zeros(0)
-    spectrum = scipy.fft.rfft(rng.standard_normal(n))
-    freqs = np.maximum(scipy.fft.rfftfreq(n, 1 / sr), COLORED_NOISE_FLOOR_HZ)
-    noise = scipy.fft.irfft(spectrum * freqs ** (-exponent / 2), n)
+    spectrum = scipy.fft.rfft(rng.standard_normal(int(n)))
+    freqs = np.maximum(scipy.fft.rfftfreq(int(n), 1 / sr), _COLORED_NOISE_FLOOR_HZ)
+    noise = scipy.fft.irfft(spectrum * freqs ** (-exponent / 2), int(n))
     return noise / np.sqrt(np.mean(noise**2) + 1e-300)
 
 
@@ -479,8 +489,8 @@ class WaveformAugmenter(BaseEstimator):
         Range of the reverberation time in seconds (uniform).
     noises : list of ndarray [shape=(m_k,)] or None, default=None
         Recordings of background noise to draw excerpts from (each copy
-        picks one, or white noise, see ``white_prob``). None means white
-        noise only.
+        picks one, or synthetic noise, see ``white_prob``). None means
+        synthetic noise only (white, or coloured with ``noise_exponent``).
     white_prob : float or None, default=None
         Probability that a noisy copy gets synthetic noise (white, or coloured
         with ``noise_exponent``) rather than an excerpt of one of ``noises``;
@@ -555,6 +565,11 @@ class WaveformAugmenter(BaseEstimator):
         self.noise_exponent = noise_exponent
         self.snr_of = snr_of
 
+    def __setstate__(self, state):
+        # Augmenters pickled before noise_exponent existed drew white noise.
+        state.setdefault("noise_exponent", None)
+        super().__setstate__(state)
+
     def augment(self, X, *, random_state=None):
         """One perturbed copy of every clip.
 
@@ -622,7 +637,7 @@ class WaveformAugmenter(BaseEstimator):
                 else:
                     pick = 1 + rng.randint(len(noises))
                 noise = noises[pick - 1] if pick else None
-                if noise is None and exponent is not None:
+                if noise is None and exponent is not None and len(y):
                     noise = colored_noise(
                         len(y), exponent=rng.uniform(*exponent), sr=self.sr, random_state=rng
                     )
