@@ -46,8 +46,8 @@ _NETWORK = dict(
 # Its slope drawn from white to brown (power 1 / f^0..2), and noise on three copies
 # in four rather than half: real noise has more power at low frequencies than white
 # noise, and over three seeds speakers of another corpus (digits_en) gained 3 points,
-# clips in real noise at 0 dB 4, for half a point in white noise at 0 dB and 1 of
-# spotting F1 in white noise at 5 dB (docs/keyword_spotting.md).
+# clips in real noise at 0 dB 4, at a cost of half a point in white noise at 0 dB and
+# 1.3 points of spotting F1 in white noise at 5 dB (docs/keyword_spotting.md).
 # Up to 0.4 s of silence at each end, the noise set against the speech itself: words
 # in longer silence, as other corpora cut them and as the posterior windows hold them
 # (spotting F1 +1 to +4 points in silence and noise; new speakers -0.7 and clips at
