@@ -12,7 +12,7 @@ import argparse
 
 from sklearn.pipeline import Pipeline
 
-from sklstm.ecg import AAMI_CLASSES, ArrhythmiaClassifier, ArrhythmiaTagger
+from sklstm.ecg import AAMI_CLASSES, PAST_RR_RATIOS, ArrhythmiaClassifier, ArrhythmiaTagger
 
 from ._cli import load_model
 
@@ -83,6 +83,9 @@ def build_model(args, *, callbacks=None, beat_callbacks=None):
         )
         if value is not None
     }
+    if args.causal:
+        # Causal beat tables cannot read the next beat.
+        given.update(causal=True, rr=PAST_RR_RATIOS)
     settings = dict(
         lead=args.lead,
         unweighted=tuple(args.unweighted),

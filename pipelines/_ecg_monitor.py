@@ -2,7 +2,8 @@
 
 Each record's lead is fed to :class:`sklstm.ecg.ArrhythmiaMonitor` a chunk at a
 time (``--chunk-ms``), read from its file a minute at a time (a 24-hour Holter
-record takes the memory of the monitor's history, 30 minutes by default). Every
+record takes the memory of the monitor's history: 30 minutes by default, 5 for a
+causal model). Every
 beat is printed as one JSON line as soon as the monitor decides it, and a summary
 per record (beats, latency, processing time against signal time) goes to
 standard error.
@@ -17,7 +18,7 @@ import time
 
 import numpy as np
 
-from sklstm.ecg import ArrhythmiaMonitor, RecordError, read_signal
+from sklstm.ecg import RecordError, read_signal
 from sklstm.ecg._records import _open_lead
 
 #: Seconds of signal read from the file at once, then fed chunk by chunk.
@@ -34,32 +35,35 @@ def add_arguments(p):
     p.add_argument(
         "--lookahead",
         type=_positive_float,
-        default=20.0,
-        help="seconds of signal after a beat before it is classified (default 20, at least 0.5)",
+        help="seconds of signal after a beat before it is classified (at least 0.5; "
+        "default 0.5 for a model trained with --causal, else 20)",
     )
     p.add_argument(
         "--history",
         type=_positive_float,
-        default=1800.0,
-        help="seconds of signal each decision reads (default 1800)",
+        help="seconds of signal each decision reads (default 300 for a causal model, else 1800)",
     )
     p.add_argument(
         "--interval",
         type=_positive_float,
-        default=2.0,
-        help="seconds of signal between decisions (default 2)",
+        help="seconds of signal between decisions (default 0.5 for a causal model, else 2)",
     )
     p.add_argument(
         "--realtime", action="store_true", help="feed the chunks at the pace of the recording"
     )
 
 
-def settings(args):
-    """The monitor's settings, checked before any record is read."""
-    given = dict(lookahead=args.lookahead, history=args.history, interval=args.interval)
+def settings(args, model):
+    """The monitor settings given (the others are the model's), checked before any record
+    is read."""
+    given = {
+        name: getattr(args, name)
+        for name in ("lookahead", "history", "interval")
+        if getattr(args, name) is not None
+    }
     try:
         # The checks do not depend on the record's rate, any valid one will do.
-        ArrhythmiaMonitor.check_settings(fs=360.0, **given)
+        model.monitor(fs=360.0, **given)
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     return given
@@ -83,7 +87,7 @@ def monitor_record(model, path, args, out=None):
     # A header without the signal's length: the lead is read whole to learn it.
     whole = None if head.sig_len else read_signal(path, lead=model.lead)[0]
     n_total = int(head.sig_len) if whole is None else len(whole)
-    monitor = model.monitor(fs=fs, **settings(args))
+    monitor = model.monitor(fs=fs, **settings(args, model))
     chunk = max(1, round(args.chunk_ms / 1000 * fs))
     block = max(chunk, round(_BLOCK_SECONDS * fs) // chunk * chunk)
     name = path.name

@@ -6,18 +6,18 @@ A command line over :class:`sklstm.ecg.ArrhythmiaClassifier` (one beat at a time
     python -m pipelines.ecg_arrhythmia train --data-dir DIR [--records R ...] --model FILE
         [--kind beat|rhythm|both] [--rr-model logistic|none] [--rr-context N|none]
         [--rr-reference mean|median] [--rr-s-weight W|none] [--af-irregularity T|none]
-        [--search]
+        [--causal] [--search]
         [--checkpoint CKPT [--resume]] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia evaluate --model FILE --data-dir DIR [--records R ...]
         [--detect] [--json] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia annotate --model FILE --data-dir DIR [--records R ...]
         --out-dir OUT [--ext pred] [--detect] [--plots PLOTS]
     python -m pipelines.ecg_arrhythmia monitor --model FILE --data-dir DIR [--records R ...]
-        [--chunk-ms 100] [--lookahead 20] [--history 1800] [--interval 2] [--realtime]
+        [--chunk-ms 100] [--lookahead S] [--history S] [--interval S] [--realtime]
     python -m pipelines.ecg_arrhythmia crossval --data-dir DIR [--records R ...] [--folds 5]
         [--kind beat|rhythm|both] [--rr-model logistic|none] [--rr-context N|none]
         [--rr-reference mean|median] [--rr-s-weight W|none] [--af-irregularity T|none]
-        [--json]
+        [--causal] [--json]
 
 Without ``--records``, every record of DIR (its RECORDS file, else every .hea);
 paced records are left out. Bad records are listed with the reason, the good
@@ -314,8 +314,8 @@ def cmd_annotate(args):
 
 def cmd_monitor(args):
     """Each record's beats as JSON lines, decided as its signal arrives (see _ecg_monitor)."""
-    _ecg_monitor.settings(args)
     model = load_trained_model(args)
+    _ecg_monitor.settings(args, model)
     bad = BadFiles()
     for name in _record_names(args):
         path = Path(args.data_dir) / name
@@ -484,6 +484,13 @@ def parse_args(argv):
             help="classifier's pooling (default last)",
         )
         p.add_argument("--seed", type=int, default=0, help="seed of the N sampling and network")
+        p.add_argument(
+            "--causal",
+            action="store_true",
+            help="a causal model: each beat read from the signal up to 0.45 s after its R "
+            "peak alone, so that `monitor` decides it within a second with the class "
+            "`annotate` gives (slightly less accurate)",
+        )
         p.add_argument(
             "--ensemble",
             type=positive_int,

@@ -17,6 +17,7 @@ from pipelines.ecg_arrhythmia import main, summarize
 from sklstm.checkpoint import ResumableCheckpoint, load_checkpoint
 from sklstm.ecg import (
     AAMI_CLASSES,
+    PAST_RR_RATIOS,
     ArrhythmiaClassifier,
     ArrhythmiaTagger,
     detect_r_peaks,
@@ -254,6 +255,35 @@ def test_monitor_prints_each_beat_as_annotate_classifies_it_after_the_lookahead(
     again = [json.loads(line) for line in captured.out.splitlines()]
     assert [line["sample"] for line in again] == [line["sample"] for line in lines]
     assert [line["class"] for line in again] == [line["class"] for line in lines]
+
+
+def test_a_causal_model_is_monitored_within_a_second_with_the_classes_of_annotate(
+    tmp_path, capsys
+):
+    path = tmp_path / "causal.model"
+    argv = ["train", "--data-dir", str(MITDB), "--records", "119", "220", "--model", str(path)]
+    tiny = ["--max-iter", "1", "--hidden-size", "4", "--threads", "1"]
+    assert main([*argv, "--causal", *tiny]) == 0
+    model = _classifier(path)
+    assert model.causal and model.beat_model.causal and model.rr == PAST_RR_RATIOS
+    # 90 s of record 209 (atrial premature beats), with the monitor's defaults for it.
+    signal = wfdb.rdrecord(str(MITDB / "209")).p_signal[: 360 * 90]
+    wfdb.wrsamp("short", fs=360, units=["mV", "mV"], sig_name=["MLII", "V1"],
+                p_signal=signal, fmt=["16", "16"], write_dir=str(tmp_path))  # fmt: skip
+    capsys.readouterr()
+    data = ["--data-dir", str(tmp_path), "--records", "short"]
+    assert main(["monitor", "--model", str(path), *data]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    offline = model.annotate(tmp_path / "short", detect=True)
+    assert [line["sample"] for line in lines] == offline.samples.tolist()
+    assert [line["class"] for line in lines] == offline.pred.tolist()
+    # Within a second of signal, but the first beat (it waits for a second one) and
+    # those the end of the recording decided.
+    live = [line["latency_s"] for line in lines[1:] if line["sample"] < 360 * 89]
+    assert len(live) > 90 and min(live) >= 0.5 and max(live) <= 1.0
+    # Given settings still override the model's; checked against its other defaults.
+    with pytest.raises(SystemExit, match="interval must be at most lookahead"):
+        main(["monitor", "--model", str(path), *data, "--interval", "2"])
 
 
 def test_summary_figures():

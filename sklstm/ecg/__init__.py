@@ -2,7 +2,15 @@
 and the arrhythmia models that classify them (one beat at a time, and each beat in the
 context of its record's beats)."""
 
-from ._beats import RR_FEATURES, RR_RATIOS, BeatSequences, extract_beats, rr_features
+from ._beats import (
+    CAUSAL_BEATS,
+    PAST_RR_RATIOS,
+    RR_FEATURES,
+    RR_RATIOS,
+    BeatSequences,
+    extract_beats,
+    rr_features,
+)
 from ._classifier import ArrhythmiaClassifier
 from ._collection import load_beats, read_beats
 from ._detect import detect_r_peaks, match_beats
@@ -33,6 +41,8 @@ __all__ = [
     "PACED_RECORDS",
     "RR_FEATURES",
     "RR_RATIOS",
+    "PAST_RR_RATIOS",
+    "CAUSAL_BEATS",
     "ArrhythmiaClassifier",
     "ArrhythmiaMonitor",
     "ArrhythmiaTagger",

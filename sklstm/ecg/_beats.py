@@ -11,6 +11,7 @@ signal and whose other channels repeat the RR features at every step.
 from numbers import Integral, Real
 
 import numpy as np
+from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
@@ -20,7 +21,14 @@ from ._detect import detect_r_peaks, match_beats
 from ._filters import filter_ecg
 from ._records import Record
 
-__all__ = ["RR_FEATURES", "RR_RATIOS", "BeatSequences", "extract_beats", "rr_features"]
+__all__ = [
+    "PAST_RR_RATIOS",
+    "RR_FEATURES",
+    "RR_RATIOS",
+    "BeatSequences",
+    "extract_beats",
+    "rr_features",
+]
 
 # Beats per block when the beat table is filled (bounds the temporaries).
 _TABLE_BLOCK = 8192
@@ -43,16 +51,29 @@ RR_FEATURES = (
 #: :func:`extract_beats` keeps by default.
 RR_RATIOS = ("pre_local", "post_local", "pre_record", "post_record", "post_pre")
 
+#: The RR features that read the next beat, which a causal table cannot give.
+NEXT_BEAT_RR = ("post_rr", "post_local", "post_record", "post_pre")
+
+#: The ratios of :data:`RR_RATIOS` known when the beat arrives, without the
+#: next one: the RR features of causal beat tables (``causal=True``).
+PAST_RR_RATIOS = ("pre_local", "pre_record")
+
+#: Beats up to and including each beat whose statistics stand for the
+#: record's in a causal table: its amplitude, median beat and mean RR (about
+#: two minutes at 60 beats a minute). Odd, so that a median is one beat's.
+CAUSAL_BEATS = 127
+
 
 @validate_params(
     {
         "r_peaks": ["array-like"],
         "fs": [Interval(Real, 0, None, closed="neither")],
         "local": [Interval(Integral, 1, None, closed="left")],
+        "causal": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
-def rr_features(r_peaks, *, fs, local=10):
+def rr_features(r_peaks, *, fs, local=10, causal=False):
     """RR-interval features of every beat of one record.
 
     Parameters
@@ -64,6 +85,11 @@ def rr_features(r_peaks, *, fs, local=10):
     local : int, default=10
         Number of previous RR intervals (the beat's own included) whose mean
         is the local RR.
+    causal : bool, default=False
+        Make the record mean RR of each beat the mean previous RR of the
+        :data:`CAUSAL_BEATS` beats up to it (fewer at the start), so that the
+        columns of the previous RR never change as later beats arrive (those
+        of the next RR, ``post_*``, need the next beat whatever this is).
 
     Returns
     -------
@@ -100,7 +126,11 @@ def rr_features(r_peaks, *, fs, local=10):
         idx = np.arange(len(pre))
         start = np.maximum(idx + 1 - local, 0)
         local_rr = (csum[idx + 1] - csum[start]) / (idx + 1 - start)
-        record_rr = np.full_like(pre, rr.mean())
+        if causal:
+            first = np.maximum(idx + 1 - CAUSAL_BEATS, 0)
+            record_rr = (csum[idx + 1] - csum[first]) / (idx + 1 - first)
+        else:
+            record_rr = np.full_like(pre, rr.mean())
         # Changes between successive previous RR, over the beats before this one.
         dsum = np.concatenate([[0.0, 0.0], np.cumsum(np.abs(np.diff(pre)))])
         before = np.maximum(idx - local, 0)
@@ -217,6 +247,7 @@ def _read_windows(x, samples, offsets, *, n, first=0):
         "local": [Interval(Integral, 1, None, closed="left")],
         "relative": ["boolean"],
         "rr": [list, tuple],
+        "causal": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
@@ -232,6 +263,7 @@ def extract_beats(
     local=10,
     relative=True,
     rr=RR_RATIOS,
+    causal=False,
 ):
     """One row per beat of a record: its signal window and RR features.
 
@@ -264,6 +296,16 @@ def extract_beats(
         patients better than the shape itself.
     rr : sequence of str, default=RR_RATIOS
         Which of :data:`RR_FEATURES` to give, in this order.
+    causal : bool, default=False
+        Give each beat the row it would get if the record ended ``after``
+        seconds past its R peak, so that no row changes as the record goes
+        on (what a live monitor needs): the baseline filter runs forwards
+        only (see :func:`~sklstm.ecg.filter_ecg`), the median amplitude,
+        median window and mean RR are those of the :data:`CAUSAL_BEATS`
+        beats up to the beat (fewer at the start of the record), and ``rr``
+        may not read the next beat (:data:`PAST_RR_RATIOS` are the ratios
+        of the default that do not). The first beat's previous RR is still
+        its next one, as it has none.
 
     Returns
     -------
@@ -311,8 +353,8 @@ def extract_beats(
             ),
             "annotated" if isinstance(r_peaks, str) else "given",
         )
-    _check_rr_names(rr)
-    x = filter_ecg(record.signal, fs=fs, baseline=baseline, lowpass=lowpass)
+    _check_rr_names(rr, causal=causal)
+    x = filter_ecg(record.signal, fs=fs, baseline=baseline, lowpass=lowpass, causal=causal)
     reference = isinstance(r_peaks, str) and r_peaks == "reference"
     if reference:
         samples = _check_peaks(record.beat_samples, "record.beat_samples", n)
@@ -327,7 +369,16 @@ def extract_beats(
     labels = _labels(record, samples, reference=reference)
     zero = int(np.flatnonzero(offsets == 0)[0])
     return _beat_table(
-        windows, zero, samples, labels, record.name, fs=fs, local=local, relative=relative, rr=rr
+        windows,
+        zero,
+        samples,
+        labels,
+        record.name,
+        fs=fs,
+        local=local,
+        relative=relative,
+        rr=rr,
+        causal=causal,
     )
 
 
@@ -363,10 +414,17 @@ def _check_beat_count(record, samples, how):
     return samples
 
 
-def _check_rr_names(rr):
+def _check_rr_names(rr, *, causal=False):
     unknown = [name for name in rr if name not in RR_FEATURES]
     if unknown:
         raise ValueError(f"Unknown RR feature(s) {unknown}; choose from {list(RR_FEATURES)}.")
+    ahead = [name for name in rr if name in NEXT_BEAT_RR]
+    if causal and ahead:
+        raise ValueError(
+            f"causal=True gives each beat its row before the next beat arrives, but rr "
+            f"reads the next beat in {ahead}: choose among the others, e.g. "
+            f"rr={PAST_RR_RATIOS}."
+        )
 
 
 def _labels(record, samples, *, reference):
@@ -381,7 +439,7 @@ def _labels(record, samples, *, reference):
     return matched
 
 
-def _beat_table(windows, zero, samples, labels, name, *, fs, local, relative, rr):
+def _beat_table(windows, zero, samples, labels, name, *, fs, local, relative, rr, causal=False):
     """The rows of :func:`extract_beats` from the filtered windows of a record's beats.
 
     ``windows`` (float64, one row per beat, the R peak at column ``zero``) is
@@ -393,8 +451,15 @@ def _beat_table(windows, zero, samples, labels, name, *, fs, local, relative, rr
     record (a 24-hour record has over 100,000 beats).
     """
     n_beats, n_steps = windows.shape
-    amplitude = np.median(np.abs(windows[:, zero])) if len(samples) else 1.0
-    windows /= amplitude if amplitude > 0 else 1.0
+    if causal:
+        # Each beat's own statistics: those of the beats up to it.
+        amplitude = _trailing_medians(np.abs(windows[:, zero : zero + 1]))
+        if relative:
+            median = _trailing_medians(windows)
+        windows /= np.where(amplitude > 0, amplitude, 1.0)
+    else:
+        amplitude = np.median(np.abs(windows[:, zero])) if len(samples) else 1.0
+        windows /= amplitude if amplitude > 0 else 1.0
     n_signals = 2 if relative else 1
     columns = [RR_FEATURES.index(name) for name in rr]
     names = [f"t{k}" for k in range(n_steps)]
@@ -402,13 +467,22 @@ def _beat_table(windows, zero, samples, labels, name, *, fs, local, relative, rr
     X[:, :n_steps] = windows
     if relative:
         names += [f"d{k}" for k in range(n_steps)]
-        # Column by column: the same medians as along axis 0, without a sorted
-        # copy of every window.
-        median = np.array([np.median(windows[:, k]) for k in range(n_steps)])
+        if causal:
+            # The median of the raw windows, scaled as each beat is: the same as
+            # the median of the windows scaled by this beat's amplitude.
+            median /= np.where(amplitude > 0, amplitude, 1.0)
+        else:
+            # Column by column: the same medians as along axis 0, without a
+            # sorted copy of every window.
+            median = np.array([np.median(windows[:, k]) for k in range(n_steps)])
         for start in range(0, n_beats, _TABLE_BLOCK):
             block = slice(start, start + _TABLE_BLOCK)
-            X[block, n_steps : 2 * n_steps] = windows[block] - median
-    X[:, n_signals * n_steps :] = rr_features(samples, fs=fs, local=local)[:, columns]
+            X[block, n_steps : 2 * n_steps] = windows[block] - (
+                median[block] if causal else median
+            )
+    X[:, n_signals * n_steps :] = rr_features(samples, fs=fs, local=local, causal=causal)[
+        :, columns
+    ]
     names += list(rr)
     if not all(
         np.isfinite(X[i : i + _TABLE_BLOCK]).all() for i in range(0, n_beats, _TABLE_BLOCK)
@@ -426,6 +500,26 @@ def _beat_table(windows, zero, samples, labels, name, *, fs, local, relative, rr
         n_signals=2 if relative else 1,
         feature_names=names,
     )
+
+
+def _trailing_medians(values):
+    """Median of each column over the :data:`CAUSAL_BEATS` rows up to each row.
+
+    The first rows take the median of the rows they have.
+    """
+    n = len(values)
+    out = np.empty_like(values)
+    head = min(CAUSAL_BEATS - 1, n)
+    for i in range(head):
+        out[i] = np.median(values[: i + 1], axis=0)
+    if n > head:
+        # A window ending at each row (origin shifted by half of it); its
+        # first rows, padded, are those computed above and are dropped.
+        full = ndimage.median_filter(
+            values, size=(CAUSAL_BEATS, 1), origin=(CAUSAL_BEATS // 2, 0), mode="nearest"
+        )
+        out[head:] = full[head:]
+    return out
 
 
 class BeatSequences(TransformerMixin, BaseEstimator):

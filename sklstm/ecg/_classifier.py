@@ -195,6 +195,7 @@ class ArrhythmiaClassifier(ClassifierMixin, _BaseArrhythmia):
         local=10,
         relative=True,
         rr=RR_RATIOS,
+        causal=False,
         static="repeat",
         hidden_size=64,
         pooling="last",
@@ -219,6 +220,7 @@ class ArrhythmiaClassifier(ClassifierMixin, _BaseArrhythmia):
         self.local = local
         self.relative = relative
         self.rr = rr
+        self.causal = causal
         self.static = static
         self.hidden_size = hidden_size
         self.pooling = pooling

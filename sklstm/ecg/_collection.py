@@ -54,6 +54,7 @@ _OVERLAP_SECONDS = 30.0
         "local": [Interval(Integral, 1, None, closed="left")],
         "relative": ["boolean"],
         "rr": [list, tuple],
+        "causal": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
@@ -72,6 +73,7 @@ def read_beats(
     local=10,
     relative=True,
     rr=RR_RATIOS,
+    causal=False,
 ):
     """Beats of one record file, read and filtered a stretch at a time.
 
@@ -102,7 +104,7 @@ def read_beats(
     chunk_seconds : float or None, default=3600.0
         Length of the stretches, at least 60 s; a record no longer is read
         at once, and so is every record when None.
-    before, after, sampling_rate, baseline, lowpass, local, relative, rr
+    before, after, sampling_rate, baseline, lowpass, local, relative, rr, causal
         As in :func:`~sklstm.ecg.extract_beats`.
 
     Returns
@@ -128,7 +130,7 @@ def read_beats(
     (1987, 131)
     """
     path = Path(path)
-    _check_rr_names(rr)
+    _check_rr_names(rr, causal=causal)
     if r_peaks == "reference" and annotator is None:
         raise ValueError('r_peaks="reference" needs the reference annotations (annotator).')
     head, channel, dat = _open_lead(path, lead)
@@ -142,6 +144,7 @@ def read_beats(
         local=local,
         relative=relative,
         rr=rr,
+        causal=causal,
     )
     whole = not n or chunk_seconds is None or n <= int(chunk_seconds * fs)
     if whole:
@@ -178,14 +181,18 @@ def read_beats(
     return beats
 
 
-def _stretches(path, head, channel, dat, chunk, margin, baseline, lowpass):
+def _stretches(path, head, channel, dat, chunk, margin, baseline, lowpass, causal):
     """Each stretch's core ``[start, stop)``, and its filtered signal from ``lo`` on."""
     n, fs = head.sig_len, float(head.fs)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         lo, hi = max(start - margin, 0), min(stop + margin, n)
         x = filter_ecg(
-            _read_lead(path, head, channel, dat, lo, hi), fs=fs, baseline=baseline, lowpass=lowpass
+            _read_lead(path, head, channel, dat, lo, hi),
+            fs=fs,
+            baseline=baseline,
+            lowpass=lowpass,
+            causal=causal,
         )
         yield start, stop, lo, x
 
@@ -194,7 +201,7 @@ def _chunked(path, head, channel, dat, record, r_peaks, chunk_seconds, params):
     """:func:`extract_beats` over a record read a stretch at a time."""
     fs, n = record.fs, head.sig_len
     chunk, margin = int(chunk_seconds * fs), int(_OVERLAP_SECONDS * fs)
-    filters = (params["baseline"], params["lowpass"])
+    filters = (params["baseline"], params["lowpass"], params["causal"])
     if r_peaks == "detect":
         # The detector's decisions run over the QRS candidates of the whole
         # record, in order, exactly as on the record read at once; only the
@@ -225,6 +232,7 @@ def _chunked(path, head, channel, dat, record, r_peaks, chunk_seconds, params):
         local=params["local"],
         relative=params["relative"],
         rr=params["rr"],
+        causal=params["causal"],
     )
 
 

@@ -11,7 +11,8 @@ application, round 7). :class:`~sklstm.ecg.ArrhythmiaTagger` gives their
 N + S probability to N where :func:`fibrillation_evidence` finds both signs.
 
 Both measures look at the beats of a run at most ``context`` beats away from
-each beat (fewer near the run's ends), like the RR model's context:
+each beat (fewer near the run's ends), like the RR model's context; a causal
+model's, at the ``2 * context`` beats before it:
 
 - **irregularity**: the smallest, over lags of 1, 2 and 3 beats, of the
   median absolute change of the previous RR between beats that many apart,
@@ -52,7 +53,7 @@ def p_segment_steps(*, before, sampling_rate):
     return steps if steps >= max(2, round(P_SEGMENT_MIN * sampling_rate)) else 0
 
 
-def fibrillation_evidence(pre_rr, windows, runs, *, p_steps, context=16):
+def fibrillation_evidence(pre_rr, windows, runs, *, p_steps, context=16, causal=False):
     """Irregularity of the rhythm and coherence of the P waves around each beat.
 
     Parameters
@@ -73,6 +74,11 @@ def fibrillation_evidence(pre_rr, windows, runs, *, p_steps, context=16):
         windows' steps up to 70 ms before the R peak).
     context : int, default=16
         Beats on either side of each beat, at least 3 (the longest lag).
+    causal : bool, default=False
+        Read each beat's window as the ``2 * context + 1`` beats of the run
+        up to it instead (fewer near the run's start), so that its evidence
+        never changes as later beats arrive. Lags longer than the beats
+        before it in the run are left out (0 for the run's first beat).
 
     Returns
     -------
@@ -135,27 +141,31 @@ def fibrillation_evidence(pre_rr, windows, runs, *, p_steps, context=16):
         rr = pre_rr[rows]
         if len(rr) < 2:
             continue
-        reference = _window_medians(rr, context)
+        reference = _window_medians(rr, context, causal=causal)
         changes = []
         for lag in _LAGS:
             if lag >= len(rr):
                 break  # no beat of the run has one that many before it
             change = np.full(len(rr), np.nan)
             change[lag:] = np.abs(rr[lag:] - rr[:-lag])
-            # With context >= the lag, every window holds one of these changes.
-            changes.append(_window_medians(change, context))
-        irregularity[rows] = np.min(changes, axis=0) / reference
-        coherence[rows] = _coherence(segments[rows], context)
+            # With context >= the lag, every window around a beat holds one of
+            # these changes; a causal window of one of the first `lag` beats
+            # holds none (NaN), which fmin passes over.
+            changes.append(_window_medians(change, context, causal=causal))
+        smallest = np.fmin.reduce(np.asarray(changes), axis=0)
+        irregularity[rows] = np.nan_to_num(smallest, nan=0.0) / reference
+        coherence[rows] = _coherence(segments[rows], context, causal=causal)
     return irregularity, coherence
 
 
-def _coherence(segments, context):
+def _coherence(segments, context, *, causal=False):
     """Energy of each window's mean segment over the mean energy of its segments."""
     n = len(segments)
     sums = np.concatenate([np.zeros((1, segments.shape[1])), np.cumsum(segments, axis=0)])
     energies = np.concatenate([[0.0], np.cumsum((segments**2).sum(axis=1))])
-    first = np.maximum(np.arange(n) - context, 0)
-    stop = np.minimum(np.arange(n) + context + 1, n)
+    ahead = 0 if causal else context
+    first = np.maximum(np.arange(n) - 2 * context + ahead, 0)
+    stop = np.minimum(np.arange(n) + ahead + 1, n)
     count = (stop - first)[:, None]
     mean = (sums[stop] - sums[first]) / count
     energy = (energies[stop] - energies[first]) / count[:, 0]

@@ -29,10 +29,11 @@ def _odd(n):
         "fs": [Interval(Real, 0, None, closed="neither")],
         "baseline": [StrOptions({"median", "highpass"}), None],
         "lowpass": [Interval(Real, 0, None, closed="neither"), None],
+        "causal": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
-def filter_ecg(x, *, fs, baseline="highpass", lowpass=35.0):
+def filter_ecg(x, *, fs, baseline="highpass", lowpass=35.0, causal=False):
     """Remove baseline wander and high-frequency noise from ECG signals.
 
     Parameters
@@ -52,6 +53,14 @@ def filter_ecg(x, *, fs, baseline="highpass", lowpass=35.0):
         Cut-off in Hz of a zero-phase 4th-order Butterworth low-pass against
         muscle noise and mains interference; None skips it (and so does a
         cut-off at or above ``fs / 2``).
+    causal : bool, default=False
+        Remove the baseline from the past alone, so that a sample's output
+        never changes as more signal arrives (what a live monitor needs): the
+        high-pass runs forwards only (from its steady state at the first
+        sample), the median filters' windows end at the sample. Its phase
+        shift is that of a 0.5 Hz filter: the slow waves (ST segment, T wave)
+        move a little, the QRS not. The low-pass stays zero-phase: it reads
+        about 30 ms ahead, less than any beat window does.
 
     Returns
     -------
@@ -89,12 +98,16 @@ def filter_ecg(x, *, fs, baseline="highpass", lowpass=35.0):
         base = x
         for seconds in _MEDIAN_WINDOWS:
             # Over time only: size 1 across rows.
-            size = (1,) * (x.ndim - 1) + (min(_odd(seconds * fs), _odd(n)),)
-            base = ndimage.median_filter(base, size=size, mode="nearest")
+            width = min(_odd(seconds * fs), _odd(n))
+            size = (1,) * (x.ndim - 1) + (width,)
+            # Causal: the window shifted to end at the sample.
+            origin = (0,) * (x.ndim - 1) + ((width // 2) if causal else 0,)
+            base = ndimage.median_filter(base, size=size, origin=origin, mode="nearest")
         out = x - base
     elif baseline == "highpass":
         sos = signal.butter(2, _HIGHPASS, btype="highpass", fs=fs, output="sos")
-        out = _zero_phase(sos, out, f"The {_HIGHPASS} Hz high-pass", fs)
+        name = f"The {_HIGHPASS} Hz high-pass"
+        out = _forward(sos, out, name, fs) if causal else _zero_phase(sos, out, name, fs)
     if lowpass is not None and lowpass < fs / 2:
         sos = signal.butter(4, lowpass, btype="lowpass", fs=fs, output="sos")
         out = _zero_phase(sos, out, f"The lowpass={lowpass} Hz filter", fs)
@@ -104,9 +117,22 @@ def filter_ecg(x, *, fs, baseline="highpass", lowpass=35.0):
 def _zero_phase(sos, x, name, fs):
     # sosfiltfilt pads by a few filter lengths; short signals get what they have.
     padlen = min(3 * (2 * len(sos) + 1), x.shape[-1] - 1)
+    return _checked(lambda: signal.sosfiltfilt(sos, x, axis=-1, padlen=padlen), x, name, fs)
+
+
+def _forward(sos, x, name, fs):
+    # Started from the steady state of the first sample, as if the signal had
+    # always been there: no step response at the start.
+    zi = signal.sosfilt_zi(sos)
+    zi = zi.reshape(zi.shape[:1] + (1,) * (x.ndim - 1) + zi.shape[1:])
+    first = x[..., :1]
+    return _checked(lambda: signal.sosfilt(sos, x, axis=-1, zi=zi * first)[0], x, name, fs)
+
+
+def _checked(run, x, name, fs):
     try:
         with np.errstate(all="ignore"):
-            out = signal.sosfiltfilt(sos, x, axis=-1, padlen=padlen)
+            out = run()
     except np.linalg.LinAlgError:
         out = None
     if out is None or not np.isfinite(out).all():

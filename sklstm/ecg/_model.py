@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._beats import RR_FEATURES, _window_offsets
+from ._beats import RR_FEATURES, _check_rr_names, _window_offsets
 from ._collection import load_beats, read_beats
 from ._monitor import ArrhythmiaMonitor
 from ._records import AAMI_CLASSES, RecordError
@@ -30,8 +30,15 @@ _RECORD_CONSTRAINTS = {
     "local": [Interval(Integral, 1, None, closed="left")],
     "relative": ["boolean"],
     "rr": [tuple, list],
+    "causal": ["boolean"],
 }
 
+
+# The monitor's settings by default: a model that reads the whole record waits
+# for classes close to the offline ones (docs: streaming, "Monitoring an ECG
+# live"); a causal one has them after its window.
+_MONITOR = dict(lookahead=20.0, history=1800.0, interval=2.0)
+_CAUSAL_MONITOR = dict(lookahead=0.5, history=300.0, interval=0.5)
 
 # The beat settings' part of the models' docstrings.
 _RECORD_PARAMETERS = """    lead : str or int, default="MLII"
@@ -53,7 +60,16 @@ _RECORD_PARAMETERS = """    lead : str or int, default="MLII"
     relative : bool, default=True
         Also read each window minus the record's median window.
     rr : tuple of str, default=RR_RATIOS
-        RR features of each beat, among :data:`~sklstm.ecg.RR_FEATURES`."""
+        RR features of each beat, among :data:`~sklstm.ecg.RR_FEATURES`.
+    causal : bool, default=False
+        Read each beat from the signal up to ``after`` seconds past its R
+        peak alone, so that a live monitor decides it as soon as that has
+        arrived, with the class the offline ``annotate`` gives: the beat
+        tables are causal (see :func:`~sklstm.ecg.extract_beats`; ``rr``
+        must then leave out the next beat's features, e.g.
+        :data:`~sklstm.ecg.PAST_RR_RATIOS`), and the models read only the
+        beats before each one. Costs a little accuracy (see the ECG
+        application's documentation)."""
 
 
 def record_docstring(template):
@@ -65,6 +81,10 @@ class _BaseArrhythmia(BaseEstimator):
     """Beat settings, records in, beat tables out; subclasses fit and predict."""
 
     _parameter_constraints: dict = dict(_RECORD_CONSTRAINTS)
+
+    def __setstate__(self, state):
+        state.setdefault("causal", False)  # models saved before it existed
+        super().__setstate__(state)
 
     def _table(self, beats):
         """The beat table this model reads, from what ``read_beats`` returns."""
@@ -79,7 +99,7 @@ class _BaseArrhythmia(BaseEstimator):
         -------
         params : dict
             ``before``, ``after``, ``sampling_rate``, ``baseline``,
-            ``lowpass``, ``local``, ``relative`` and ``rr``.
+            ``lowpass``, ``local``, ``relative``, ``rr`` and ``causal``.
         """
         return dict(
             before=self.before,
@@ -90,6 +110,7 @@ class _BaseArrhythmia(BaseEstimator):
             local=self.local,
             relative=self.relative,
             rr=tuple(self.rr),
+            causal=self.causal,
         )
 
     def load_beats(
@@ -197,26 +218,33 @@ class _BaseArrhythmia(BaseEstimator):
         beats.pred = self.predict(beats.X)
         return beats
 
-    def monitor(self, *, fs, lookahead=20.0, history=1800.0, interval=2.0):
+    def monitor(self, *, fs, lookahead=None, history=None, interval=None):
         """A monitor that detects and classifies the beats of a lead as its samples arrive.
 
         Feed it the samples with ``monitor.update(chunk)``; each call returns
         the beats decided meanwhile, each between ``lookahead`` and
         ``lookahead + interval`` seconds after its R peak, read as
         :meth:`annotate` reads a record, over the last ``history`` seconds (see
-        :class:`~sklstm.ecg.ArrhythmiaMonitor`).
+        :class:`~sklstm.ecg.ArrhythmiaMonitor`). The defaults depend on
+        ``causal``: a causal model's classes are final once ``after`` seconds
+        past the R peak have arrived, so it decides each beat within a second;
+        any other model reads the whole record, so it waits 20 s for classes
+        closer to those of the whole record.
 
         Parameters
         ----------
         fs : float
             Sampling frequency of the signal in Hz (above 30).
-        lookahead : float, default=20.0
-            Seconds of signal after a beat before it is decided (at least 0.5).
-        history : float, default=1800.0
+        lookahead : float, default=None
+            Seconds of signal after a beat before it is decided (at least
+            0.5). None: 0.5 for a causal model, 20 otherwise.
+        history : float, default=None
             Seconds of signal each decision reads (at least ``lookahead +
-            interval + 30``).
-        interval : float, default=2.0
+            interval + 30``). None: 300 for a causal model (its beats read
+            at most 190 beats back), 1,800 otherwise.
+        interval : float, default=None
             Seconds of signal between decisions (at most ``lookahead``).
+            None: 0.5 for a causal model, 2 otherwise.
 
         Returns
         -------
@@ -224,8 +252,13 @@ class _BaseArrhythmia(BaseEstimator):
             A monitor at the start of a recording, reading with this model.
         """
         check_is_fitted(self)
+        defaults = _CAUSAL_MONITOR if self.causal else _MONITOR
         return ArrhythmiaMonitor(
-            self, fs=fs, lookahead=lookahead, history=history, interval=interval
+            self,
+            fs=fs,
+            lookahead=defaults["lookahead"] if lookahead is None else lookahead,
+            history=defaults["history"] if history is None else history,
+            interval=defaults["interval"] if interval is None else interval,
         )
 
     def predict(self, X):
@@ -266,13 +299,17 @@ class _BaseArrhythmia(BaseEstimator):
         return X, n_steps
 
     def _check_names(self, **named):
-        """Refuse unknown RR features, and unknown names in ``named`` (param: (names, allowed))."""
+        """Refuse unknown RR features, and unknown names in ``named`` (param: (names, allowed)).
+
+        A causal model's RR features must not read the next beat.
+        """
         for param, (names, allowed) in {"rr": (self.rr, RR_FEATURES), **named}.items():
             unknown = [n for n in names if n not in allowed]
             if unknown:
                 raise ValueError(
                     f"{param} has unknown name(s) {unknown}; choose among {list(allowed)}."
                 )
+        _check_rr_names(self.rr, causal=self.causal)
 
     def _check_labels(self, y, n_beats, classes):
         """``y`` as an array, once it holds AAMI classes and two of ``classes``."""

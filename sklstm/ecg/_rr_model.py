@@ -21,8 +21,10 @@ from sklearn.preprocessing import StandardScaler
 # table has no "irregularity" column of its own.
 IRREGULARITY_FROM = ("pre_record", "pre_local")
 
-# The columns the rhythm around a beat is read from (with a ``context``).
+# The columns the rhythm around a beat is read from (with a ``context``), and
+# those a causal model reads it from.
 CONTEXT_FROM = ("pre_record", "post_record")
+PAST_CONTEXT_FROM = ("pre_record",)
 
 # Added to the context features' irregularity and spread (fractions of the
 # reference RR), so that a perfectly regular rhythm gives finite features.
@@ -71,7 +73,7 @@ def run_irregularity(pre_record, pre_local, runs, *, local):
     return out
 
 
-def run_context(pre_record, post_record, runs, *, context, reference="mean"):
+def run_context(pre_record, post_record, runs, *, context, reference="mean", causal=False):
     """How a beat's RR intervals stand against the rhythm of the beats around it.
 
     Within a run of consecutive beats, each beat's window is the beats of the
@@ -101,10 +103,16 @@ def run_context(pre_record, post_record, runs, *, context, reference="mean"):
     The additions keep the features finite on a perfectly regular rhythm.
     The inputs are ratios to the record's mean RR, which cancels out.
 
+    With ``causal``, each beat's window is the ``2 * context + 1`` beats of
+    the run up to it (fewer near the run's start), and the two columns of the
+    next RR are left out: the beat's features never change as later beats
+    arrive.
+
     Parameters
     ----------
     pre_record, post_record : ndarray of shape (n_beats,)
-        The table's ``pre_record`` and ``post_record`` columns.
+        The table's ``pre_record`` and ``post_record`` columns
+        (``post_record`` is not read with ``causal``, and may be None).
     runs : list of slice
         The runs of consecutive beats of a record.
     context : int
@@ -113,11 +121,14 @@ def run_context(pre_record, post_record, runs, *, context, reference="mean"):
         The statistic of the window's previous RR that each beat is read
         against. ``"median"`` is the reference of models fitted before the
         mean replaced it.
+    causal : bool, default=False
+        Windows that end at each beat; no next RR.
 
     Returns
     -------
-    features : ndarray of float64 of shape (n_beats, 5)
-        The five columns above, in that order.
+    features : ndarray of float64 of shape (n_beats, 5), or (n_beats, 3) with ``causal``
+        The five columns above, in that order (with ``causal``, those of
+        the previous RR and the irregularity).
 
     Examples
     --------
@@ -141,44 +152,56 @@ def run_context(pre_record, post_record, runs, *, context, reference="mean"):
     """
     if reference not in _REFERENCES:
         raise ValueError(f"reference must be 'mean' or 'median', got {reference!r}.")
-    out = np.zeros((len(pre_record), 5))
+    out = np.zeros((len(pre_record), 3 if causal else 5))
     for rows in runs:
         pre = np.asarray(pre_record[rows], dtype=np.float64)
-        post = np.asarray(post_record[rows], dtype=np.float64)
-        level = _REFERENCES[reference](pre, context)
+        level = _REFERENCES[reference](pre, context, causal=causal)
         # The first beat's change is unknown (a run of one beat has none at all).
         change = np.concatenate([[np.nan], np.abs(np.diff(pre))]) if len(pre) > 1 else [0.0]
-        irregularity = _window_medians(np.asarray(change), context) / level
-        spread = _window_medians(pre, context, around=level) + _SPREAD_FLOOR * level
-        out[rows] = np.column_stack(
-            [
+        irregularity = _window_medians(np.asarray(change), context, causal=causal) / level
+        # A causal window of a run's first beat holds no change: read as regular.
+        irregularity = np.nan_to_num(irregularity, nan=0.0)
+        spread = _window_medians(pre, context, around=level, causal=causal) + _SPREAD_FLOOR * level
+        if causal:
+            columns = [np.log(pre / level), np.log(irregularity + _IRREGULARITY_FLOOR)]
+            columns.append((pre - level) / spread)
+        else:
+            post = np.asarray(post_record[rows], dtype=np.float64)
+            columns = [
                 np.log(pre / level),
                 np.log(post / level),
                 np.log(irregularity + _IRREGULARITY_FLOOR),
                 (pre - level) / spread,
                 (post - level) / spread,
             ]
-        )
+        out[rows] = np.column_stack(columns)
     return out
 
 
-def _window_means(values, context):
-    """Mean of each window ``values[i - context : i + context + 1]`` cut to the array."""
+def _window_means(values, context, *, causal=False):
+    """Mean of each window ``values[i - context : i + context + 1]`` cut to the array.
+
+    With ``causal``, the window is ``values[i - 2 * context : i + 1]``.
+    """
     values = np.asarray(values, dtype=np.float64)
     sums = np.concatenate([[0.0], np.cumsum(values)])
     idx = np.arange(len(values))
-    lo, hi = np.maximum(idx - context, 0), np.minimum(idx + context + 1, len(values))
+    ahead = 0 if causal else context
+    lo = np.maximum(idx - 2 * context + ahead, 0)
+    hi = np.minimum(idx + ahead + 1, len(values))
     return (sums[hi] - sums[lo]) / (hi - lo)
 
 
-def _window_medians(values, context, *, around=None):
+def _window_medians(values, context, *, around=None, causal=False):
     """Median of each window of ``values`` (``|values - around[i]|`` in window ``i``).
 
-    Window ``i`` is ``values[i - context : i + context + 1]`` cut to the array;
-    NaN values are left out of it. Each window holds at least one number.
-    Computed a block of windows at a time (bounded temporaries).
+    Window ``i`` is ``values[i - context : i + context + 1]`` cut to the array
+    (with ``causal``, ``values[i - 2 * context : i + 1]``); NaN values are
+    left out of it. Each window holds at least one number. Computed a block
+    of windows at a time (bounded temporaries).
     """
-    padded = np.pad(np.asarray(values, dtype=np.float64), context, constant_values=np.nan)
+    pad = (2 * context, 0) if causal else context
+    padded = np.pad(np.asarray(values, dtype=np.float64), pad, constant_values=np.nan)
     windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * context + 1)
     counts = np.lib.stride_tricks.sliding_window_view(~np.isnan(padded), 2 * context + 1)
     counts = counts.sum(axis=1)
@@ -195,12 +218,14 @@ def _window_medians(values, context, *, around=None):
 _REFERENCES = {"mean": _window_means, "median": _window_medians}
 
 
-def rr_model_features(rr_columns, names, runs, *, local, context=None, reference="mean"):
+def rr_model_features(
+    rr_columns, names, runs, *, local, context=None, reference="mean", causal=False
+):
     """The RR model's inputs: the table's RR columns, the rhythm's irregularity and context.
 
     ``rr_columns`` holds the table's RR features, named ``names``; with
-    ``context``, the five columns of :func:`run_context` follow, read against
-    ``reference``.
+    ``context``, the columns of :func:`run_context` follow, read against
+    ``reference`` (and ``causal`` or not).
     """
     names = list(names)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -211,15 +236,12 @@ def rr_model_features(rr_columns, names, runs, *, local, context=None, reference
             irregularity = run_irregularity(pre_record, pre_local, runs, local=local)
             features = np.column_stack([rr_columns, irregularity])
         if context is not None:
-            pre_record, post_record = (rr_columns[:, names.index(n)] for n in CONTEXT_FROM)
-            features = np.column_stack(
-                [
-                    features,
-                    run_context(
-                        pre_record, post_record, runs, context=context, reference=reference
-                    ),
-                ]
+            pre_record = rr_columns[:, names.index("pre_record")]
+            post_record = None if causal else rr_columns[:, names.index("post_record")]
+            context_features = run_context(
+                pre_record, post_record, runs, context=context, reference=reference, causal=causal
             )
+            features = np.column_stack([features, context_features])
     if not np.isfinite(features).all():
         raise ValueError(
             "The RR features of the beat table are not all finite (columns "
@@ -228,7 +250,7 @@ def rr_model_features(rr_columns, names, runs, *, local, context=None, reference
     return features
 
 
-def check_rr_names(names, *, context=None):
+def check_rr_names(names, *, context=None, causal=False):
     """Refuse RR features the model cannot compute its own features from."""
     names = list(names)
     missing = [n for n in IRREGULARITY_FROM if n not in names]
@@ -239,10 +261,11 @@ def check_rr_names(names, *, context=None):
             f"rr={tuple(names)} lacks {' and '.join(missing)}. Add "
             f"{'them' if len(missing) > 1 else 'it'} to rr, or set rr_model=None."
         )
-    missing = [n for n in CONTEXT_FROM if n not in names]
+    needed = PAST_CONTEXT_FROM if causal else CONTEXT_FROM
+    missing = [n for n in needed if n not in names]
     if context is not None and missing:
         raise ValueError(
-            f"rr_context={context} reads the RR features {' and '.join(CONTEXT_FROM)}; "
+            f"rr_context={context} reads the RR features {' and '.join(needed)}; "
             f"rr={tuple(names)} lacks {' and '.join(missing)}. Add "
             f"{'them' if len(missing) > 1 else 'it'} to rr, or set rr_context=None."
         )

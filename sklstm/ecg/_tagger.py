@@ -63,6 +63,15 @@ def _stretches(runs, n_beats):
     return out
 
 
+def _causal_stretches(runs, n_beats):
+    """Row indices, for every beat of the runs, of the stretch of ``n_beats`` ending at it."""
+    return [
+        np.arange(max(run.start, stop - n_beats), stop)
+        for run in runs
+        for stop in range(run.start + 1, run.stop + 1)
+    ]
+
+
 def _edge_weights(length):
     """Weights of a stretch's beats: the further from its edges, the more context."""
     k = np.arange(length)
@@ -118,11 +127,13 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         Every how many steps of a beat's window are features of its step:
         3 keeps 21 of the 63 steps of the default window (30 Hz).
     n_beats : int, default=64
-        Beats per stretch, in training and prediction.
+        Beats per stretch, in training and prediction. A causal model
+        (``causal=True``: a unidirectional LSTM) reads each beat at the end
+        of the stretch of ``n_beats`` beats that ends at it.
     hidden_size : int, default=64
         Units of each direction of each LSTM layer.
     num_layers : int, default=2
-        Stacked bidirectional LSTM layers.
+        Stacked LSTM layers (bidirectional, unless ``causal``).
     max_iter : int or "auto", default="auto"
         Epochs over the training stretches; ``"auto"`` plans about 1,500
         optimizer updates, as :class:`~sklstm.LSTMTagger` does.
@@ -165,8 +176,11 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         means little). The reference follows the heart rate as the record's
         mean RR cannot; see ``rr_reference``. Reads the RR features
         ``pre_record`` and ``post_record``, which ``rr`` must then hold.
-        None: the RR model reads the table's RR features and the
-        irregularity only (as models saved before this parameter did).
+        A causal model reads the ``2 * rr_context`` beats before each beat
+        instead, and the previous RR alone (three features, from
+        ``pre_record``). None: the RR model reads the table's RR features
+        and the irregularity only (as models saved before this parameter
+        did).
     rr_reference : {"mean", "median"}, default="mean"
         The RR context's reference: the mean or the median previous RR of the
         beats around each beat. The mean keeps the pauses after premature
@@ -195,7 +209,8 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         apart (on DS1, V sensitivity fell by 0.2 point). The irregularity
         is the smallest median absolute change of the previous RR between
         beats 1, 2 or 3 apart over the median previous RR, within 16 beats
-        on either side (so that bigeminy and trigeminy read as regular); see
+        on either side (a causal model: the 32 before; so that bigeminy and
+        trigeminy read as regular); see
         :func:`~sklstm.ecg.fibrillation_evidence`. In record-grouped
         cross-validation on DS1 the rule took S +P from 39 to 67% for 3
         points of S sensitivity (thresholds chosen on those folds, which
@@ -305,6 +320,7 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         local=10,
         relative=True,
         rr=RR_RATIOS,
+        causal=False,
         window_step=3,
         n_beats=64,
         hidden_size=64,
@@ -333,6 +349,7 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         self.local = local
         self.relative = relative
         self.rr = rr
+        self.causal = causal
         self.window_step = window_step
         self.n_beats = n_beats
         self.hidden_size = hidden_size
@@ -396,9 +413,10 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         names, local = layout[:2]
         context = layout[2] if len(layout) > 2 else None
         reference = layout[3] if len(layout) > 3 else "median"
+        causal = layout[4] if len(layout) > 4 else False
         columns = X[:, -1 - len(names) : -1]
         return rr_model_features(
-            columns, names, runs, local=local, context=context, reference=reference
+            columns, names, runs, local=local, context=context, reference=reference, causal=causal
         )
 
     # -- fitting -------------------------------------------------------------------
@@ -434,7 +452,7 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         """
         self._check_names(unweighted=(self.unweighted, AAMI_CLASSES))
         if self.rr_model is not None:
-            check_rr_names(self.rr, context=self.rr_context)
+            check_rr_names(self.rr, context=self.rr_context, causal=self.causal)
         # Refused before training, not at the first prediction; the segment of the
         # windows of this fit, whatever set_params does to before later.
         p_steps = p_segment_steps(before=self.before, sampling_rate=self.sampling_rate)
@@ -453,7 +471,7 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         # Set as fitted attributes at the end, with the models they describe: a
         # refit that fails leaves the fitted model as it was.
         layout = (n_steps, 2 if self.relative else 1, self.window_step)
-        rr_layout = (tuple(self.rr), self.local, self.rr_context, self.rr_reference)
+        rr_layout = (tuple(self.rr), self.local, self.rr_context, self.rr_reference, self.causal)
         features = self._beat_features(X, layout)
         runs = _runs(X[:, -1])
         rr_model = None
@@ -478,7 +496,7 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         tagger = LSTMTagger(
             hidden_size=self.hidden_size,
             num_layers=self.num_layers,
-            bidirectional=True,
+            bidirectional=not self.causal,
             max_iter=self.max_iter,
             learning_rate_init=self.learning_rate_init,
             class_weight=weights,
@@ -635,7 +653,11 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         names = getattr(self, "_rr_layout_", (self.rr,))[0]
         pre_record = X[:, -1 - len(names) + list(names).index("pre_record")]
         irregularity, coherence = fibrillation_evidence(
-            pre_record, X[:, : self.n_steps_], _runs(X[:, -1]), p_steps=p_steps
+            pre_record,
+            X[:, : self.n_steps_],
+            _runs(X[:, -1]),
+            p_steps=p_steps,
+            causal=self._fitted_causal(),
         )
         fibrillation = (irregularity > self.af_irregularity) & (coherence < self.af_coherence)
         n, s = np.searchsorted(self.classes_, ["N", "S"])
@@ -643,18 +665,33 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         proba[fibrillation, s] = 0.0
         return proba
 
+    def _fitted_causal(self):
+        """Whether the fitted model is causal (the ``causal`` it was fitted with)."""
+        layout = getattr(self, "_rr_layout_", ())
+        return bool(layout[4]) if len(layout) > 4 else False
+
     def _tagger_proba(self, X, columns):
-        """The tagger's probabilities of its ``columns``, over overlapping stretches."""
+        """The tagger's probabilities of its ``columns``, over overlapping stretches.
+
+        A causal model reads each beat at the end of the stretch of ``n_beats``
+        beats that ends at it: its class never depends on a later beat.
+        """
         features = self._beat_features(X)
         # Files saved before _n_beats_ existed predict with the parameter.
-        stretches = _stretches(_runs(X[:, -1]), getattr(self, "_n_beats_", self.n_beats))
+        n_beats = getattr(self, "_n_beats_", self.n_beats)
+        runs = _runs(X[:, -1])
+        causal = self._fitted_causal()
+        stretches = _causal_stretches(runs, n_beats) if causal else _stretches(runs, n_beats)
         total = np.zeros((len(X), int(np.sum(columns))))
         for start in range(0, len(stretches), _PREDICT_STRETCHES):
             batch = stretches[start : start + _PREDICT_STRETCHES]
             for rows, proba in zip(
                 batch, self.estimator_.predict_proba([features[s] for s in batch])
             ):
-                total[rows] += proba[:, columns] * _edge_weights(len(rows))[:, None]
+                if causal:
+                    total[rows[-1]] = proba[-1, columns]
+                else:
+                    total[rows] += proba[:, columns] * _edge_weights(len(rows))[:, None]
         return total / total.sum(axis=1, keepdims=True)
 
     def __sklearn_is_fitted__(self):
