@@ -514,11 +514,13 @@ def _trailing_medians(values):
         out[i] = np.median(values[: i + 1], axis=0)
     if n > head:
         # A window ending at each row (origin shifted by half of it); its
-        # first rows, padded, are those computed above and are dropped.
-        full = ndimage.median_filter(
-            values, size=(CAUSAL_BEATS, 1), origin=(CAUSAL_BEATS // 2, 0), mode="nearest"
-        )
-        out[head:] = full[head:]
+        # first rows, padded, are those computed above and are dropped. Column
+        # by column: scipy's 1-D median filter is some 20 times faster.
+        for k in range(values.shape[1]):
+            full = ndimage.median_filter(
+                values[:, k], size=CAUSAL_BEATS, origin=CAUSAL_BEATS // 2, mode="nearest"
+            )
+            out[head:, k] = full[head:]
     return out
 
 

@@ -261,6 +261,10 @@ class _BaseArrhythmia(BaseEstimator):
             interval=defaults["interval"] if interval is None else interval,
         )
 
+    def _predict_proba_rows(self, X, start):
+        """``predict_proba(X)[start:]``: here each row is read alone."""
+        return self.predict_proba(np.asarray(X)[start:])
+
     def predict(self, X):
         """AAMI class of each beat: the class of highest probability.
 

@@ -238,13 +238,12 @@ class ArrhythmiaMonitor:
         before sample ``until``."""
         if until <= 0:
             return None
-        beats = self._classify()
+        after = None if self._last_beat is None else self._last_beat + self._same - self._first
+        beats = self._classify(after)
         if beats is None:
             return None
         samples = beats.samples + self._first
         new = samples < until
-        if self._last_beat is not None:
-            new &= samples > self._last_beat + self._same
         keep = np.flatnonzero(new)
         if len(keep):
             self._last_beat = samples[keep[-1]]
@@ -256,9 +255,10 @@ class ArrhythmiaMonitor:
             decided=np.full(len(keep), self.n_samples_seen_, dtype=np.int64),
         )
 
-    def _classify(self):
-        """The beats of the buffer, read and classified as ``annotate`` reads a record;
-        None while the buffer holds too little signal or too few beats for that."""
+    def _classify(self, after=None):
+        """The beats of the buffer after its sample ``after`` (all with None), read and
+        classified as ``annotate`` reads a record; None while the buffer holds too little
+        signal or too few beats for that. The beats before are the others' context."""
         model = self.model
         none = np.zeros(0, dtype=np.int64)
         record = Record(
@@ -270,7 +270,12 @@ class ArrhythmiaMonitor:
         except ValueError:  # shorter than a beat's window, or fewer than two beats
             return None
         beats = model._table(beats)
-        beats.proba = model.predict_proba(beats.X)
+        start = 0 if after is None else int(np.searchsorted(beats.samples, after, side="right"))
+        beats.samples = beats.samples[start:]
+        if len(beats.samples):
+            beats.proba = model._predict_proba_rows(beats.X, start)
+        else:
+            beats.proba = np.zeros((0, len(model.classes_)))
         beats.pred = model.classes_[np.argmax(beats.proba, axis=1)]
         return beats
 

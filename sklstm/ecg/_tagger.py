@@ -583,6 +583,14 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         proba : ndarray of shape (n_beats, n_classes)
             Columns in the order of ``classes_``.
         """
+        return self._predict_proba_rows(X, 0)
+
+    def _predict_proba_rows(self, X, start):
+        """``predict_proba(X)[start:]``; a causal model computes only those rows.
+
+        The monitor's decisions report the last few beats of a window of
+        hundreds: the earlier rows are only their context.
+        """
         check_is_fitted(self)
         # Read here, not fitted: checked before any work.
         weight = self.rr_s_weight
@@ -599,30 +607,33 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
             ),
         )
         X, _ = self._check_table(X, reset=False)
-        proba = np.zeros((len(X), len(self.classes_)))
+        start = min(start, len(X))
+        proba = np.zeros((len(X) - start, len(self.classes_)))
         ours = np.isin(self.estimator_.classes_, _TRAINED)
         proba[:, np.searchsorted(self.classes_, self.estimator_.classes_[ours])] = (
-            self._tagger_proba(X, ours)
+            self._tagger_proba(X, ours, start)
         )
         members = 1
-        if self.beat_model_ is not None:
+        if self.beat_model_ is not None and len(proba):
             cols = np.searchsorted(self.classes_, self.beat_model_.classes_)
-            proba[:, cols] += self.beat_model_.predict_proba(X[:, :-1])
+            proba[:, cols] += self.beat_model_.predict_proba(X[start:, :-1])
             members += 1
         networks = proba / members
         rr_model = getattr(self, "rr_model_", None)  # None in files saved before it existed
-        if rr_model is None:
-            return self._fibrillation_rule(X, networks, p_steps)
+        if rr_model is None or not len(proba):
+            return self._fibrillation_rule(X, networks, p_steps, start)
         rr_proba = np.zeros_like(proba)
         cols = np.searchsorted(self.classes_, rr_model.classes_)
-        rr_proba[:, cols] = rr_model.predict_proba(self._rr_features(X, _runs(X[:, -1])))
+        # The rhythm's context is computed over every row: it is cheap.
+        rr_features = self._rr_features(X, _runs(X[:, -1]))[start:]
+        rr_proba[:, cols] = rr_model.predict_proba(rr_features)
         proba = (proba + rr_proba) / (members + 1)
         if weight is not None and np.isin(["N", "S"], self.classes_).all():
             n, s = np.searchsorted(self.classes_, ["N", "S"])
             share = weight * _s_share(rr_proba, n, s) + (1 - weight) * _s_share(networks, n, s)
             total = proba[:, n] + proba[:, s]
             proba[:, n], proba[:, s] = total * (1 - share), total * share
-        return self._fibrillation_rule(X, proba, p_steps)
+        return self._fibrillation_rule(X, proba, p_steps, start)
 
     def _af_segment(self, rr_names, p_steps):
         """``p_steps`` once the rule can read the table (None without the rule)."""
@@ -646,8 +657,11 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
             )
         return p_steps
 
-    def _fibrillation_rule(self, X, proba, p_steps):
-        """Give the N + S probability of beats in atrial fibrillation to N."""
+    def _fibrillation_rule(self, X, proba, p_steps, start=0):
+        """Give the N + S probability of beats in atrial fibrillation to N.
+
+        ``proba`` holds the rows of ``X`` from ``start`` on.
+        """
         if p_steps is None or not np.isin(["N", "S"], self.classes_).all():
             return proba
         names = getattr(self, "_rr_layout_", (self.rr,))[0]
@@ -660,6 +674,7 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
             causal=self._fitted_causal(),
         )
         fibrillation = (irregularity > self.af_irregularity) & (coherence < self.af_coherence)
+        fibrillation = fibrillation[start:]
         n, s = np.searchsorted(self.classes_, ["N", "S"])
         proba[fibrillation, n] += proba[fibrillation, s]
         proba[fibrillation, s] = 0.0
@@ -670,21 +685,26 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
         layout = getattr(self, "_rr_layout_", ())
         return bool(layout[4]) if len(layout) > 4 else False
 
-    def _tagger_proba(self, X, columns):
+    def _tagger_proba(self, X, columns, start=0):
         """The tagger's probabilities of its ``columns``, over overlapping stretches.
 
         A causal model reads each beat at the end of the stretch of ``n_beats``
-        beats that ends at it: its class never depends on a later beat.
+        beats that ends at it: its class never depends on a later beat, and only
+        the stretches of the rows from ``start`` on are read. The rows from
+        ``start`` on are returned.
         """
         features = self._beat_features(X)
         # Files saved before _n_beats_ existed predict with the parameter.
         n_beats = getattr(self, "_n_beats_", self.n_beats)
         runs = _runs(X[:, -1])
         causal = self._fitted_causal()
-        stretches = _causal_stretches(runs, n_beats) if causal else _stretches(runs, n_beats)
+        if causal:
+            stretches = [s for s in _causal_stretches(runs, n_beats) if s[-1] >= start]
+        else:
+            stretches = _stretches(runs, n_beats)
         total = np.zeros((len(X), int(np.sum(columns))))
-        for start in range(0, len(stretches), _PREDICT_STRETCHES):
-            batch = stretches[start : start + _PREDICT_STRETCHES]
+        for first in range(0, len(stretches), _PREDICT_STRETCHES):
+            batch = stretches[first : first + _PREDICT_STRETCHES]
             for rows, proba in zip(
                 batch, self.estimator_.predict_proba([features[s] for s in batch])
             ):
@@ -692,6 +712,7 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
                     total[rows[-1]] = proba[-1, columns]
                 else:
                     total[rows] += proba[:, columns] * _edge_weights(len(rows))[:, None]
+        total = total[start:]
         return total / total.sum(axis=1, keepdims=True)
 
     def __sklearn_is_fitted__(self):
