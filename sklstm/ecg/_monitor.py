@@ -11,7 +11,10 @@ seconds of signal: every ``interval`` seconds it detects and classifies the beat
 of that window, and reports those whose R peak has become at least
 ``lookahead`` seconds old. Longer lookahead and history give classes closer to
 the offline ones (which read the whole record, both ways); the docs
-(``docs/user_guide/streaming.md``) give the agreement measured on MIT-BIH.
+(``docs/user_guide/streaming.md``) give the agreement measured on MIT-BIH. A
+causal model (``causal=True``) reads each beat from the past alone: its classes
+are final half a second after the R peak, and each decision computes only the
+beats it reports.
 """
 
 from numbers import Real
