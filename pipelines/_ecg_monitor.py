@@ -65,7 +65,11 @@ def settings(args, model):
         # The checks do not depend on the record's rate, any valid one will do.
         model.monitor(fs=360.0, **given)
     except ValueError as exc:
-        raise SystemExit(f"error: {exc}") from None
+        own = model.monitor(fs=360.0)
+        raise SystemExit(
+            f"error: {exc} (the model's defaults, for the settings not given: --lookahead "
+            f"{own.lookahead:g} --history {own.history:g} --interval {own.interval:g})"
+        ) from None
     return given
 
 

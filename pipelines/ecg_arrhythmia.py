@@ -489,7 +489,7 @@ def parse_args(argv):
             action="store_true",
             help="a causal model: each beat read from the signal up to 0.45 s after its R "
             "peak alone, so that `monitor` decides it within a second with the class "
-            "`annotate` gives (slightly less accurate)",
+            "`annotate` gives (finds fewer S beats: no pause after them is read)",
         )
         p.add_argument(
             "--ensemble",

@@ -1,5 +1,7 @@
 """Causal arrhythmia models: each beat read from the signal up to its window's end alone."""
 
+import copy
+
 import numpy as np
 import pytest
 from _ecg_data import MITDB, requires_mitdb
@@ -12,6 +14,7 @@ from sklstm.ecg import (
     PAST_RR_RATIOS,
     ArrhythmiaClassifier,
     ArrhythmiaTagger,
+    ECGFilter,
     Record,
     extract_beats,
     fibrillation_evidence,
@@ -49,9 +52,12 @@ def test_causal_filters_never_change_a_sample_as_more_signal_arrives():
     pure = np.sin(2 * np.pi * 0.2 * t)
     out = filter_ecg(pure, fs=fs, lowpass=None, causal=True)
     assert np.abs(out[5 * fs :]).max() < 0.2
-    # Rows are filtered one by one, as a single signal would be.
+    # Rows are filtered one by one, as a single signal would be; so does the transformer.
     rows = filter_ecg(np.vstack([x, 2 * x]), fs=fs, causal=True)
     np.testing.assert_allclose(rows[1], filter_ecg(2 * x, fs=fs, causal=True), rtol=1e-12)
+    np.testing.assert_array_equal(
+        ECGFilter(fs=fs, causal=True).fit_transform(np.vstack([x, 2 * x])), rows
+    )
 
 
 def test_trailing_statistics_are_those_of_the_beats_up_to_each_one():
@@ -166,6 +172,17 @@ def test_the_monitor_of_a_causal_model_decides_within_a_second_as_annotate_does(
     assert live.sum() > 120 and latency.min() >= 0.5
     # All within a second, but the first beat, which waits for a second one (an RR).
     assert latency[0] > 1.0 and latency[1:].max() <= 1.0
+
+
+@requires_mitdb
+def test_the_monitor_waits_for_the_whole_window_of_longer_windows(causal_tagger):
+    longer = copy.deepcopy(causal_tagger).set_params(after=0.6)
+    assert longer.monitor(fs=360).lookahead == 0.65
+    with pytest.raises(ValueError, match=r"at least 0.65 s \(the model's windows reach after=0.6"):
+        longer.monitor(fs=360, lookahead=0.5)
+    # Models that read the whole record keep theirs.
+    plain = copy.deepcopy(causal_tagger).set_params(causal=False)
+    assert plain.monitor(fs=360).lookahead == 20.0
 
 
 @requires_mitdb

@@ -305,7 +305,8 @@ def extract_beats(
         beats up to the beat (fewer at the start of the record), and ``rr``
         may not read the next beat (:data:`PAST_RR_RATIOS` are the ratios
         of the default that do not). The first beat's previous RR is still
-        its next one, as it has none.
+        its next one, as it has none, and the zero-phase low-pass (35 Hz)
+        still reads a few tens of milliseconds past the window.
 
     Returns
     -------

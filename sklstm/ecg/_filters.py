@@ -159,6 +159,8 @@ class ECGFilter(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Baseline removal, see :func:`filter_ecg`.
     lowpass : float or None, default=35.0
         Low-pass cut-off in Hz, see :func:`filter_ecg`.
+    causal : bool, default=False
+        Remove the baseline from the past alone, see :func:`filter_ecg`.
 
     Attributes
     ----------
@@ -182,12 +184,14 @@ class ECGFilter(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         "fs": [Interval(Real, 0, None, closed="neither")],
         "baseline": [StrOptions({"median", "highpass"}), None],
         "lowpass": [Interval(Real, 0, None, closed="neither"), None],
+        "causal": ["boolean"],
     }
 
-    def __init__(self, *, fs=360.0, baseline="highpass", lowpass=35.0):
+    def __init__(self, *, fs=360.0, baseline="highpass", lowpass=35.0, causal=False):
         self.fs = fs
         self.baseline = baseline
         self.lowpass = lowpass
+        self.causal = causal
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -223,7 +227,9 @@ class ECGFilter(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        return filter_ecg(X, fs=self.fs, baseline=self.baseline, lowpass=self.lowpass)
+        return filter_ecg(
+            X, fs=self.fs, baseline=self.baseline, lowpass=self.lowpass, causal=self.causal
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

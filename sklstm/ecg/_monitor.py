@@ -31,9 +31,13 @@ __all__ = ["ArrhythmiaMonitor"]
 #: Signal before the oldest undecided beat that the filters and the detector
 #: need to settle (the offline reader's stretches overlap by as much).
 _SETTLE_SECONDS = 30.0
-#: The beat window reaches 0.45 s past the R peak, and the detector compares a
-#: candidate with the peaks of the next 300 ms: no beat is decided sooner.
+#: The beat window reaches 0.45 s past the R peak (the models' ``after``), and the
+#: detector compares a candidate with the peaks of the next 300 ms: no beat is
+#: decided sooner.
 _MIN_LOOKAHEAD_SECONDS = 0.5
+#: Signal past the end of a beat's window before the beat is decided: the
+#: zero-phase 35 Hz low-pass reads a few tens of milliseconds ahead.
+_WINDOW_MARGIN_SECONDS = 0.05
 #: A beat this close to the last one reported is that beat found again, a few
 #: samples off, by a later decision. Two R peaks the detector reports lie at least
 #: about 90 ms apart (QRS energy peaks 250 ms apart, each R peak within 80 ms of
@@ -48,6 +52,12 @@ def _positive(name, value, minimum=0.0):
         or not minimum < value < float("inf")
     ):
         raise ValueError(f"{name} must be a finite number above {minimum:g}, got {value!r}.")
+
+
+def min_lookahead(after):
+    """The shortest lookahead of a monitor of a model whose windows end ``after`` s
+    past the R peak."""
+    return max(_MIN_LOOKAHEAD_SECONDS, round(after + _WINDOW_MARGIN_SECONDS, 6))
 
 
 class ArrhythmiaMonitor:
@@ -75,7 +85,8 @@ class ArrhythmiaMonitor:
     lookahead : float, default=20.0
         Seconds of signal after a beat's R peak before it can be decided, at
         least 0.5 (the beat's window reaches 0.45 s past its R peak, and the
-        detector compares a candidate with the next 300 ms). Each beat is
+        detector compares a candidate with the next 300 ms), and at least the
+        model's ``after`` plus 0.05 s for a model with longer windows. Each beat is
         decided between ``lookahead`` and ``lookahead + interval`` seconds
         after its R peak. A beat decided sooner misses the beats after it
         (the interval to the next beat, the tagger's and the RR model's
@@ -97,6 +108,10 @@ class ArrhythmiaMonitor:
         decision reads ``history`` seconds, so a larger interval costs less
         computation and adds up to ``interval`` seconds to the latency.
 
+        These defaults suit models that read the whole record; the models'
+        ``monitor()`` method, the usual way to build a monitor, picks shorter
+        ones for a causal model (``causal=True``).
+
     Attributes
     ----------
     n_samples_seen_ : int
@@ -116,7 +131,9 @@ class ArrhythmiaMonitor:
 
     def __init__(self, model, *, fs, lookahead=20.0, history=1800.0, interval=2.0):
         check_is_fitted(model)
-        self.check_settings(fs=fs, lookahead=lookahead, history=history, interval=interval)
+        self.check_settings(
+            fs=fs, lookahead=lookahead, history=history, interval=interval, after=model.after
+        )
         self.model = model
         self.fs, self.lookahead = float(fs), float(lookahead)
         self.history, self.interval = float(history), float(interval)
@@ -127,13 +144,16 @@ class ArrhythmiaMonitor:
         self.reset()
 
     @staticmethod
-    def check_settings(*, fs, lookahead, history, interval):
+    def check_settings(*, fs, lookahead, history, interval, after=0.45):
         """Raise ValueError, naming the setting, unless a monitor can run with these.
 
         Parameters
         ----------
         fs, lookahead, history, interval : float
             As the monitor takes them.
+        after : float, default=0.45
+            The model's ``after``: a beat is decided once its window and 50 ms
+            more have arrived, or 0.5 s, whichever is later.
         """
         _positive("fs", fs, 30.0)
         for name, value in [
@@ -142,10 +162,14 @@ class ArrhythmiaMonitor:
             ("interval", interval),
         ]:
             _positive(name, value)
-        if lookahead < _MIN_LOOKAHEAD_SECONDS:
-            raise ValueError(
-                f"lookahead must be at least {_MIN_LOOKAHEAD_SECONDS:g} s, got {lookahead!r}."
+        shortest = min_lookahead(after)
+        if lookahead < shortest:
+            why = (
+                ""
+                if shortest == _MIN_LOOKAHEAD_SECONDS
+                else f" (the model's windows reach after={after:g} s past the R peak)"
             )
+            raise ValueError(f"lookahead must be at least {shortest:g} s{why}, got {lookahead!r}.")
         if history < lookahead + interval + _SETTLE_SECONDS:
             # The oldest beat a decision may report is lookahead + interval old,
             # and needs the filters and the detector settled before it.

@@ -46,7 +46,9 @@ def run_irregularity(pre_record, pre_local, runs, *, local):
     that starts later lacks the beats before it, and its first ``local + 1``
     beats get the irregularity of the beats the run has (0 for its first two).
     Read whole records (or put ``"irregularity"`` in the table's RR features)
-    for the exact values.
+    for the exact values (of tables that are not causal: a causal table's
+    ``pre_record`` reads each beat against its own trailing mean RR, which
+    moves a little from beat to beat).
 
     Parameters
     ----------
@@ -101,7 +103,9 @@ def run_context(pre_record, post_record, runs, *, context, reference="mean", cau
       tell apart.
 
     The additions keep the features finite on a perfectly regular rhythm.
-    The inputs are ratios to the record's mean RR, which cancels out.
+    The inputs are ratios to the record's mean RR, which cancels out (in a
+    causal table, to the mean RR of the 127 beats up to each beat, which
+    nearly does: it moves slowly within a window).
 
     With ``causal``, each beat's window is the ``2 * context + 1`` beats of
     the run up to it (fewer near the run's start), and the two columns of the

@@ -1,7 +1,8 @@
 """The arrhythmia model that reads the rhythm: each beat in the context of its neighbours.
 
 :class:`ArrhythmiaTagger` labels the sequence of a record's beats with a
-bidirectional :class:`~sklstm.LSTMTagger`: each step is one beat (a coarse
+bidirectional :class:`~sklstm.LSTMTagger` (unidirectional for a causal model,
+which reads only the beats before each one): each step is one beat (a coarse
 copy of its window, its departure from the record's median beat, its RR
 ratios), so that whether a beat is early, and whether its shape departs from
 the beats around it, is read against this patient's own rhythm.
@@ -100,7 +101,12 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
     stretches of ``n_beats`` beats, every beat kept (the neighbours are the
     context), with class weights in place of undersampling; it predicts over
     overlapping stretches too, averaging each beat's probabilities with more
-    weight where a stretch gives it more context. With ``beat_model``, an
+    weight where a stretch gives it more context. With ``causal=True`` every
+    part reads only the past: the LSTM is unidirectional and reads each beat
+    at the end of the stretch that ends at it (about 30 times the network's
+    work of the default at prediction), the normalization and the rhythm's
+    context come from the beats before, and a live monitor decides each beat
+    within a second with the class :meth:`annotate` gives. With ``beat_model``, an
     :class:`ArrhythmiaClassifier` that reads each beat's full window is
     fitted alongside; with ``rr_model``, a linear model of the RR features
     alone. The models' probabilities are averaged, each with the same weight:
