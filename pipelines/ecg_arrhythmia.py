@@ -315,7 +315,14 @@ def cmd_annotate(args):
 def cmd_monitor(args):
     """Each record's beats as JSON lines, decided as its signal arrives (see _ecg_monitor)."""
     model = load_trained_model(args)
-    _ecg_monitor.settings(args, model)
+    given = _ecg_monitor.settings(args, model)
+    if not model.causal and "lookahead" not in given:
+        print(
+            "note: this model reads each beat in the context of its whole record, so beats "
+            "are decided 20 s after their R peak; a model trained with --causal decides "
+            "each within a second.",
+            file=sys.stderr,
+        )
     bad = BadFiles()
     for name in _record_names(args):
         path = Path(args.data_dir) / name

@@ -236,6 +236,7 @@ def test_monitor_prints_each_beat_as_annotate_classifies_it_after_the_lookahead(
     live = [line["latency_s"] for line in lines if line["sample"] < 250 * 110]
     assert min(live) > 5 and max(live) <= 7  # the lookahead, plus up to the interval
     assert f"short: {len(lines)} beats (" in captured.err and "latency p50" in captured.err
+    assert "a model trained with --causal decides each within a second" not in captured.err
     # Settings the monitor cannot run with are refused before any record is read.
     with pytest.raises(SystemExit, match="lookahead must be at least 0.5 s"):
         main(argv + ["--lookahead", "0.4"])
@@ -255,6 +256,9 @@ def test_monitor_prints_each_beat_as_annotate_classifies_it_after_the_lookahead(
     again = [json.loads(line) for line in captured.out.splitlines()]
     assert [line["sample"] for line in again] == [line["sample"] for line in lines]
     assert [line["class"] for line in again] == [line["class"] for line in lines]
+    # With its own defaults, the model's 20-s wait is pointed out, and the way to a second.
+    assert main(argv) == 1
+    assert "a model trained with --causal decides each within a second" in capsys.readouterr().err
 
 
 def test_a_causal_model_is_monitored_within_a_second_with_the_classes_of_annotate(
@@ -273,7 +277,9 @@ def test_a_causal_model_is_monitored_within_a_second_with_the_classes_of_annotat
     capsys.readouterr()
     data = ["--data-dir", str(tmp_path), "--records", "short"]
     assert main(["monitor", "--model", str(path), *data]) == 0
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    captured = capsys.readouterr()
+    assert "note:" not in captured.err
+    lines = [json.loads(line) for line in captured.out.splitlines()]
     offline = model.annotate(tmp_path / "short", detect=True)
     assert [line["sample"] for line in lines] == offline.samples.tolist()
     assert [line["class"] for line in lines] == offline.pred.tolist()
