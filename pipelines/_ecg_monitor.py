@@ -35,8 +35,9 @@ def add_arguments(p):
     p.add_argument(
         "--lookahead",
         type=_positive_float,
-        help="seconds of signal after a beat before it is classified (at least 0.5; "
-        "default 0.5 for a model trained with --causal, else 20)",
+        help="seconds of signal after a beat before it is classified (at least 0.5, and "
+        "the model's window after the R peak plus 0.05; default: that least for a model "
+        "trained with --causal, else 20)",
     )
     p.add_argument(
         "--history",
@@ -65,7 +66,7 @@ def settings(args, model):
         # The checks do not depend on the record's rate, any valid one will do.
         model.monitor(fs=360.0, **given)
     except ValueError as exc:
-        own = model.monitor(fs=360.0)
+        own = model.monitor(fs=360.0)  # the model's own defaults are always valid
         raise SystemExit(
             f"error: {exc} (the model's defaults, for the settings not given: --lookahead "
             f"{own.lookahead:g} --history {own.history:g} --interval {own.interval:g})"

@@ -317,10 +317,11 @@ def cmd_monitor(args):
     model = load_trained_model(args)
     given = _ecg_monitor.settings(args, model)
     if not model.causal and "lookahead" not in given:
+        own = model.monitor(fs=360.0, **given)
         print(
             "note: this model reads each beat in the context of its whole record, so beats "
-            "are decided 20 s after their R peak; a model trained with --causal decides "
-            "each within a second.",
+            f"are decided {own.lookahead:g} to {own.lookahead + own.interval:g} s after "
+            "their R peak; a model trained with --causal decides each within a second.",
             file=sys.stderr,
         )
     bad = BadFiles()

@@ -288,7 +288,8 @@ def test_a_causal_model_is_monitored_within_a_second_with_the_classes_of_annotat
     live = [line["latency_s"] for line in lines[1:] if line["sample"] < 360 * 89]
     assert len(live) > 90 and min(live) >= 0.5 and max(live) <= 1.0
     # Given settings still override the model's; checked against its other defaults.
-    with pytest.raises(SystemExit, match="interval must be at most lookahead"):
+    with pytest.raises(SystemExit, match=r"interval must be at most lookahead .*defaults, "
+                       r"for the settings not given: --lookahead 0.5 --history 300"):  # fmt: skip
         main(["monitor", "--model", str(path), *data, "--interval", "2"])
 
 

@@ -103,8 +103,9 @@ class ArrhythmiaTagger(ClassifierMixin, _BaseArrhythmia):
     overlapping stretches too, averaging each beat's probabilities with more
     weight where a stretch gives it more context. With ``causal=True`` every
     part reads only the past: the LSTM is unidirectional and reads each beat
-    at the end of the stretch that ends at it (about 30 times the network's
-    work of the default at prediction), the normalization and the rhythm's
+    at the end of the stretch that ends at it (about 16 times the network's
+    work of the default at prediction: a stretch per beat rather than per 32
+    beats, in one direction rather than two), the normalization and the rhythm's
     context come from the beats before, and a live monitor decides each beat
     within a second with the class :meth:`annotate` gives. With ``beat_model``, an
     :class:`ArrhythmiaClassifier` that reads each beat's full window is
