@@ -13,6 +13,7 @@ from sklstm.ecg import (
     CAUSAL_BEATS,
     PAST_RR_RATIOS,
     ArrhythmiaClassifier,
+    ArrhythmiaMonitor,
     ArrhythmiaTagger,
     ECGFilter,
     Record,
@@ -183,6 +184,12 @@ def test_the_monitor_waits_for_the_whole_window_of_longer_windows(causal_tagger)
     # Models that read the whole record keep theirs.
     plain = copy.deepcopy(causal_tagger).set_params(causal=False)
     assert plain.monitor(fs=360).lookahead == 20.0
+    # Built directly, a monitor takes the same defaults as from the model's monitor().
+    for model in (causal_tagger, plain, longer):
+        direct, built = ArrhythmiaMonitor(model, fs=360), model.monitor(fs=360)
+        settings = ("lookahead", "history", "interval")
+        assert [getattr(direct, k) for k in settings] == [getattr(built, k) for k in settings]
+    assert ArrhythmiaMonitor(causal_tagger, fs=360, interval=0.25).interval == 0.25
 
 
 @requires_mitdb

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._beats import RR_FEATURES, _check_rr_names, _window_offsets
 from ._collection import load_beats, read_beats
-from ._monitor import ArrhythmiaMonitor, min_lookahead
+from ._monitor import ArrhythmiaMonitor
 from ._records import AAMI_CLASSES, RecordError
 
 #: Constraints of the beat settings, which every arrhythmia model has.
@@ -33,12 +33,6 @@ _RECORD_CONSTRAINTS = {
     "causal": ["boolean"],
 }
 
-
-# The monitor's settings by default: a model that reads the whole record waits
-# for classes close to the offline ones (docs: streaming, "Monitoring an ECG
-# live"); a causal one has them after its window.
-_MONITOR = dict(lookahead=20.0, history=1800.0, interval=2.0)
-_CAUSAL_MONITOR = dict(history=300.0, interval=0.5)
 
 # The beat settings' part of the models' docstrings.
 _RECORD_PARAMETERS = """    lead : str or int, default="MLII"
@@ -261,17 +255,8 @@ class _BaseArrhythmia(BaseEstimator):
             A monitor at the start of a recording, reading with this model.
         """
         check_is_fitted(self)
-        shortest = min_lookahead(self.after)
-        defaults = dict(_MONITOR, lookahead=max(_MONITOR["lookahead"], shortest))
-        if self.causal:
-            # Decided once the window (and 50 ms of the low-pass's tail) has arrived.
-            defaults = dict(_CAUSAL_MONITOR, lookahead=shortest)
         return ArrhythmiaMonitor(
-            self,
-            fs=fs,
-            lookahead=defaults["lookahead"] if lookahead is None else lookahead,
-            history=defaults["history"] if history is None else history,
-            interval=defaults["interval"] if interval is None else interval,
+            self, fs=fs, lookahead=lookahead, history=history, interval=interval
         )
 
     def _predict_proba_rows(self, X, start):

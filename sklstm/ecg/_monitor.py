@@ -55,6 +55,22 @@ def _positive(name, value, minimum=0.0):
         raise ValueError(f"{name} must be a finite number above {minimum:g}, got {value!r}.")
 
 
+# The monitor's settings by default: a model that reads the whole record waits
+# for classes close to the offline ones (docs: streaming, "Monitoring an ECG
+# live"); a causal one has them once its window has arrived.
+_MONITOR = dict(lookahead=20.0, history=1800.0, interval=2.0)
+_CAUSAL_MONITOR = dict(history=300.0, interval=0.5)
+
+
+def monitor_defaults(model):
+    """``lookahead``, ``history`` and ``interval`` of a monitor of ``model`` by default."""
+    shortest = min_lookahead(model.after)
+    if getattr(model, "causal", False):
+        # Decided once the window (and 50 ms of the low-pass's tail) has arrived.
+        return dict(_CAUSAL_MONITOR, lookahead=shortest)
+    return dict(_MONITOR, lookahead=max(_MONITOR["lookahead"], shortest))
+
+
 def min_lookahead(after):
     """The shortest lookahead of a monitor of a model whose windows end ``after`` s
     past the R peak."""
@@ -83,35 +99,35 @@ class ArrhythmiaMonitor:
         apply; the signal is its lead, in physical units (mV).
     fs : float
         Sampling frequency of the signal in Hz (above 30).
-    lookahead : float, default=20.0
+    lookahead : float, default=None
         Seconds of signal after a beat's R peak before it can be decided, at
         least 0.5 (the beat's window reaches 0.45 s past its R peak, and the
         detector compares a candidate with the next 300 ms), and at least the
         model's ``after`` plus 0.05 s for a model with longer windows. Each beat is
         decided between ``lookahead`` and ``lookahead + interval`` seconds
-        after its R peak. A beat decided sooner misses the beats after it
+        after its R peak. None: 20 s, or for a causal model (``causal=True``)
+        the least it may be (0.5 s with the default ``after``). A beat decided
+        sooner than 20 s by a model that is not causal misses the beats after it
         (the interval to the next beat, the tagger's and the RR model's
         context) and more often differs from the offline class. With the
         default, the default model's classes (that of round 7, before
         ``rr_reference``) of the 22 records of DS1 were the
         offline ones for 99.5% of their beats (10 s: 99.45%; 0.5 s: see the
         docs, "Monitoring an ECG live").
-    history : float, default=1800.0
-        Seconds of signal each decision reads, at least ``lookahead + interval
+    history : float, default=None
+        Seconds of signal each decision reads (None: 1,800 s, or 300 s for a
+        causal model, see its ``monitor()``), at least ``lookahead + interval
         + 30`` (the filters and the detector settle over the first 30 s): the
         record-level normalization (median beat, median R amplitude, mean RR)
         and the tagger's context come from it. The default is the length of
         the MIT-BIH records the default model was trained on; shorter
         histories cost less per decision and agree less with ``annotate``
         on records whose rhythm changes.
-    interval : float, default=2.0
-        Seconds of signal between decisions, at most ``lookahead``. Each
-        decision reads ``history`` seconds, so a larger interval costs less
-        computation and adds up to ``interval`` seconds to the latency.
-
-        These defaults suit models that read the whole record; the models'
-        ``monitor()`` method, the usual way to build a monitor, picks shorter
-        ones for a causal model (``causal=True``).
+    interval : float, default=None
+        Seconds of signal between decisions (None: 2 s, or 0.5 s for a causal
+        model), at most ``lookahead``. Each decision reads ``history``
+        seconds, so a larger interval costs less computation and adds up to
+        ``interval`` seconds to the latency.
 
     Attributes
     ----------
@@ -130,8 +146,12 @@ class ArrhythmiaMonitor:
     >>> beats = monitor.flush()  # doctest: +SKIP
     """
 
-    def __init__(self, model, *, fs, lookahead=20.0, history=1800.0, interval=2.0):
+    def __init__(self, model, *, fs, lookahead=None, history=None, interval=None):
         check_is_fitted(model)
+        defaults = monitor_defaults(model)
+        lookahead = defaults["lookahead"] if lookahead is None else lookahead
+        history = defaults["history"] if history is None else history
+        interval = defaults["interval"] if interval is None else interval
         self.check_settings(
             fs=fs, lookahead=lookahead, history=history, interval=interval, after=model.after
         )
